@@ -1,0 +1,97 @@
+"""Command line: python -m captcha_model {solve,evaluate,generate} --help."""
+
+import argparse
+import csv
+import json
+import os
+import sys
+
+from captcha_model import data, evaluation
+from captcha_model.model import default_config
+from captcha_model.solver import load_solver
+
+
+def solve(args):
+    solver = load_solver(args.model)
+    failed = False
+    for path in args.images:
+        try:
+            reading = solver.solve([path])[0]
+        except ValueError as error:
+            print(f"{path}: {error}", file=sys.stderr)
+            failed = True
+            continue
+        print(f"{path}\t{reading.text}\t{reading.confidence:.4f}")
+    return 1 if failed else 0
+
+
+def evaluate(args):
+    solver = load_solver(args.model)
+    if args.folder:
+        report = evaluation.evaluate_folder(solver, args.folder)
+    else:
+        report = evaluation.evaluate_stream(solver, args.count, args.seed)
+    print(report.summary())
+    for truth, predicted, times in report.confusions[:5]:
+        print(f"  {truth} read as {predicted}: {times}x")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(report.to_dict(), handle, indent=2)
+    return 0
+
+
+def generate(args):
+    config = load_solver(args.model).config if args.model else default_config()
+    if args.count < 1:
+        raise ValueError(f"--count must be at least 1, got {args.count}.")
+    os.makedirs(args.out, exist_ok=True)
+    digits = len(str(args.count - 1))
+    with open(os.path.join(args.out, "labels.csv"), "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "text"])
+        for index in range(args.count):
+            text, image = data.sample_captcha(config, args.seed, index)
+            name = f"{index:0{digits}d}.png"
+            image.save(os.path.join(args.out, name))
+            writer.writerow([name, text])
+    print(f"Wrote {args.count} captchas and labels.csv to {args.out}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m captcha_model", description="Solve, evaluate and generate captchas.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    command = commands.add_parser("solve", help="read captcha images: prints path<TAB>text<TAB>confidence")
+    command.add_argument("images", nargs="+", help="image files (PNG, JPEG, GIF, WebP, BMP, TIFF)")
+    command.add_argument("--model", help="a .keras file (default: the bundled model)")
+    command.set_defaults(run=solve)
+
+    command = commands.add_parser("evaluate", help="measure accuracy on fresh captchas or a labelled folder")
+    command.add_argument("--count", type=int, default=1000, help="number of fresh captchas")
+    command.add_argument("--seed", type=int, default=0, help="seed of the captcha stream")
+    command.add_argument("--folder", help="a folder with PNGs and labels.csv, instead of fresh captchas")
+    command.add_argument("--model", help="a .keras file (default: the bundled model)")
+    command.add_argument("--json", help="also write the full report, failures included, to this file")
+    command.set_defaults(run=evaluate)
+
+    command = commands.add_parser("generate", help="write seeded captcha PNGs and labels.csv (file,text)")
+    command.add_argument("--count", type=int, required=True, help="number of captchas")
+    command.add_argument("--seed", type=int, required=True, help="seed of the captcha stream")
+    command.add_argument("--out", required=True, help="output folder")
+    command.add_argument("--model", help="draw captchas of this model's config (default: charset 0-9A-Z, length 4, 170x80)")
+    command.set_defaults(run=generate)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The configuration that travels with every model.
+
+A `CaptchaConfig` names everything that training and inference must agree on: the
+alphabet, the text length, the size of the captchas the library draws, the size of the
+image the network sees and the architecture. It is written into the model file, so a
+loaded model rebuilds exactly what training used and nothing is typed twice.
+"""
+
+import dataclasses
+import json
+import string
+
+DEFAULT_CHARSET = string.digits + string.ascii_uppercase
+
+
+@dataclasses.dataclass(frozen=True)
+class CaptchaConfig:
+    charset: str = DEFAULT_CHARSET
+    min_length: int = 4
+    max_length: int = 4
+    captcha_width: int = 170
+    captcha_height: int = 80
+    input_height: int = 40
+    input_width: int = 88
+    input_channels: int = 1
+    architecture: str = "default"
+
+    def __post_init__(self):
+        if not self.charset:
+            raise ValueError("charset must hold at least one character, e.g. '0123456789'.")
+        if len(set(self.charset)) != len(self.charset):
+            raise ValueError(f"charset must not repeat characters, got {self.charset!r}.")
+        if not 1 <= self.min_length <= self.max_length:
+            raise ValueError(
+                "lengths must satisfy 1 <= min_length <= max_length, "
+                f"got min_length={self.min_length}, max_length={self.max_length}."
+            )
+        if self.input_channels not in (1, 3):
+            raise ValueError(f"input_channels must be 1 (grayscale) or 3 (RGB), got {self.input_channels}.")
+        for name in ("captcha_width", "captcha_height", "input_height", "input_width"):
+            if getattr(self, name) < 8:
+                raise ValueError(f"{name} must be at least 8 pixels, got {getattr(self, name)}.")
+
+    @property
+    def num_classes(self):
+        return len(self.charset)
+
+    @property
+    def fixed_length(self):
+        """True when every captcha has the same number of characters."""
+        return self.min_length == self.max_length
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"Unknown config keys {unknown}; accepted keys are {sorted(known)}.")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text):
+        return cls.from_dict(json.loads(text))

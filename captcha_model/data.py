@@ -1,0 +1,275 @@
+"""Captcha data: seeded generation, label encoding and the one preprocessing function.
+
+The `captcha` library draws its randomness from the `secrets` module, so seeding
+`random` does not reproduce an image. `generate_captcha` swaps in a seeded stand-in
+for `secrets` while the library draws, which makes every image a pure function of
+its text and seed. Training, evaluation, the command line and the app all turn
+images into network input through `preprocess`, so what the model sees when serving
+is exactly what it saw when training.
+"""
+
+import contextlib
+import dataclasses
+import hashlib
+import multiprocessing
+import os
+import random
+import threading
+
+import keras
+import numpy as np
+from captcha import image as captcha_image
+from PIL import Image
+from tqdm.auto import tqdm
+
+from captcha_model.config import CaptchaConfig
+
+# The library reads the module-level name `captcha.image.secrets`, so swapping it
+# must not interleave between threads; processes each have their own copy.
+_SECRETS_LOCK = threading.Lock()
+_GENERATORS = {}
+
+
+class _SeededSecrets:
+    """The three functions of `secrets` that `captcha.image` calls, drawn from a seeded RNG."""
+
+    def __init__(self, rng):
+        self.randbelow = rng.randrange
+        self.randbits = rng.getrandbits
+        self.choice = rng.choice
+
+
+@contextlib.contextmanager
+def _seeded_library(rng):
+    with _SECRETS_LOCK:
+        original = captcha_image.secrets
+        captcha_image.secrets = _SeededSecrets(rng)
+        try:
+            yield
+        finally:
+            captcha_image.secrets = original
+
+
+def _image_captcha(width, height):
+    # Fonts are loaded lazily and cached per generator, so generators are reused.
+    key = (width, height)
+    if key not in _GENERATORS:
+        _GENERATORS[key] = captcha_image.ImageCaptcha(width=width, height=height)
+    return _GENERATORS[key]
+
+
+def check_text(text, config):
+    """Raise ValueError unless `text` could be a captcha of this config."""
+    if not isinstance(text, str):
+        raise ValueError(f"Captcha text must be a string, got {type(text).__name__}.")
+    if not config.min_length <= len(text) <= config.max_length:
+        accepted = (
+            f"exactly {config.min_length}"
+            if config.fixed_length
+            else f"{config.min_length} to {config.max_length}"
+        )
+        raise ValueError(f"Captcha text must have {accepted} characters, got {len(text)} in {text!r}.")
+    unknown = sorted(set(text) - set(config.charset))
+    if unknown:
+        raise ValueError(
+            f"Captcha text {text!r} has characters {''.join(unknown)!r} outside the charset; "
+            f"accepted characters are {config.charset!r}."
+        )
+
+
+def random_text(rng, config, length=None):
+    """Draw a captcha text from `rng`: random length in the config's range unless given."""
+    if length is None:
+        length = rng.randint(config.min_length, config.max_length)
+    return "".join(rng.choice(config.charset) for _ in range(length))
+
+
+def _draw(text, rng, width, height):
+    generator = _image_captcha(width, height)
+    with _seeded_library(rng):
+        return generator.generate_image(text)
+
+
+def sample_captcha(config, seed, index=0, text=None):
+    """The `index`-th captcha of the stream named by `seed`: (text, RGB image).
+
+    Each sample has its own RNG, so any worker can draw any sample and a stream is
+    the same however it is split between processes.
+    """
+    rng = random.Random(f"sample:{seed}:{index}")
+    if text is None:
+        text = random_text(rng, config)
+    else:
+        check_text(text, config)
+    image = _draw(text, rng, config.captcha_width, config.captcha_height)
+    return text, image
+
+
+def encode_text(text, config):
+    """Characters to class indices, e.g. '0A' -> [0, 10] with the default charset."""
+    check_text(text, config)
+    return np.array([config.charset.index(character) for character in text], dtype=np.int32)
+
+
+def decode_indices(indices, config):
+    """Class indices back to text; the inverse of `encode_text`."""
+    for index in indices:
+        if not 0 <= int(index) < config.num_classes:
+            raise ValueError(f"Class index {index} is outside 0..{config.num_classes - 1}.")
+    return "".join(config.charset[int(index)] for index in indices)
+
+
+def encode_batch(texts, config):
+    """Texts to a padded (N, max_length) int32 array and an (N,) array of lengths."""
+    labels = np.zeros((len(texts), config.max_length), dtype=np.int32)
+    lengths = np.zeros((len(texts),), dtype=np.int32)
+    for row, text in enumerate(texts):
+        encoded = encode_text(text, config)
+        labels[row, : len(encoded)] = encoded
+        lengths[row] = len(encoded)
+    return labels, lengths
+
+
+def _normalize_mode(image, mode):
+    """Any PIL image as an 8-bit `mode` ("L" or "RGB") image, transparency composited onto white."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        # Wide integer and float images have no fixed white level: stretch their range.
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        scale = 255.0 / (high - low) if high > low else 0.0
+        image = Image.fromarray(((values - low) * scale).astype(np.uint8))
+    if image.mode == mode:
+        return image
+    rgba = image.convert("RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, rgba).convert(mode)
+
+
+def preprocess(images, config):
+    """PIL images of any size and mode -> uint8 array (N, input_height, input_width, channels).
+
+    This is the only path from an image to network input, shared by training,
+    evaluation and serving. Scaling to [0, 1] happens inside the model.
+    """
+    if isinstance(images, Image.Image):
+        raise ValueError("preprocess takes a list of PIL images, got a single image; wrap it in a list.")
+    mode = "L" if config.input_channels == 1 else "RGB"
+    batch = np.empty(
+        (len(images), config.input_height, config.input_width, config.input_channels), dtype=np.uint8
+    )
+    for row, image in enumerate(images):
+        if not isinstance(image, Image.Image):
+            raise ValueError(f"Expected PIL images, got {type(image).__name__} at position {row}.")
+        resized = _normalize_mode(image, mode).resize(
+            (config.input_width, config.input_height), Image.Resampling.BILINEAR
+        )
+        batch[row] = np.asarray(resized, dtype=np.uint8).reshape(batch.shape[1:])
+    return batch
+
+
+def render_range(config, seed, start, count):
+    """Samples start..start+count of a seeded stream as (model input, texts)."""
+    texts, images = [], []
+    for index in range(start, start + count):
+        text, image = sample_captcha(config, seed, index)
+        texts.append(text)
+        images.append(image)
+    return preprocess(images, config), texts
+
+
+def _render_chunk(arguments):
+    return render_range(*arguments)
+
+
+def render_dataset(config, seed, count, workers=None, chunk_size=256, progress=True):
+    """Render `count` samples of a seeded stream in parallel worker processes.
+
+    Returns (uint8 inputs of shape (count, H, W, 1), list of texts); the result does
+    not depend on the number of workers.
+    """
+    workers = workers or multiprocessing.cpu_count()
+    chunks = [
+        (config, seed, start, min(chunk_size, count - start)) for start in range(0, count, chunk_size)
+    ]
+    inputs = np.empty(
+        (count, config.input_height, config.input_width, config.input_channels), dtype=np.uint8
+    )
+    texts = []
+    bar = tqdm(total=count, desc=f"rendering captchas (seed {seed})", unit="img", disable=not progress)
+    # Spawned workers start clean instead of inheriting a forked TensorFlow runtime.
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        for (_, _, start, size), (chunk_inputs, chunk_texts) in zip(
+            chunks, pool.imap(_render_chunk, chunks)
+        ):
+            inputs[start : start + size] = chunk_inputs
+            texts.extend(chunk_texts)
+            bar.update(size)
+    bar.close()
+    return inputs, texts
+
+
+def cached_dataset(config, seed, count, cache_dir, workers=None):
+    """`render_dataset`, kept in `cache_dir` so a resumed or repeated run renders nothing twice."""
+    # The architecture does not change the pixels, so models of every kind share a cache.
+    pixels = dataclasses.replace(config, architecture="any")
+    key = hashlib.sha1(f"{pixels.to_json()}|{seed}|{count}".encode()).hexdigest()[:12]
+    path = os.path.join(cache_dir, f"captchas-{seed}-{count}-{key}.npz")
+    if os.path.exists(path):
+        with np.load(path) as stored:
+            return stored["inputs"], [str(text) for text in stored["texts"]]
+    inputs, texts = render_dataset(config, seed, count, workers=workers)
+    os.makedirs(cache_dir, exist_ok=True)
+    partial = path + ".partial.npz"
+    np.savez(partial, inputs=inputs, texts=np.array(texts))
+    os.replace(partial, path)
+    return inputs, texts
+
+
+class CaptchaStream(keras.utils.PyDataset):
+    """An endless stream of training batches, addressed by global batch number.
+
+    With `pool=None` every batch is freshly rendered from the seeded stream, so
+    worker processes can draw any batch and the model never sees a captcha twice.
+    With a pool (inputs, texts) from `cached_dataset`, batches walk through the pool
+    in a new seeded order on every pass, which costs no rendering at all. Either way,
+    `start_batch` lets a resumed run carry on where the interrupted one stopped.
+    """
+
+    def __init__(self, config, batch_size, make_targets, seed=0, pool=None, start_batch=0, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.batch_size = batch_size
+        self.make_targets = make_targets
+        self.seed = seed
+        self.start_batch = start_batch
+        self.pool_inputs = self.pool_labels = self.pool_lengths = None
+        if pool is not None:
+            self.pool_inputs = pool[0]
+            self.pool_labels, self.pool_lengths = encode_batch(pool[1], config)
+        self._order_pass, self._order = None, None
+
+    @property
+    def num_batches(self):
+        return None
+
+    def __getitem__(self, index):
+        batch = self.start_batch + index
+        if self.pool_inputs is None:
+            inputs, texts = render_range(self.config, self.seed, batch * self.batch_size, self.batch_size)
+            labels, lengths = encode_batch(texts, self.config)
+        else:
+            rows = self._pool_rows(batch)
+            inputs, labels, lengths = self.pool_inputs[rows], self.pool_labels[rows], self.pool_lengths[rows]
+        return inputs, self.make_targets(labels, lengths)
+
+    def _pool_rows(self, batch):
+        size = len(self.pool_inputs)
+        positions = batch * self.batch_size + np.arange(self.batch_size)
+        rows = np.empty(self.batch_size, dtype=np.int64)
+        for pass_number in np.unique(positions // size):
+            if self._order_pass != pass_number:
+                self._order = np.random.default_rng([self.seed, int(pass_number)]).permutation(size)
+                self._order_pass = pass_number
+            selected = positions // size == pass_number
+            rows[selected] = self._order[positions[selected] % size]
+        return rows

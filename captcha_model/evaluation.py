@@ -1,0 +1,237 @@
+"""Measuring a solver: accuracy with its uncertainty, confusions, failures and speed.
+
+Test captchas come from a seeded stream (fresh captchas, reproducible) or from a
+folder of PNG files with a `labels.csv` written by `python -m captcha_model generate`.
+"""
+
+import collections
+import csv
+import dataclasses
+import math
+import os
+import time
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from captcha_model import data
+
+CHUNK = 500
+
+
+def wilson_interval(successes, total, z=1.96):
+    """95% Wilson score interval for a proportion; sound even at 0% or 100%."""
+    if total == 0:
+        return 0.0, 1.0
+    proportion = successes / total
+    denominator = 1 + z**2 / total
+    centre = (proportion + z**2 / (2 * total)) / denominator
+    half_width = z * math.sqrt(proportion * (1 - proportion) / total + z**2 / (4 * total**2)) / denominator
+    return max(0.0, centre - half_width), min(1.0, centre + half_width)
+
+
+def edit_distance(first, second):
+    """Levenshtein distance between two strings."""
+    previous = list(range(len(second) + 1))
+    for row, first_character in enumerate(first, start=1):
+        current = [row]
+        for column, second_character in enumerate(second, start=1):
+            current.append(min(
+                previous[column] + 1,
+                current[column - 1] + 1,
+                previous[column - 1] + (first_character != second_character),
+            ))
+        previous = current
+    return previous[-1]
+
+
+@dataclasses.dataclass
+class Failure:
+    index: int
+    truth: str
+    predicted: str
+    confidence: float
+
+
+@dataclasses.dataclass
+class Report:
+    count: int
+    correct: int
+    character_accuracy: float
+    confusions: list  # [(truth character, predicted character, times)], most frequent first
+    failures: list  # [Failure]
+    solve_seconds: float
+    source: str
+
+    @property
+    def accuracy(self):
+        return self.correct / self.count if self.count else 0.0
+
+    @property
+    def interval(self):
+        return wilson_interval(self.correct, self.count)
+
+    @property
+    def images_per_second(self):
+        return self.count / self.solve_seconds if self.solve_seconds else float("inf")
+
+    def summary(self):
+        low, high = self.interval
+        return (
+            f"{self.source}: full-captcha accuracy {self.accuracy:.2%} "
+            f"(95% CI {low:.2%}-{high:.2%}, n={self.count}), "
+            f"per-character {self.character_accuracy:.2%}, {self.images_per_second:.0f} captchas/s"
+        )
+
+    def to_dict(self, include_failures=True):
+        low, high = self.interval
+        values = {
+            "source": self.source,
+            "count": self.count,
+            "correct": self.correct,
+            "accuracy": self.accuracy,
+            "accuracy_95ci": [low, high],
+            "character_accuracy": self.character_accuracy,
+            "images_per_second": self.images_per_second,
+            "confusions": [list(item) for item in self.confusions[:20]],
+        }
+        if include_failures:
+            values["failures"] = [dataclasses.asdict(failure) for failure in self.failures]
+        return values
+
+
+def score(readings, texts, indices, solve_seconds, source):
+    """Compare readings with the true texts."""
+    correct, distance, characters = 0, 0, 0
+    confusions = collections.Counter()
+    failures = []
+    for index, reading, truth in zip(indices, readings, texts):
+        characters += len(truth)
+        if reading.text == truth:
+            correct += 1
+            continue
+        distance += edit_distance(truth, reading.text)
+        failures.append(Failure(int(index), truth, reading.text, reading.confidence))
+        if len(reading.text) == len(truth):
+            confusions.update((a, b) for a, b in zip(truth, reading.text) if a != b)
+    return Report(
+        count=len(texts),
+        correct=correct,
+        character_accuracy=1 - distance / characters if characters else 0.0,
+        confusions=[(a, b, n) for (a, b), n in confusions.most_common()],
+        failures=failures,
+        solve_seconds=solve_seconds,
+        source=source,
+    )
+
+
+def evaluate_stream(solver, count, seed, progress=True, on_progress=None):
+    """Accuracy on `count` fresh captchas of the seeded stream `seed`.
+
+    Captchas are rendered and read in chunks, so memory stays flat and `on_progress`
+    (called with the fraction done) can drive a progress bar. Only reading time
+    counts towards captchas/s.
+    """
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}.")
+    solver = _as_solver(solver)
+    readings, texts, solve_seconds = [], [], 0.0
+    bar = tqdm(total=count, desc="evaluating", unit="captcha", disable=not progress)
+    for start in range(0, count, CHUNK):
+        size = min(CHUNK, count - start)
+        inputs, chunk_texts = data.render_range(solver.config, seed, start, size)
+        started = time.perf_counter()
+        readings.extend(solver.solve_inputs(inputs))
+        solve_seconds += time.perf_counter() - started
+        texts.extend(chunk_texts)
+        bar.update(size)
+        if on_progress:
+            on_progress((start + size) / count)
+    bar.close()
+    return score(readings, texts, range(count), solve_seconds, f"{count} fresh captchas (seed {seed})")
+
+
+def evaluate_arrays(solver, inputs, texts, source):
+    """Accuracy on preprocessed inputs with known texts (e.g. a frozen test set)."""
+    solver = _as_solver(solver)
+    started = time.perf_counter()
+    readings = solver.solve_inputs(inputs)
+    return score(readings, texts, range(len(texts)), time.perf_counter() - started, source)
+
+
+def read_labelled_folder(folder):
+    """(file names, texts) from `folder/labels.csv` with columns file,text."""
+    labels_path = os.path.join(folder, "labels.csv")
+    if not os.path.isfile(labels_path):
+        raise ValueError(f"{folder} has no labels.csv; expected a file with columns file,text.")
+    with open(labels_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or set(rows[0]) != {"file", "text"}:
+        raise ValueError(f"{labels_path} must have a header 'file,text' and at least one row.")
+    return [row["file"] for row in rows], [row["text"] for row in rows]
+
+
+def evaluate_folder(solver, folder, progress=True):
+    """Accuracy on a folder of images listed in its labels.csv."""
+    solver = _as_solver(solver)
+    files, texts = read_labelled_folder(folder)
+    images = []
+    for name in tqdm(files, desc="loading", unit="image", disable=not progress):
+        with Image.open(os.path.join(folder, name)) as image:
+            images.append(image.copy())
+    return evaluate_arrays(solver, data.preprocess(images, solver.config), texts, f"{len(files)} captchas in {folder}")
+
+
+def _as_solver(solver):
+    if isinstance(solver, (str, os.PathLike)) or solver is None:
+        from captcha_model.solver import load_solver
+
+        return load_solver(solver)
+    return solver
+
+
+def plot_confusions(report, top=15):
+    """A bar chart of the most frequent (truth -> read as) character confusions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 3.2))
+    pairs = report.confusions[:top]
+    if pairs:
+        labels = [f"{truth}→{predicted}" for truth, predicted, _ in pairs]
+        axes.bar(labels, [times for _, _, times in pairs], color="#d9534f")
+        axes.set_ylabel("times")
+        axes.set_title("Most confused characters (truth → read as)")
+    else:
+        axes.text(0.5, 0.5, "No character was confused", ha="center", va="center", fontsize=13)
+        axes.set_axis_off()
+    figure.tight_layout()
+    return figure
+
+
+def plot_training_curve(history, path):
+    """Validation accuracy and training loss against samples seen, saved as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = [record["samples_seen"] for record in history]
+    accuracy = [record.get("val_accuracy", np.nan) for record in history]
+    loss = [record.get("loss", np.nan) for record in history]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    left.plot(samples, accuracy, marker="o")
+    left.set_xlabel("training samples seen")
+    left.set_ylabel("validation accuracy (whole captcha)")
+    left.grid(alpha=0.3)
+    right.plot(samples, loss, marker="o", color="#d9534f")
+    right.set_xlabel("training samples seen")
+    right.set_ylabel("training loss")
+    right.set_yscale("log")
+    right.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,324 @@
+"""The networks: the tutorial's CNN (`seed`) and this project's faster, smaller `default`.
+
+Every architecture is a functional Keras model from uint8 images of the config's input
+size. Two output kinds exist:
+
+- "heads": one softmax per character position (the tutorial's four classifiers);
+- "ctc": per-column logits over the charset plus a blank, read with CTC, which shares
+  one classifier along the image width and so learns from far fewer samples.
+
+`decode_outputs` turns either kind into texts with per-character confidences.
+"""
+
+import dataclasses
+import os
+import tempfile
+import zipfile
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from captcha_model.config import CaptchaConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    name: str
+    output_kind: str  # "heads" or "ctc"
+    build: callable
+    description: str
+
+
+def _conv_bn_relu(x, filters, name):
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def build_seed(config):
+    """The tutorial's network in Keras 3: four VGG-style blocks and four softmax heads."""
+    inputs = keras.Input((config.input_height, config.input_width, config.input_channels), name="image")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    for block in range(4):
+        filters = 32 * 2**block
+        x = layers.Conv2D(filters, 3, activation="relu", name=f"block{block + 1}_conv1")(x)
+        x = layers.Conv2D(filters, 3, activation="relu", name=f"block{block + 1}_conv2")(x)
+        x = layers.MaxPooling2D(2, name=f"block{block + 1}_pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(0.25, name="dropout")(x)
+    outputs = [
+        layers.Dense(config.num_classes, activation="softmax", name=f"c{position + 1}")(x)
+        for position in range(config.max_length)
+    ]
+    return keras.Model(inputs, outputs, name="seed")
+
+
+def build_default(config):
+    """A small BatchNorm CNN whose columns are read by CTC.
+
+    Three poolings shrink 40x88 to 5x11; each of the 11 columns, with the full image
+    height folded into its features, is classified as a character or a blank.
+    """
+    inputs = keras.Input((config.input_height, config.input_width, config.input_channels), name="image")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    x = _conv_bn_relu(x, 32, "stage1")
+    x = layers.MaxPooling2D(2, name="stage1_pool")(x)
+    x = _conv_bn_relu(x, 64, "stage2")
+    x = layers.MaxPooling2D(2, name="stage2_pool")(x)
+    x = _conv_bn_relu(x, 96, "stage3a")
+    x = _conv_bn_relu(x, 96, "stage3b")
+    x = layers.MaxPooling2D(2, name="stage3_pool")(x)
+    x = _conv_bn_relu(x, 128, "stage4")
+    x = _columns_to_sequence(x)
+    x = layers.Dense(128, activation="relu", name="column_dense")(x)
+    x = layers.Dropout(0.2, name="column_dropout")(x)
+    outputs = layers.Dense(config.num_classes + 1, name="ctc_logits")(x)
+    return keras.Model(inputs, outputs, name="default")
+
+
+def _columns_to_sequence(x):
+    """(batch, height, width, channels) -> (batch, width, height * channels)."""
+    _, height, width, channels = x.shape
+    x = layers.Permute((2, 1, 3), name="columns")(x)
+    return layers.Reshape((width, height * channels), name="sequence")(x)
+
+
+ARCHITECTURES = {
+    "seed": Architecture("seed", "heads", build_seed, "the tutorial's VGG-style CNN with four softmax heads"),
+    "default": Architecture("default", "ctc", build_default, "a compact BatchNorm CNN read with CTC"),
+}
+
+
+def get_architecture(name):
+    if name not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture {name!r}; accepted architectures are {sorted(ARCHITECTURES)}.")
+    return ARCHITECTURES[name]
+
+
+def build_model(config):
+    """An uncompiled model for `config`."""
+    architecture = get_architecture(config.architecture)
+    if architecture.output_kind == "heads" and not config.fixed_length:
+        raise ValueError(
+            f"Architecture {architecture.name!r} reads a fixed number of characters; "
+            "use min_length == max_length or a CTC architecture."
+        )
+    return architecture.build(config)
+
+
+@keras.saving.register_keras_serializable(package="captcha_model")
+class CTCLoss(keras.losses.Loss):
+    """CTC loss on logits; targets are (batch, max_length) class indices padded with -1."""
+
+    def __init__(self, blank_index, name="ctc_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.blank_index = blank_index
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "int32")
+        target_length = ops.sum(ops.cast(y_true >= 0, "int32"), axis=-1)
+        batch_size, frames = ops.shape(y_pred)[0], ops.shape(y_pred)[1]
+        output_length = ops.full((batch_size,), frames, dtype="int32")
+        return ops.ctc_loss(
+            ops.maximum(y_true, 0), y_pred, target_length, output_length, mask_index=self.blank_index
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "blank_index": self.blank_index}
+
+
+@keras.saving.register_keras_serializable(package="captcha_model")
+class CTCExactMatch(keras.metrics.Metric):
+    """Share of captchas whose greedy CTC reading equals the whole target text."""
+
+    def __init__(self, blank_index, name="accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.blank_index = blank_index
+        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        batch_size, frames = ops.shape(y_pred)[0], ops.shape(y_pred)[1]
+        decoded, _ = ops.ctc_decode(
+            y_pred, ops.full((batch_size,), frames, dtype="int32"), mask_index=self.blank_index
+        )
+        y_true = ops.cast(y_true, "int32")
+        padding = ops.full((batch_size, frames - ops.shape(y_true)[1]), -1, dtype="int32")
+        target = ops.concatenate([y_true, padding], axis=1)
+        matches = ops.all(ops.equal(decoded[0], target), axis=1)
+        self.correct.assign_add(ops.sum(ops.cast(matches, "float32")))
+        self.total.assign_add(ops.cast(batch_size, "float32"))
+
+    def result(self):
+        return self.correct / ops.maximum(self.total, 1.0)
+
+    def reset_state(self):
+        self.correct.assign(0.0)
+        self.total.assign(0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "blank_index": self.blank_index}
+
+
+def compile_model(model, config, optimizer):
+    """Attach the loss and metrics that fit the architecture's output kind."""
+    if get_architecture(config.architecture).output_kind == "ctc":
+        model.compile(
+            optimizer=optimizer,
+            loss=CTCLoss(config.num_classes),
+            metrics=[CTCExactMatch(config.num_classes)],
+        )
+    else:
+        model.compile(
+            optimizer=optimizer,
+            loss=["sparse_categorical_crossentropy"] * config.max_length,
+            metrics=["accuracy"] * config.max_length,
+        )
+
+
+class TrainingTargets:
+    """Padded class indices (from `data.encode_batch`) -> what the model's loss expects.
+
+    A class rather than a closure so that worker processes can receive it.
+    """
+
+    def __init__(self, config):
+        self.config = config
+        self.output_kind = get_architecture(config.architecture).output_kind
+
+    def __call__(self, labels, lengths):
+        if self.output_kind == "ctc":
+            positions = np.arange(labels.shape[1])[None, :]
+            return np.where(positions < lengths[:, None], labels, -1).astype(np.int32)
+        return tuple(labels[:, position] for position in range(self.config.max_length))
+
+
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """What the network read in one image."""
+
+    text: str
+    confidence: float
+    character_confidences: tuple
+
+    def characters(self):
+        """(character, confidence) pairs, in reading order."""
+        return list(zip(self.text, self.character_confidences))
+
+
+def _softmax(logits):
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exponentials = np.exp(shifted)
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+
+
+def decode_outputs(outputs, config):
+    """Model outputs for a batch -> one `Reading` per image.
+
+    A character's confidence is its probability (for CTC: the highest over the
+    columns that emitted it); the text's confidence is their product.
+    """
+    if get_architecture(config.architecture).output_kind == "heads":
+        probabilities = np.stack([np.asarray(head) for head in outputs], axis=1)
+        readings = []
+        for row in probabilities:
+            indices = row.argmax(axis=-1)
+            confidences = row.max(axis=-1)
+            readings.append(_reading(indices, confidences, config))
+        return readings
+    probabilities = _softmax(np.asarray(outputs, dtype=np.float64))
+    blank = config.num_classes
+    readings = []
+    for row in probabilities:
+        best = row.argmax(axis=-1)
+        indices, confidences = [], []
+        previous = blank
+        for frame, index in enumerate(best):
+            if index != blank and index != previous:
+                indices.append(index)
+                confidences.append(row[frame, index])
+            elif index != blank:
+                confidences[-1] = max(confidences[-1], row[frame, index])
+            previous = index
+        readings.append(_reading(indices, confidences, config))
+    return readings
+
+
+def _reading(indices, confidences, config):
+    text = "".join(config.charset[int(index)] for index in indices)
+    confidences = tuple(float(value) for value in confidences)
+    return Reading(text=text, confidence=float(np.prod(confidences)) if confidences else 0.0,
+                   character_confidences=confidences)
+
+
+def default_config(architecture="default", **overrides):
+    """The config an architecture is trained with unless told otherwise."""
+    if architecture == "seed":
+        # The tutorial fed full-size RGB captchas to its network.
+        overrides = {"input_height": 80, "input_width": 170, "input_channels": 3, **overrides}
+    get_architecture(architecture)
+    return CaptchaConfig(architecture=architecture, **overrides)
+
+
+CONFIG_ENTRY = "captcha_config.json"
+
+
+def save_model(model, config, path, include_optimizer=False):
+    """Write `model` with its config inside one `.keras` file, atomically.
+
+    The file is written beside its destination and renamed into place, so a crash
+    mid-write never replaces a good file with a broken one. Without the optimizer
+    the file holds a fresh, uncompiled copy of the network: inference needs nothing more.
+    """
+    if not str(path).endswith(".keras"):
+        raise ValueError(f"Model paths must end in '.keras', got {str(path)!r}.")
+    if not include_optimizer:
+        weights = model.get_weights()
+        model = build_model(config)
+        model.set_weights(weights)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, partial = tempfile.mkstemp(suffix=".keras", dir=directory)
+    os.close(handle)
+    try:
+        model.save(partial)
+        with zipfile.ZipFile(partial, "a") as archive:
+            archive.writestr(CONFIG_ENTRY, config.to_json())
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def read_config(path):
+    """The `CaptchaConfig` stored in a `.keras` file written by `save_model`."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            text = archive.read(CONFIG_ENTRY).decode()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ValueError(f"{path} is not a readable .keras model file ({error}).") from error
+    except KeyError:
+        raise ValueError(f"{path} has no {CONFIG_ENTRY}; only models saved by captcha_model are accepted.") from None
+    return CaptchaConfig.from_json(text)
+
+
+def load_model(path, compile=False):
+    """Load a model and its config with `safe_mode=True`; refuse models that do not fit their config."""
+    config = read_config(path)
+    try:
+        model = keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except Exception as error:
+        raise ValueError(f"Could not load {path} as a safe Keras model: {error}") from error
+    expected = keras.Input((config.input_height, config.input_width, config.input_channels)).shape
+    if tuple(model.input_shape) != tuple(expected):
+        raise ValueError(f"{path}: model input {model.input_shape} does not match its config {expected}.")
+    reference = build_model(config)
+    actual_shapes = [tuple(weight.shape) for weight in model.weights]
+    expected_shapes = [tuple(weight.shape) for weight in reference.weights]
+    if actual_shapes != expected_shapes:
+        raise ValueError(
+            f"{path}: the weights do not fit architecture {config.architecture!r} with "
+            f"charset of {config.num_classes} characters and lengths {config.min_length}-{config.max_length}."
+        )
+    return model, config

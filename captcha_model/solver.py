@@ -1,0 +1,104 @@
+"""Reading captchas with a trained model: `load_solver()` and `Solver.solve(images)`.
+
+`load_solver()` with no argument uses the model that ships inside this package, so
+solving works offline with nothing to download.
+"""
+
+import io
+import os
+
+import numpy as np
+from PIL import Image
+
+from captcha_model import data, model as model_lib
+
+BUNDLED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundled.keras")
+
+# Uploads beyond these limits are refused before they are decoded: a small file can
+# claim a huge canvas (a decompression bomb), and no captcha needs either.
+MAX_FILE_BYTES = 10 * 2**20
+MAX_PIXELS = 4096 * 4096
+ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
+
+
+def open_image(source):
+    """Bytes, a file path or a PIL image -> a decoded PIL image, or ValueError saying why not."""
+    if isinstance(source, Image.Image):
+        image = source
+    else:
+        if isinstance(source, (str, os.PathLike)):
+            if not os.path.isfile(source):
+                raise ValueError(f"No image file at {str(source)!r}.")
+            if os.path.getsize(source) > MAX_FILE_BYTES:
+                raise ValueError(f"{source} is larger than the {MAX_FILE_BYTES // 2**20} MB accepted.")
+            with open(source, "rb") as handle:
+                source = handle.read()
+        if not isinstance(source, (bytes, bytearray)):
+            raise ValueError(f"Expected image bytes, a file path or a PIL image, got {type(source).__name__}.")
+        if len(source) > MAX_FILE_BYTES:
+            raise ValueError(f"The image is larger than the {MAX_FILE_BYTES // 2**20} MB accepted.")
+        if not source:
+            raise ValueError("The file is empty; expected a PNG, JPEG, GIF, WebP, BMP or TIFF image.")
+        try:
+            image = Image.open(io.BytesIO(source))
+        except (Image.UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+            raise ValueError(
+                f"Could not read the file as an image ({error}); accepted formats are "
+                f"{', '.join(ACCEPTED_FORMATS)}."
+            ) from None
+        if image.format not in ACCEPTED_FORMATS:
+            raise ValueError(f"{image.format} images are not accepted; accepted formats are {', '.join(ACCEPTED_FORMATS)}.")
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"The image is {width}x{height}; at most {MAX_PIXELS:,} pixels (e.g. 4096x4096) are accepted.")
+    if width < 1 or height < 1:
+        raise ValueError(f"The image is {width}x{height}; it needs at least one pixel.")
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ValueError(f"The image data is damaged or truncated ({error}).") from None
+    return image
+
+
+class Solver:
+    """A loaded model, its config and where it came from."""
+
+    def __init__(self, model, config, source, batch_size=256):
+        self.model = model
+        self.config = config
+        self.source = source
+        self.batch_size = batch_size
+
+    def solve(self, images):
+        """Read a list of images (PIL images, bytes or paths): one `Reading` per image."""
+        if isinstance(images, (Image.Image, bytes, str)):
+            raise ValueError("solve takes a list of images; wrap a single image in a list.")
+        images = [open_image(image) for image in images]
+        if not images:
+            raise ValueError("solve needs at least one image, got an empty list.")
+        return self.solve_inputs(data.preprocess(images, self.config))
+
+    def solve_inputs(self, inputs):
+        """Read already preprocessed inputs (from `data.preprocess`)."""
+        readings = []
+        for start in range(0, len(inputs), self.batch_size):
+            outputs = self.model.predict_on_batch(inputs[start : start + self.batch_size])
+            readings.extend(model_lib.decode_outputs(outputs, self.config))
+        return readings
+
+    def describe(self):
+        """A one-line description of the model, for logs and the app."""
+        return (
+            f"{self.config.architecture} model from {self.source}: "
+            f"{self.model.count_params():,} parameters, input {self.config.input_height}x{self.config.input_width}, "
+            f"{self.config.min_length}-{self.config.max_length} characters of {self.config.charset!r}"
+        )
+
+
+def load_solver(source=None):
+    """A `Solver` for the bundled model (`source=None`) or a `.keras` file."""
+    path = BUNDLED_MODEL if source is None else os.fspath(source)
+    if not os.path.isfile(path):
+        raise ValueError(f"No model file at {path!r}; pass a .keras file saved by train.py.")
+    model, config = model_lib.load_model(path)
+    return Solver(model, config, "bundled model" if source is None else path)

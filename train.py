@@ -1,0 +1,239 @@
+"""Train a captcha solver: python train.py --help.
+
+Uses every visible GPU (mirrored when there are several), else the CPU, and says
+which. Each epoch ends with validation on fresh captchas, one log line and an atomic
+checkpoint, so `--resume` after a crash or `kill -9` loses at most the epoch in
+progress. At the end the model is evaluated on fresh captchas and written with a
+metrics JSON and a training-curve PNG beside it.
+"""
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+from captcha_model import data, evaluation, model as model_lib
+
+CHECKPOINT = "checkpoint.keras"
+STATE = "state.json"
+
+# Seeds of the captcha streams. Training, validation and the final test never share a
+# stream, so no accuracy figure is measured on a captcha the model trained on.
+VALIDATION_SEED_OFFSET = 1_000_000
+TEST_SEED_OFFSET = 2_000_000
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--arch", default="default", help=f"architecture: one of {sorted(model_lib.ARCHITECTURES)}")
+    parser.add_argument("--epochs", type=int, default=40, help="number of epochs")
+    parser.add_argument("--steps-per-epoch", type=int, default=500, help="batches per epoch")
+    parser.add_argument("--batch-size", type=int, default=64, help="captchas per batch (over all devices)")
+    parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate of the cosine schedule")
+    parser.add_argument("--warmup-epochs", type=int, default=1, help="epochs of linear learning-rate warm-up")
+    parser.add_argument("--patience", type=int, default=8, help="stop after this many epochs without a better validation accuracy")
+    parser.add_argument("--train-size", type=int, default=0,
+                        help="render this many captchas once and cycle through them (0: render every batch afresh)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="processes rendering captchas")
+    parser.add_argument("--validation-size", type=int, default=2000, help="fresh captchas checked after each epoch")
+    parser.add_argument("--test-size", type=int, default=10000, help="fresh captchas in the final evaluation (0: skip)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the training, validation and test streams")
+    parser.add_argument("--output", default="runs/default", help="directory for the model, checkpoint and metrics")
+    parser.add_argument("--cache-dir", default="cache", help="where rendered training pools are kept")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --output")
+    parser.add_argument("--cpu-devices", type=int, default=0,
+                        help="split the CPU into this many logical devices and mirror over them (for testing)")
+    parser.add_argument("--push-to-hub", metavar="OWNER/NAME", help="push the trained model to this Hub repo")
+    parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    args = parser.parse_args(argv)
+    model_lib.get_architecture(args.arch)
+    for name in ("epochs", "steps_per_epoch", "batch_size", "workers", "validation_size"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
+    return args
+
+
+def choose_strategy(cpu_devices=0):
+    """Mirror over all GPUs when there are several, else use the one device there is."""
+    if cpu_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
+        devices = [device.name for device in tf.config.list_logical_devices("CPU")]
+        print(f"Training on {len(devices)} logical CPU devices, mirrored.")
+        return tf.distribute.MirroredStrategy(devices)
+    gpus = tf.config.list_physical_devices("GPU")
+    if len(gpus) > 1:
+        print(f"Training on {len(gpus)} GPUs, mirrored.")
+        return tf.distribute.MirroredStrategy()
+    if gpus:
+        print(f"Training on the GPU ({gpus[0].name}).")
+    else:
+        print(f"Training on the CPU ({os.cpu_count()} cores); no GPU is visible.")
+    return tf.distribute.get_strategy()
+
+
+def check_output_directory(path):
+    """Fail now, not after an hour of training, if the output cannot be written."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".write-test")
+        with open(probe, "wb") as handle:
+            handle.write(b"\0" * 4 * 1024 * 1024)
+        os.remove(probe)
+    except OSError as error:
+        raise ValueError(f"Cannot write to output directory {path!r}: {error.strerror or error}.") from error
+    free_megabytes = shutil.disk_usage(path).free // 2**20
+    if free_megabytes < 100:
+        raise ValueError(f"Only {free_megabytes} MB free under {path!r}; training needs at least 100 MB.")
+
+
+def cosine_schedule(args):
+    total = args.epochs
+
+    def learning_rate(epoch, _current=None):
+        if epoch < args.warmup_epochs:
+            return args.learning_rate * (epoch + 1) / (args.warmup_epochs + 1)
+        progress = (epoch - args.warmup_epochs) / max(1, total - args.warmup_epochs)
+        return args.learning_rate * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return learning_rate
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """After each epoch: one log line, an atomic checkpoint and the run's state."""
+
+    def __init__(self, args, config, state):
+        super().__init__()
+        self.args, self.config, self.state = args, config, state
+        self.epoch_started = time.time()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        state = self.state
+        state["wall_seconds"] += time.time() - self.epoch_started
+        state["samples_seen"] += self.args.steps_per_epoch * self.args.batch_size
+        state["epoch"] = epoch + 1
+        record = {key: float(value) for key, value in (logs or {}).items()}
+        record.update(epoch=epoch + 1, samples_seen=state["samples_seen"], wall_seconds=round(state["wall_seconds"], 1))
+        state["history"].append(record)
+        model_lib.save_model(self.model, self.config, os.path.join(self.args.output, CHECKPOINT), include_optimizer=True)
+        write_json(os.path.join(self.args.output, STATE), state)
+        print(
+            f"epoch {epoch + 1}: loss {record.get('loss', float('nan')):.4f} "
+            f"val_loss {record.get('val_loss', float('nan')):.4f} "
+            f"val_accuracy {_validation_accuracy(record):.4f} "
+            f"lr {record.get('learning_rate', float('nan')):.2e} "
+            f"samples {state['samples_seen']} time {state['wall_seconds'] / 60:.1f} min",
+            flush=True,
+        )
+
+
+def _validation_accuracy(record):
+    """Whole-captcha validation accuracy; for per-position heads, all heads must be right."""
+    if "val_accuracy" in record:
+        return record["val_accuracy"]
+    return record.get("val_exact_match", float("nan"))
+
+
+def write_json(path, values):
+    partial = path + ".partial"
+    with open(partial, "w") as handle:
+        json.dump(values, handle, indent=2)
+    os.replace(partial, path)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    check_output_directory(args.output)
+    strategy = choose_strategy(args.cpu_devices)
+    checkpoint_path = os.path.join(args.output, CHECKPOINT)
+    state_path = os.path.join(args.output, STATE)
+
+    if args.resume:
+        if not os.path.exists(checkpoint_path):
+            raise ValueError(f"--resume needs {checkpoint_path}, which does not exist; drop --resume to start afresh.")
+        config = model_lib.read_config(checkpoint_path)
+        with open(state_path) as handle:
+            state = json.load(handle)
+        print(f"Resuming {config.architecture!r} after epoch {state['epoch']} ({state['samples_seen']} samples seen).")
+    else:
+        config = model_lib.default_config(args.arch)
+        state = {"epoch": 0, "samples_seen": 0, "wall_seconds": 0.0, "history": [], "args": vars(args)}
+
+    with strategy.scope():
+        if args.resume:
+            model = keras.saving.load_model(checkpoint_path, safe_mode=True)
+        else:
+            model = model_lib.build_model(config)
+            model_lib.compile_model(model, config, keras.optimizers.Adam(args.learning_rate))
+
+    targets = model_lib.TrainingTargets(config)
+    pool = None
+    if args.train_size:
+        pool = data.cached_dataset(config, args.seed, args.train_size, args.cache_dir, workers=args.workers)
+    train_stream = data.CaptchaStream(
+        config, args.batch_size, targets, seed=args.seed, pool=pool,
+        start_batch=state["epoch"] * args.steps_per_epoch,
+        workers=1 if pool is not None else args.workers,
+        use_multiprocessing=pool is None and args.workers > 1,
+    )
+    validation_inputs, validation_texts = data.render_dataset(
+        config, args.seed + VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers
+    )
+    validation_targets = targets(*data.encode_batch(validation_texts, config))
+
+    monitor = "val_accuracy" if model_lib.get_architecture(config.architecture).output_kind == "ctc" else "val_loss"
+    callbacks = [
+        keras.callbacks.LearningRateScheduler(cosine_schedule(args)),
+        Checkpoint(args, config, state),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode="max" if monitor == "val_accuracy" else "min",
+                                      patience=args.patience, restore_best_weights=False),
+    ]
+    if state["epoch"] < args.epochs:
+        model.fit(
+            train_stream,
+            steps_per_epoch=args.steps_per_epoch,
+            epochs=args.epochs,
+            initial_epoch=state["epoch"],
+            validation_data=(validation_inputs, validation_targets),
+            callbacks=callbacks,
+            verbose=2 if os.environ.get("CI") else 1,
+        )
+
+    final_path = os.path.join(args.output, "model.keras")
+    model_lib.save_model(model, config, final_path)
+    metrics = {
+        "architecture": config.architecture,
+        "epochs": state["epoch"],
+        "samples_seen": state["samples_seen"],
+        "wall_seconds": round(state["wall_seconds"], 1),
+        "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+        "history": state["history"],
+    }
+    if args.test_size:
+        report = evaluation.evaluate_stream(final_path, count=args.test_size, seed=args.seed + TEST_SEED_OFFSET)
+        print(report.summary())
+        metrics["test"] = report.to_dict(include_failures=False)
+    write_json(os.path.join(args.output, "metrics.json"), metrics)
+    evaluation.plot_training_curve(state["history"], os.path.join(args.output, "training_curve.png"))
+    print(f"Wrote {final_path}, metrics.json and training_curve.png.")
+    if args.push_to_hub:
+        from captcha_model import hub
+
+        hub.push(final_path, args.push_to_hub, private=args.private)
+    return final_path
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ValueError as error:
+        sys.exit(f"error: {error}")
