@@ -57,19 +57,18 @@ def build_seed(config):
 def build_default(config):
     """A small BatchNorm CNN whose columns are read by CTC.
 
-    Three poolings shrink 40x88 to 5x11; each of the 11 columns, with the full image
-    height folded into its features, is classified as a character or a blank.
+    Three poolings shrink the input (40x88 by default) to 5x11; each of the 11 columns,
+    with the full image height folded into its features, is classified as a character
+    or a blank. Channels stay few at full resolution, where convolutions cost most.
     """
     inputs = keras.Input((config.input_height, config.input_width, config.input_channels), name="image")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    x = _conv_bn_relu(x, 32, "stage1")
-    x = layers.MaxPooling2D(2, name="stage1_pool")(x)
-    x = _conv_bn_relu(x, 64, "stage2")
-    x = layers.MaxPooling2D(2, name="stage2_pool")(x)
-    x = _conv_bn_relu(x, 96, "stage3a")
-    x = _conv_bn_relu(x, 96, "stage3b")
-    x = layers.MaxPooling2D(2, name="stage3_pool")(x)
-    x = _conv_bn_relu(x, 128, "stage4")
+    stages = [("stage1", (16,)), ("stage2", (32,)), ("stage3", (64, 64)), ("stage4", (128, 128))]
+    for stage, (name, widths) in enumerate(stages):
+        for position, filters in enumerate(widths):
+            x = _conv_bn_relu(x, filters, f"{name}_{position + 1}")
+        if stage < len(stages) - 1:
+            x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
     x = _columns_to_sequence(x)
     x = layers.Dense(128, activation="relu", name="column_dense")(x)
     x = layers.Dropout(0.2, name="column_dropout")(x)
@@ -285,6 +284,8 @@ def save_model(model, config, path, include_optimizer=False):
         model.save(partial)
         with zipfile.ZipFile(partial, "a") as archive:
             archive.writestr(CONFIG_ENTRY, config.to_json())
+        # mkstemp creates private files; a model is meant to be shared like any other file.
+        os.chmod(partial, 0o644)
         os.replace(partial, path)
     finally:
         if os.path.exists(partial):

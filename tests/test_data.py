@@ -1,0 +1,159 @@
+"""Seeded generation, label encoding and preprocessing."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from captcha_model import data
+from captcha_model.config import CaptchaConfig
+
+CONFIG = CaptchaConfig()
+
+
+def pixels(image):
+    return np.asarray(image)
+
+
+def test_same_seed_gives_same_pixels():
+    first_text, first = data.sample_captcha(CONFIG, seed=7, index=3)
+    second_text, second = data.sample_captcha(CONFIG, seed=7, index=3)
+    assert first_text == second_text
+    assert np.array_equal(pixels(first), pixels(second))
+
+
+def test_different_seeds_and_indices_differ():
+    _, base = data.sample_captcha(CONFIG, seed=7, index=3)
+    _, other_seed = data.sample_captcha(CONFIG, seed=8, index=3)
+    _, other_index = data.sample_captcha(CONFIG, seed=7, index=4)
+    assert (pixels(base) != pixels(other_seed)).mean() > 0.2
+    assert (pixels(base) != pixels(other_index)).mean() > 0.2
+
+
+def test_given_text_is_drawn_at_library_size():
+    text, image = data.sample_captcha(CONFIG, seed=1, text="AB12")
+    assert text == "AB12"
+    assert image.size == (CONFIG.captcha_width, CONFIG.captcha_height)
+    assert image.mode == "RGB"
+
+
+def test_generation_does_not_disturb_the_library_unseeded():
+    from captcha import image as captcha_image
+
+    data.sample_captcha(CONFIG, seed=1)
+    assert captcha_image.secrets.__name__ == "secrets"
+
+
+def test_stream_is_the_same_however_it_is_split():
+    whole, whole_texts = data.render_range(CONFIG, seed=3, start=0, count=6)
+    head, head_texts = data.render_range(CONFIG, seed=3, start=0, count=2)
+    tail, tail_texts = data.render_range(CONFIG, seed=3, start=2, count=4)
+    assert whole_texts == head_texts + tail_texts
+    assert np.array_equal(whole, np.concatenate([head, tail]))
+
+
+def test_parallel_rendering_matches_serial_rendering():
+    serial, serial_texts = data.render_range(CONFIG, seed=5, start=0, count=40)
+    parallel, parallel_texts = data.render_dataset(CONFIG, seed=5, count=40, workers=2, chunk_size=16, progress=False)
+    assert parallel_texts == serial_texts
+    assert np.array_equal(parallel, serial)
+
+
+def test_random_texts_use_the_charset_and_length():
+    texts = [data.sample_captcha(CONFIG, seed=11, index=index)[0] for index in range(50)]
+    assert all(len(text) == 4 and set(text) <= set(CONFIG.charset) for text in texts)
+    assert len(set(texts)) == 50
+
+
+def test_encode_known_answer_and_round_trip():
+    assert data.encode_text("09AZ", CONFIG).tolist() == [0, 9, 10, 35]
+    for text in ["0000", "ZZ9A", "K3X7"]:
+        assert data.decode_indices(data.encode_text(text, CONFIG), CONFIG) == text
+
+
+def test_encode_batch_pads_and_counts():
+    config = CaptchaConfig(min_length=2, max_length=5)
+    labels, lengths = data.encode_batch(["AB", "12345"], config)
+    assert labels.shape == (2, 5)
+    assert lengths.tolist() == [2, 5]
+    assert labels[1].tolist() == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("abcd", "outside the charset"),
+        ("AB!", "exactly 4"),
+        ("ABCDE", "exactly 4"),
+        ("", "exactly 4"),
+        (1234, "must be a string"),
+    ],
+)
+def test_bad_text_is_refused_with_what_is_accepted(text, message):
+    with pytest.raises(ValueError, match=message):
+        data.sample_captcha(CONFIG, seed=0, text=text)
+
+
+def test_bad_text_names_accepted_characters():
+    with pytest.raises(ValueError, match="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
+        data.encode_text("AB-C", CONFIG)
+
+
+def test_decode_refuses_unknown_indices():
+    with pytest.raises(ValueError, match="outside 0..35"):
+        data.decode_indices([36], CONFIG)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I", "I;16", "F"])
+def test_preprocess_accepts_every_mode(mode):
+    _, image = data.sample_captcha(CONFIG, seed=2)
+    converted = image.convert("L").convert(mode) if mode in ("I", "I;16", "F") else image.convert(mode)
+    batch = data.preprocess([converted], CONFIG)
+    assert batch.shape == (1, CONFIG.input_height, CONFIG.input_width, 1)
+    assert batch.dtype == np.uint8
+    # Every mode must still show dark text on a light background.
+    assert batch.min() < 128 < batch.max()
+
+
+@pytest.mark.parametrize("size", [(1, 1), (7, 300), (300, 7), (2000, 900)])
+def test_preprocess_resizes_odd_sizes(size):
+    batch = data.preprocess([Image.new("RGB", size, (200, 100, 50))], CONFIG)
+    assert batch.shape == (1, CONFIG.input_height, CONFIG.input_width, 1)
+
+
+def test_transparency_is_composited_onto_white():
+    transparent = Image.new("RGBA", (50, 20), (0, 0, 0, 0))
+    assert (data.preprocess([transparent], CONFIG) == 255).all()
+
+
+def test_preprocess_rgb_config_keeps_colour():
+    config = CaptchaConfig(input_height=80, input_width=170, input_channels=3)
+    batch = data.preprocess([Image.new("RGB", (170, 80), (255, 0, 0))], config)
+    assert batch.shape == (1, 80, 170, 3)
+    assert batch[0, 0, 0].tolist() == [255, 0, 0]
+
+
+def test_preprocess_refuses_a_bare_image():
+    with pytest.raises(ValueError, match="list of PIL images"):
+        data.preprocess(Image.new("RGB", (10, 10)), CONFIG)
+
+
+def test_pool_stream_visits_every_sample_once_per_pass():
+    inputs = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1)
+    texts = [f"{index:04d}" for index in range(10)]
+    stream = data.CaptchaStream(CONFIG, batch_size=5, make_targets=lambda labels, lengths: labels,
+                                seed=1, pool=(inputs, texts))
+    first_pass = np.concatenate([stream[0][0], stream[1][0]]).ravel()
+    assert sorted(first_pass.tolist()) == list(range(10))
+    resumed = data.CaptchaStream(CONFIG, batch_size=5, make_targets=lambda labels, lengths: labels,
+                                 seed=1, pool=(inputs, texts), start_batch=1)
+    assert np.array_equal(resumed[0][0], stream[1][0])
+    labels = stream[0][1]
+    assert [data.decode_indices(row, CONFIG) for row in labels] == [texts[value] for value in stream[0][0].ravel()]
+
+
+def test_fresh_stream_renders_the_seeded_stream():
+    stream = data.CaptchaStream(CONFIG, batch_size=3, make_targets=lambda labels, lengths: labels, seed=9)
+    inputs, labels = stream[1]
+    expected, texts = data.render_range(CONFIG, seed=9, start=3, count=3)
+    assert np.array_equal(inputs, expected)
+    assert [data.decode_indices(row, CONFIG) for row in labels] == texts

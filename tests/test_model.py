@@ -1,0 +1,160 @@
+"""Architectures, CTC decoding and the model file round trip."""
+
+import json
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+from captcha_model import model as model_lib
+from captcha_model.config import CaptchaConfig
+
+
+def test_seed_architecture_matches_the_tutorial():
+    config = model_lib.default_config("seed")
+    network = model_lib.build_model(config)
+    assert network.input_shape == (None, 80, 170, 3)
+    convolutions = [layer for layer in network.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [layer.filters for layer in convolutions] == [32, 32, 64, 64, 128, 128, 256, 256]
+    assert network.get_layer("block4_pool").output.shape == (None, 1, 6, 256)
+    assert [output.shape for output in network.outputs] == [(None, 36)] * 4
+    assert [layer.name for layer in network.layers[-4:]] == ["c1", "c2", "c3", "c4"]
+
+
+def test_default_architecture_is_small_and_reads_columns():
+    config = model_lib.default_config()
+    network = model_lib.build_model(config)
+    assert network.output_shape == (None, 11, config.num_classes + 1)
+    # Float32 weights: 4 bytes each, so this keeps the file well under 2 MB.
+    assert network.count_params() < 400_000
+
+
+def test_unknown_architecture_names_the_accepted_ones():
+    with pytest.raises(ValueError, match=r"accepted architectures are \['default', 'seed'\]"):
+        model_lib.default_config("resnet")
+    with pytest.raises(ValueError, match="Unknown architecture"):
+        model_lib.build_model(CaptchaConfig(architecture="resnet"))
+
+
+def test_heads_need_a_fixed_length():
+    with pytest.raises(ValueError, match="fixed number of characters"):
+        model_lib.build_model(CaptchaConfig(architecture="seed", min_length=3, max_length=5))
+
+
+def one_hot_frames(indices, classes=37):
+    logits = np.full((len(indices), classes), 0.0)
+    for frame, index in enumerate(indices):
+        logits[frame, index] = 10.0
+    return logits
+
+
+def test_ctc_decoding_merges_repeats_and_drops_blanks():
+    config = model_lib.default_config()
+    blank = config.num_classes
+    # "1 1 _ 1 2 2 _ 2" reads 1122: repeats merge unless a blank separates them.
+    frames = one_hot_frames([1, 1, blank, 1, 2, 2, blank, 2])
+    reading = model_lib.decode_outputs(frames[None], config)[0]
+    assert reading.text == "1122"
+    assert len(reading.character_confidences) == 4
+    assert all(0.99 < value <= 1.0 for value in reading.character_confidences)
+    assert reading.confidence == pytest.approx(np.prod(reading.character_confidences))
+
+
+def test_ctc_decoding_of_all_blanks_is_empty():
+    config = model_lib.default_config()
+    reading = model_lib.decode_outputs(one_hot_frames([config.num_classes] * 11)[None], config)[0]
+    assert reading.text == "" and reading.confidence == 0.0
+
+
+def test_heads_decoding_known_answer():
+    config = model_lib.default_config("seed")
+    heads = [np.eye(36)[[index]] * 0.8 + 0.2 / 36 for index in (10, 11, 0, 35)]
+    reading = model_lib.decode_outputs(heads, config)[0]
+    assert reading.text == "AB0Z"
+    assert reading.character_confidences[0] == pytest.approx(0.8 + 0.2 / 36)
+
+
+def test_ctc_loss_and_exact_match_metric():
+    config = model_lib.default_config()
+    blank = config.num_classes
+    logits = np.stack([one_hot_frames([1, blank, 2, blank, 3, blank, 4, blank, blank, blank, blank])])
+    targets = np.array([[1, 2, 3, 4]])
+    loss_function = model_lib.CTCLoss(blank)
+    assert float(loss_function(targets, logits.astype("float32"))) < 0.05
+    assert float(loss_function(np.array([[4, 3, 2, 1]]), logits.astype("float32"))) > 10
+    # Padding with -1 shortens the target: "12" alone does not explain frames that read "1234".
+    assert float(loss_function(np.array([[1, 2, -1, -1]]), logits.astype("float32"))) > 10
+    metric = model_lib.CTCExactMatch(blank)
+    metric.update_state(targets, logits.astype("float32"))
+    metric.update_state(np.array([[1, 2, 3, 5]]), logits.astype("float32"))
+    assert float(metric.result()) == pytest.approx(0.5)
+
+
+def test_save_load_round_trip_gives_identical_predictions(tmp_path):
+    config = model_lib.default_config()
+    network = model_lib.build_model(config)
+    path = tmp_path / "model.keras"
+    model_lib.save_model(network, config, path)
+    loaded, loaded_config = model_lib.load_model(path)
+    assert loaded_config == config
+    inputs = np.random.default_rng(0).integers(0, 256, (3, 40, 88, 1), dtype=np.uint8)
+    assert np.array_equal(network.predict_on_batch(inputs), loaded.predict_on_batch(inputs))
+    # Without optimizer state the file holds the network alone.
+    with zipfile.ZipFile(path) as archive:
+        assert json.loads(archive.read("metadata.json"))
+        assert "optimizer" not in archive.read("config.json").decode().lower()
+
+
+def test_save_refuses_other_extensions(tmp_path):
+    config = model_lib.default_config()
+    with pytest.raises(ValueError, match="must end in '.keras'"):
+        model_lib.save_model(model_lib.build_model(config), config, tmp_path / "model.h5")
+
+
+def test_a_model_with_code_is_refused(tmp_path):
+    inputs = keras.Input((40, 88, 1))
+    outputs = keras.layers.Lambda(lambda tensor: tensor * 2)(inputs)
+    path = tmp_path / "lambda.keras"
+    keras.Model(inputs, outputs).save(path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(model_lib.CONFIG_ENTRY, CaptchaConfig().to_json())
+    with pytest.raises(ValueError, match="safe Keras model"):
+        model_lib.load_model(path)
+
+
+def test_a_model_that_does_not_fit_its_config_is_refused(tmp_path):
+    config = model_lib.default_config()
+    path = tmp_path / "model.keras"
+    model_lib.save_model(model_lib.build_model(config), config, path)
+    rewritten = tmp_path / "digits.keras"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(rewritten, "w") as target:
+        for entry in source.namelist():
+            content = source.read(entry)
+            if entry == model_lib.CONFIG_ENTRY:
+                content = CaptchaConfig(charset="0123456789").to_json().encode()
+            target.writestr(entry, content)
+    with pytest.raises(ValueError, match="do not fit architecture 'default' with charset of 10"):
+        model_lib.load_model(rewritten)
+
+
+def test_files_that_are_not_models_are_refused(tmp_path):
+    path = tmp_path / "junk.keras"
+    path.write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="not a readable .keras model"):
+        model_lib.load_model(path)
+    plain = tmp_path / "plain.keras"
+    model_lib.build_model(model_lib.default_config()).save(plain)
+    with pytest.raises(ValueError, match="only models saved by captcha_model"):
+        model_lib.load_model(plain)
+
+
+def test_config_round_trip_and_validation():
+    config = CaptchaConfig(charset="ABC", min_length=2, max_length=6)
+    assert CaptchaConfig.from_json(config.to_json()) == config
+    with pytest.raises(ValueError, match="accepted keys"):
+        CaptchaConfig.from_dict({"colour": "red"})
+    with pytest.raises(ValueError, match="must not repeat"):
+        CaptchaConfig(charset="AAB")
+    with pytest.raises(ValueError, match="min_length <= max_length"):
+        CaptchaConfig(min_length=5, max_length=4)

@@ -1,0 +1,109 @@
+"""The bundled model and the Solver, on real captchas and on bad input."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from captcha_model import data, evaluation, load_solver
+from captcha_model.solver import BUNDLED_MODEL, MAX_PIXELS
+
+
+def png_bytes(image, format="PNG"):
+    buffer = io.BytesIO()
+    image.save(buffer, format=format)
+    return buffer.getvalue()
+
+
+def test_bundled_model_reads_at_least_99_percent_of_fresh_captchas(solver):
+    # Seed 424242 is none of the streams the bundled model trained or was validated on
+    # (train.py uses --seed, --seed + 1000000 and --seed + 2000000; the README gives --seed 1000).
+    report = evaluation.evaluate_stream(solver, count=1000, seed=424242, progress=False)
+    print(report.summary())
+    assert report.count == 1000
+    assert report.accuracy >= 0.99, report.summary()
+    assert report.character_accuracy >= report.accuracy
+
+
+def test_bundled_model_is_small_and_loads_by_default(solver):
+    import os
+
+    assert os.path.getsize(BUNDLED_MODEL) <= 2 * 2**20
+    assert solver.source == "bundled model"
+    assert solver.config.charset == "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    assert "parameters" in solver.describe()
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "F"])
+def test_every_image_mode_is_read(solver, mode):
+    text, image = data.sample_captcha(solver.config, seed=31, index=0)
+    converted = image.convert("L").convert(mode) if mode in ("I;16", "F") else image.convert(mode)
+    reading = solver.solve([converted])[0]
+    assert len(reading.text) == 4
+    if mode not in ("1",):  # a one-bit image loses the anti-aliasing the model reads
+        assert reading.text == text
+
+
+@pytest.mark.parametrize("size", [(160, 60), (340, 160), (85, 40)])
+def test_rescaled_captchas_are_read(solver, size):
+    text, image = data.sample_captcha(solver.config, seed=32, index=1)
+    assert solver.solve([image.resize(size)])[0].text == text
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 500), (500, 3)])
+def test_degenerate_sizes_give_a_reading_not_a_crash(solver, size):
+    readings = solver.solve([Image.new("RGB", size, "white")])
+    assert len(readings) == 1 and 0.0 <= readings[0].confidence <= 1.0
+
+
+def test_bytes_and_paths_are_accepted(solver, tmp_path):
+    text, image = data.sample_captcha(solver.config, seed=33)
+    path = tmp_path / "captcha.png"
+    image.save(path)
+    readings = solver.solve([png_bytes(image), str(path), png_bytes(image.convert("RGB"), "JPEG")])
+    assert [reading.text for reading in readings[:2]] == [text, text]
+
+
+def test_a_batch_reads_each_image(solver):
+    samples = [data.sample_captcha(solver.config, seed=34, index=index) for index in range(5)]
+    readings = solver.solve([image for _, image in samples])
+    assert sum(reading.text == text for (text, _), reading in zip(samples, readings)) >= 4
+    for reading in readings:
+        assert reading.characters() == list(zip(reading.text, reading.character_confidences))
+        assert reading.confidence == pytest.approx(np.prod(reading.character_confidences))
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (b"", "empty"),
+        (b"this is text, not an image", "Could not read the file as an image"),
+        (png_bytes(Image.new("RGB", (40, 20)))[:60], "damaged or truncated|Could not read"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'></svg>", "accepted formats are PNG"),
+        (12345, "Expected image bytes"),
+    ],
+)
+def test_bad_images_are_refused_with_what_is_accepted(solver, bad, message):
+    with pytest.raises(ValueError, match=message):
+        solver.solve([bad])
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(solver):
+    # A valid PNG header claiming 60000x60000 pixels, with almost no data behind it.
+    bomb = png_bytes(Image.new("1", (1, 1)))
+    bomb = bomb[:16] + (60000).to_bytes(4, "big") + (60000).to_bytes(4, "big") + bomb[24:]
+    with pytest.raises(ValueError, match=f"at most {MAX_PIXELS:,} pixels|Could not read"):
+        solver.solve([bomb])
+
+
+def test_empty_and_unwrapped_inputs_are_refused(solver):
+    with pytest.raises(ValueError, match="at least one image"):
+        solver.solve([])
+    with pytest.raises(ValueError, match="wrap a single image in a list"):
+        solver.solve(Image.new("RGB", (10, 10)))
+
+
+def test_missing_model_file_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="No model file"):
+        load_solver(tmp_path / "missing.keras")

@@ -1,0 +1,117 @@
+"""train.py end to end: a short run, mirrored devices, kill -9 and --resume, bad output paths."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from captcha_model import data, model as model_lib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--steps-per-epoch", "3", "--batch-size", "8", "--validation-size", "16", "--patience", "100"]
+
+
+def train(*arguments, **options):
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CI": "1"}
+    return subprocess.run([sys.executable, "train.py", *arguments], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=300, **options)
+
+
+def test_short_run_writes_a_loadable_model_and_its_reports(tmp_path):
+    output = tmp_path / "run"
+    result = train("--epochs", "2", *TINY, "--test-size", "20", "--workers", "2", "--output", str(output))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Training on the CPU" in result.stdout
+    assert "epoch 2: loss" in result.stdout
+    network, config = model_lib.load_model(output / "model.keras")
+    assert config.architecture == "default"
+    inputs, _ = data.render_range(config, seed=1, start=0, count=2)
+    assert network.predict_on_batch(inputs).shape == (2, 11, 37)
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["samples_seen"] == 2 * 3 * 8
+    assert metrics["test"]["count"] == 20
+    assert [record["epoch"] for record in metrics["history"]] == [1, 2]
+    assert (output / "training_curve.png").stat().st_size > 1000
+
+
+def test_mirrored_over_two_logical_cpu_devices(tmp_path):
+    output = tmp_path / "mirrored"
+    result = train("--epochs", "1", *TINY, "--test-size", "0", "--workers", "1", "--train-size", "32",
+                   "--cache-dir", str(tmp_path / "cache"), "--cpu-devices", "2", "--output", str(output))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Training on 2 logical CPU devices, mirrored." in result.stdout
+    model_lib.load_model(output / "model.keras")
+
+
+def test_kill_9_then_resume_loses_at_most_the_current_epoch(tmp_path):
+    output = tmp_path / "resumable"
+    common = [*TINY, "--test-size", "0", "--workers", "1", "--train-size", "64",
+              "--cache-dir", str(tmp_path / "cache"), "--output", str(output)]
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CI": "1"}
+    process = subprocess.Popen([sys.executable, "train.py", "--epochs", "40", *common], cwd=ROOT,
+                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state_path = output / "state.json"
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline:
+            if state_path.exists() and json.loads(state_path.read_text())["epoch"] >= 2:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("training never finished two epochs")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    killed_at = json.loads(state_path.read_text())["epoch"]
+    assert killed_at < 40
+    # The checkpoint left behind by the killed run is whole and loadable.
+    model_lib.read_config(output / "checkpoint.keras")
+
+    result = train("--epochs", str(killed_at + 2), "--resume", *common)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Resuming 'default' after epoch {killed_at}" in result.stdout
+    state = json.loads(state_path.read_text())
+    assert [record["epoch"] for record in state["history"]] == list(range(1, killed_at + 3))
+    assert state["samples_seen"] == (killed_at + 2) * 3 * 8
+    model_lib.load_model(output / "model.keras")
+
+
+def test_unwritable_output_fails_at_start_up(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    started = time.time()
+    result = train("--output", str(blocker / "run"))
+    assert result.returncode != 0
+    assert "Cannot write to output directory" in result.stderr
+    assert time.time() - started < 60
+
+
+def test_bad_flags_are_refused_with_what_is_accepted(tmp_path):
+    result = train("--arch", "transformer", "--output", str(tmp_path))
+    assert result.returncode != 0
+    assert "accepted architectures are ['default', 'seed']" in result.stderr
+    result = train("--resume", "--output", str(tmp_path / "empty"))
+    assert "--resume needs" in result.stderr
+
+
+def test_help_documents_every_flag():
+    result = train("--help")
+    for flag in ["--arch", "--epochs", "--batch-size", "--steps-per-epoch", "--workers", "--learning-rate",
+                 "--output", "--seed", "--resume", "--push-to-hub", "--train-size"]:
+        assert flag in result.stdout
+
+
+def test_learning_rate_schedule_warms_up_then_decays():
+    sys.path.insert(0, ROOT)
+    import train as train_module
+
+    args = train_module.parse_args(["--epochs", "10", "--learning-rate", "0.01", "--warmup-epochs", "1"])
+    schedule = train_module.cosine_schedule(args)
+    rates = np.array([schedule(epoch) for epoch in range(10)])
+    assert rates[0] < rates[1] == pytest.approx(0.01)
+    assert (np.diff(rates[1:]) < 0).all() and rates[-1] < 0.002
