@@ -41,10 +41,9 @@ def open_image(source):
             raise ValueError("The file is empty; expected a PNG, JPEG, GIF, WebP, BMP or TIFF image.")
         try:
             image = Image.open(io.BytesIO(source))
-        except (Image.UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+        except (Image.UnidentifiedImageError, OSError, Image.DecompressionBombError):
             raise ValueError(
-                f"Could not read the file as an image ({error}); accepted formats are "
-                f"{', '.join(ACCEPTED_FORMATS)}."
+                f"Could not read the file as an image; accepted formats are {', '.join(ACCEPTED_FORMATS)}."
             ) from None
         if image.format not in ACCEPTED_FORMATS:
             raise ValueError(f"{image.format} images are not accepted; accepted formats are {', '.join(ACCEPTED_FORMATS)}.")

@@ -1,0 +1,77 @@
+"""The command line: generate, solve and evaluate."""
+
+import csv
+import json
+import subprocess
+import sys
+
+from captcha_model.__main__ import main
+
+
+def read_labels(folder):
+    with open(folder / "labels.csv", newline="") as handle:
+        return {row["file"]: row["text"] for row in csv.DictReader(handle)}
+
+
+def test_generate_writes_pngs_and_labels_reproducibly(tmp_path, capsys):
+    assert main(["generate", "--count", "12", "--seed", "5", "--out", str(tmp_path / "a")]) == 0
+    assert main(["generate", "--count", "12", "--seed", "5", "--out", str(tmp_path / "b")]) == 0
+    labels = read_labels(tmp_path / "a")
+    assert list(labels) == [f"{index:02d}.png" for index in range(12)]
+    assert labels == read_labels(tmp_path / "b")
+    assert (tmp_path / "a" / "03.png").read_bytes() == (tmp_path / "b" / "03.png").read_bytes()
+    assert "Wrote 12 captchas" in capsys.readouterr().out
+
+
+def test_solve_prints_path_text_confidence(tmp_path, capsys):
+    main(["generate", "--count", "20", "--seed", "6", "--out", str(tmp_path)])
+    labels = read_labels(tmp_path)
+    paths = [str(tmp_path / name) for name in labels]
+    capsys.readouterr()
+    assert main(["solve", *paths]) == 0
+    lines = capsys.readouterr().out.strip().split("\n")
+    assert len(lines) == 20
+    correct = 0
+    for line, (name, truth) in zip(lines, labels.items()):
+        path, text, confidence = line.split("\t")
+        assert path.endswith(name)
+        assert 0.0 <= float(confidence) <= 1.0
+        correct += text == truth
+    assert correct >= 19
+
+
+def test_solve_reports_bad_files_and_keeps_going(tmp_path, capsys):
+    main(["generate", "--count", "1", "--seed", "7", "--out", str(tmp_path)])
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not an image")
+    capsys.readouterr()
+    assert main(["solve", str(bad), str(tmp_path / "0.png")]) == 1
+    captured = capsys.readouterr()
+    assert "Could not read the file as an image" in captured.err
+    assert captured.out.startswith(str(tmp_path / "0.png"))
+
+
+def test_evaluate_fresh_and_folder(tmp_path, capsys):
+    report_path = tmp_path / "report.json"
+    assert main(["evaluate", "--count", "40", "--seed", "8", "--json", str(report_path)]) == 0
+    assert "n=40" in capsys.readouterr().out
+    report = json.loads(report_path.read_text())
+    assert report["count"] == 40 and 0.0 <= report["accuracy_95ci"][0] <= report["accuracy"]
+    main(["generate", "--count", "30", "--seed", "9", "--out", str(tmp_path / "frozen")])
+    assert main(["evaluate", "--folder", str(tmp_path / "frozen")]) == 0
+    assert "n=30" in capsys.readouterr().out
+
+
+def test_errors_exit_non_zero_with_a_message(tmp_path, capsys):
+    assert main(["generate", "--count", "0", "--seed", "1", "--out", str(tmp_path)]) == 2
+    assert "--count must be at least 1" in capsys.readouterr().err
+    assert main(["evaluate", "--folder", str(tmp_path)]) == 2
+    assert "has no labels.csv" in capsys.readouterr().err
+    assert main(["solve", "x.png", "--model", str(tmp_path / "missing.keras")]) == 2
+    assert "No model file" in capsys.readouterr().err
+
+
+def test_module_runs_as_a_program():
+    result = subprocess.run([sys.executable, "-m", "captcha_model", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert all(command in result.stdout for command in ("solve", "evaluate", "generate"))
