@@ -38,6 +38,8 @@ def parse_args(argv=None):
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate of the cosine schedule")
     parser.add_argument("--warmup-epochs", type=int, default=1, help="epochs of linear learning-rate warm-up")
     parser.add_argument("--patience", type=int, default=8, help="stop after this many epochs without a better validation accuracy")
+    parser.add_argument("--max-minutes", type=float, default=0,
+                        help="stop after the first epoch that ends past this much training time (0: no limit)")
     parser.add_argument("--train-size", type=int, default=0,
                         help="render this many captchas once and cycle through them (0: render every batch afresh)")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="processes rendering captchas")
@@ -108,20 +110,26 @@ def cosine_schedule(args):
 class Checkpoint(keras.callbacks.Callback):
     """After each epoch: one log line, an atomic checkpoint and the run's state."""
 
-    def __init__(self, args, config, state):
+    def __init__(self, args, config, state, validation_inputs, validation_texts):
         super().__init__()
         self.args, self.config, self.state = args, config, state
+        self.validation_inputs, self.validation_texts = validation_inputs, validation_texts
         self.epoch_started = time.time()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_started = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
         state = self.state
+        limit = self.args.max_minutes * 60
         state["wall_seconds"] += time.time() - self.epoch_started
         state["samples_seen"] += self.args.steps_per_epoch * self.args.batch_size
         state["epoch"] = epoch + 1
-        record = {key: float(value) for key, value in (logs or {}).items()}
+        if "val_accuracy" not in logs:
+            # Per-position heads report one accuracy per head; what counts is the whole captcha.
+            logs["val_accuracy"] = self.whole_captcha_accuracy()
+        record = {key: float(value) for key, value in logs.items()}
         record.update(epoch=epoch + 1, samples_seen=state["samples_seen"], wall_seconds=round(state["wall_seconds"], 1))
         state["history"].append(record)
         model_lib.save_model(self.model, self.config, os.path.join(self.args.output, CHECKPOINT), include_optimizer=True)
@@ -129,18 +137,19 @@ class Checkpoint(keras.callbacks.Callback):
         print(
             f"epoch {epoch + 1}: loss {record.get('loss', float('nan')):.4f} "
             f"val_loss {record.get('val_loss', float('nan')):.4f} "
-            f"val_accuracy {_validation_accuracy(record):.4f} "
+            f"val_accuracy {record['val_accuracy']:.4f} "
             f"lr {record.get('learning_rate', float('nan')):.2e} "
             f"samples {state['samples_seen']} time {state['wall_seconds'] / 60:.1f} min",
             flush=True,
         )
+        if limit and state["wall_seconds"] >= limit:
+            print(f"Stopping: {state['wall_seconds'] / 60:.1f} minutes of training reached --max-minutes.")
+            self.model.stop_training = True
 
-
-def _validation_accuracy(record):
-    """Whole-captcha validation accuracy; for per-position heads, all heads must be right."""
-    if "val_accuracy" in record:
-        return record["val_accuracy"]
-    return record.get("val_exact_match", float("nan"))
+    def whole_captcha_accuracy(self):
+        outputs = self.model.predict(self.validation_inputs, batch_size=256, verbose=0)
+        readings = model_lib.decode_outputs(outputs, self.config)
+        return sum(reading.text == text for reading, text in zip(readings, self.validation_texts)) / len(readings)
 
 
 def write_json(path, values):
@@ -152,6 +161,12 @@ def write_json(path, values):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.push_to_hub:
+        from captcha_model import hub
+
+        # Fail now, not after hours of training, when the push at the end could not succeed.
+        hub.check_repo_id(args.push_to_hub)
+        hub.check_token()
     check_output_directory(args.output)
     strategy = choose_strategy(args.cpu_devices)
     checkpoint_path = os.path.join(args.output, CHECKPOINT)
@@ -190,12 +205,11 @@ def main(argv=None):
     )
     validation_targets = targets(*data.encode_batch(validation_texts, config))
 
-    monitor = "val_accuracy" if model_lib.get_architecture(config.architecture).output_kind == "ctc" else "val_loss"
+    # Checkpoint adds the whole-captcha val_accuracy to the logs before EarlyStopping reads it.
     callbacks = [
         keras.callbacks.LearningRateScheduler(cosine_schedule(args)),
-        Checkpoint(args, config, state),
-        keras.callbacks.EarlyStopping(monitor=monitor, mode="max" if monitor == "val_accuracy" else "min",
-                                      patience=args.patience, restore_best_weights=False),
+        Checkpoint(args, config, state, validation_inputs, validation_texts),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=args.patience),
     ]
     if state["epoch"] < args.epochs:
         model.fit(
@@ -228,7 +242,8 @@ def main(argv=None):
     if args.push_to_hub:
         from captcha_model import hub
 
-        hub.push(final_path, args.push_to_hub, private=args.private)
+        commit = hub.push(final_path, args.push_to_hub, private=args.private)
+        print(f"Pushed to {commit.repo_url} at revision {commit.oid}.")
     return final_path
 
 
