@@ -1,4 +1,4 @@
-"""Command line: python -m captcha_model {solve,evaluate,generate} --help."""
+"""Command line: python -m captcha_model {solve,evaluate,generate,push} --help."""
 
 import argparse
 import csv
@@ -6,13 +6,23 @@ import json
 import os
 import sys
 
-from captcha_model import data, evaluation
+from captcha_model import data, evaluation, hub
 from captcha_model.model import default_config
-from captcha_model.solver import load_solver
+from captcha_model.solver import BUNDLED_MODEL, load_solver
+
+
+def load_chosen_solver(args):
+    """The solver --model names; with --fallback, the bundled one when that cannot be loaded.
+
+    The fallback's notice is logged as a warning, which reaches stderr.
+    """
+    if args.fallback:
+        return hub.load_solver_with_fallback(args.model)[0]
+    return load_solver(args.model)
 
 
 def solve(args):
-    solver = load_solver(args.model)
+    solver = load_chosen_solver(args)
     failed = False
     for path in args.images:
         try:
@@ -26,7 +36,7 @@ def solve(args):
 
 
 def evaluate(args):
-    solver = load_solver(args.model)
+    solver = load_chosen_solver(args)
     if args.folder:
         report = evaluation.evaluate_folder(solver, args.folder)
     else:
@@ -58,20 +68,33 @@ def generate(args):
     return 0
 
 
+def push(args):
+    model = args.model or BUNDLED_MODEL
+    commit = hub.push(model, args.repo, private=args.private)
+    print(f"Pushed {model} to {commit.repo_url} at revision {commit.oid}")
+    return 0
+
+
+def add_model_options(command):
+    command.add_argument("--model", help="a .keras file or a Hub repo OWNER/NAME[@REVISION] (default: the bundled model)")
+    command.add_argument("--fallback", action="store_true",
+                         help="use the bundled model, with a warning, when --model cannot be loaded")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m captcha_model", description="Solve, evaluate and generate captchas.")
+    parser = argparse.ArgumentParser(prog="python -m captcha_model", description="Solve, evaluate and generate captchas; push models to the Hub.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     command = commands.add_parser("solve", help="read captcha images: prints path<TAB>text<TAB>confidence")
     command.add_argument("images", nargs="+", help="image files (PNG, JPEG, GIF, WebP, BMP, TIFF)")
-    command.add_argument("--model", help="a .keras file (default: the bundled model)")
+    add_model_options(command)
     command.set_defaults(run=solve)
 
     command = commands.add_parser("evaluate", help="measure accuracy on fresh captchas or a labelled folder")
     command.add_argument("--count", type=int, default=1000, help="number of fresh captchas")
     command.add_argument("--seed", type=int, default=0, help="seed of the captcha stream")
     command.add_argument("--folder", help="a folder with PNGs and labels.csv, instead of fresh captchas")
-    command.add_argument("--model", help="a .keras file (default: the bundled model)")
+    add_model_options(command)
     command.add_argument("--json", help="also write the full report, failures included, to this file")
     command.set_defaults(run=evaluate)
 
@@ -81,6 +104,14 @@ def build_parser():
     command.add_argument("--out", required=True, help="output folder")
     command.add_argument("--model", help="draw captchas of this model's config (default: charset 0-9A-Z, length 4, 170x80)")
     command.set_defaults(run=generate)
+
+    command = commands.add_parser("push", help="upload a model, its metrics and a model card to the Hugging Face Hub",
+                                  description="The token comes from HF_TOKEN or `hf auth login`.")
+    command.add_argument("model", nargs="?", help="a .keras file; metrics.json and training_curve.png beside it "
+                                                  "go along (default: the bundled model)")
+    command.add_argument("repo", metavar="OWNER/NAME", help="the model repo, created if it does not exist")
+    command.add_argument("--private", action="store_true", help="create the repo as private")
+    command.set_defaults(run=push)
     return parser
 
 

@@ -39,6 +39,8 @@ def _conv_bn_relu(x, filters, name):
 def build_seed(config):
     """The tutorial's network in Keras 3: four VGG-style blocks and four softmax heads."""
     inputs = keras.Input((config.input_height, config.input_width, config.input_channels), name="image")
+    # The tutorial fed raw 0-255 pixels; scaling inside the model is the one addition,
+    # so that every architecture takes the same uint8 input from `data.preprocess`.
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     for block in range(4):
         filters = 32 * 2**block

@@ -1,7 +1,8 @@
 """Reading captchas with a trained model: `load_solver()` and `Solver.solve(images)`.
 
 `load_solver()` with no argument uses the model that ships inside this package, so
-solving works offline with nothing to download.
+solving works offline with nothing to download; `load_solver("OWNER/NAME")` pulls a
+model pushed to the Hugging Face Hub (see `captcha_model.hub`).
 """
 
 import io
@@ -95,9 +96,13 @@ class Solver:
 
 
 def load_solver(source=None):
-    """A `Solver` for the bundled model (`source=None`) or a `.keras` file."""
+    """A `Solver` for the bundled model (`source=None`), a `.keras` file or a Hub repo "OWNER/NAME[@REVISION]"."""
     path = BUNDLED_MODEL if source is None else os.fspath(source)
+    description = "bundled model" if source is None else path
     if not os.path.isfile(path):
-        raise ValueError(f"No model file at {path!r}; pass a .keras file saved by train.py.")
+        # Imported here because the hub module builds on this one.
+        from captcha_model import hub
+
+        path, description = hub.fetch(path)
     model, config = model_lib.load_model(path)
-    return Solver(model, config, "bundled model" if source is None else path)
+    return Solver(model, config, description)

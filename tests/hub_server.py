@@ -1,0 +1,238 @@
+"""A small Hugging Face Hub look-alike for tests, on 127.0.0.1, holding everything in memory.
+
+It answers the part of the Hub's HTTP API that the real `huggingface_hub` client uses to push
+and pull a model: create a repo, validate a model card, preupload (every file is a regular
+upload, never LFS), commit, model info at a revision, the file tree, and resolve (HEAD and
+GET, with `ETag`, `X-Repo-Commit` and `Content-Length`). Errors carry the `X-Error-Code` and
+`X-Error-Message` headers the client turns into its exceptions.
+
+Every commit gets a real 40-hex revision, so revisions can be pinned, and every request is
+recorded, so tests can tell a download from a cache hit.
+"""
+
+import base64
+import hashlib
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+INVALID_TOKEN = "Invalid credentials in Authorization header"
+NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+REPO = rf"(?P<repo_id>{NAME}/{NAME})"
+SEGMENT = r"(?P<revision>[^/]+)"
+ROUTES = [
+    ("POST", r"/api/repos/create", "create_repo"),
+    ("POST", r"/api/validate-yaml", "validate_yaml"),
+    ("POST", rf"/api/models/{REPO}/preupload/{SEGMENT}", "preupload"),
+    ("POST", rf"/api/models/{REPO}/commit/{SEGMENT}", "commit"),
+    ("GET", rf"/api/models/{REPO}(?:/revision/{SEGMENT})?", "model_info"),
+    ("GET", rf"/api/models/{REPO}/tree/{SEGMENT}(?:/(?P<path>.+))?", "tree"),
+    ("GET", rf"/{REPO}/resolve/{SEGMENT}/(?P<path>.+)", "resolve"),
+    ("HEAD", rf"/{REPO}/resolve/{SEGMENT}/(?P<path>.+)", "resolve"),
+]
+
+
+def git_blob_id(content):
+    """The id git gives a file's content: the ETag and oid the Hub reports for regular files."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+class HubError(Exception):
+    """An HTTP error answer, with the headers the client reads to pick its exception."""
+
+    def __init__(self, status, message, error_code=None, headers=None, details=None):
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": message, **(details or {})}
+        self.headers = {"X-Error-Message": message, **({"X-Error-Code": error_code} if error_code else {}),
+                        **(headers or {})}
+
+
+class Repository:
+    """A model repo: its commits (revision -> {path: bytes}) and the commit its main branch points to."""
+
+    def __init__(self, private):
+        self.private = private
+        self.commits = {}
+        self.main = None
+        self.commit({".gitattributes": b"*.keras filter=lfs diff=lfs merge=lfs -text\n"}, "initial commit")
+
+    def commit(self, files, message):
+        parent = self.main or ""
+        listing = json.dumps(sorted((path, git_blob_id(content)) for path, content in files.items()))
+        revision = hashlib.sha1(f"{parent}\n{message}\n{listing}".encode()).hexdigest()
+        self.commits[revision] = files
+        self.main = revision
+        return revision
+
+    def resolve(self, repo_id, revision):
+        """A branch name or a full commit id -> the commit id, or a RevisionNotFound error."""
+        commit = self.main if revision == "main" else revision
+        if commit not in self.commits:
+            raise HubError(404, f"Revision {revision!r} not found in {repo_id}", "RevisionNotFound")
+        return commit
+
+
+class HubServer:
+    """The server, started in a background thread: `with HubServer(token) as hub: ... hub.url ...`."""
+
+    def __init__(self, token):
+        self.token = token
+        self.repositories = {}
+        self.requests = []
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (Handler,), {"hub": self}))
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exception):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def downloads(self, path):
+        """How many times the content of a file was sent (GET on resolve)."""
+        return sum(1 for method, url in self.requests if method == "GET" and "/resolve/" in url and url.endswith(f"/{path}"))
+
+    # Handlers: each takes the request and the route's named groups, and returns (status, body, headers).
+
+    def create_repo(self, request, payload):
+        self.check_token(request)
+        if payload.get("type", "model") != "model":
+            raise HubError(400, "This test server holds model repos only")
+        repo_id = f"{payload['organization']}/{payload['name']}"
+        if repo_id in self.repositories:
+            # The client reads the repo's URL from this answer too.
+            raise HubError(409, "You already created this model repo", details={"url": f"{self.url}/{repo_id}"})
+        self.repositories[repo_id] = Repository(private=payload.get("visibility") == "private")
+        return 200, {"url": f"{self.url}/{repo_id}", "name": repo_id}, {}
+
+    def validate_yaml(self, request, payload):
+        return 200, {"errors": [], "warnings": []}, {}
+
+    def preupload(self, request, payload, repo_id, revision):
+        repository = self.repository(request, repo_id)
+        files = repository.commits[repository.resolve(repo_id, revision)]
+        answers = [
+            {"path": item["path"], "uploadMode": "regular", "shouldIgnore": False,
+             "oid": git_blob_id(files[item["path"]]) if item["path"] in files else None}
+            for item in payload["files"]
+        ]
+        return 200, {"files": answers, "commitOid": repository.main}, {}
+
+    def commit(self, request, lines, repo_id, revision):
+        repository = self.repository(request, repo_id)
+        if revision != "main":
+            raise HubError(400, "This test server commits to the main branch only")
+        files = dict(repository.commits[repository.main])
+        message = ""
+        for line in lines:
+            key, value = line["key"], line["value"]
+            if key == "header":
+                message = value["summary"]
+            elif key == "file":
+                files[value["path"]] = base64.b64decode(value["content"])
+            elif key == "deletedFile":
+                files.pop(value["path"], None)
+            else:
+                raise HubError(400, f"This test server takes regular file uploads only, not {key!r}")
+        commit = repository.commit(files, message)
+        return 200, {"commitUrl": f"{self.url}/{repo_id}/commit/{commit}", "commitOid": commit, "success": True}, {}
+
+    def model_info(self, request, repo_id, revision):
+        repository = self.repository(request, repo_id, write=False)
+        commit = repository.resolve(repo_id, revision or "main")
+        info = {"id": repo_id, "modelId": repo_id, "author": repo_id.split("/")[0], "sha": commit,
+                "private": repository.private, "siblings": [{"rfilename": path} for path in sorted(repository.commits[commit])]}
+        return 200, info, {}
+
+    def tree(self, request, repo_id, revision, path):
+        repository = self.repository(request, repo_id, write=False)
+        files = repository.commits[repository.resolve(repo_id, revision)]
+        prefix = f"{path.rstrip('/')}/" if path else ""
+        entries = [{"type": "file", "path": name, "oid": git_blob_id(content), "size": len(content)}
+                   for name, content in sorted(files.items()) if name.startswith(prefix)]
+        return 200, entries, {}
+
+    def resolve(self, request, repo_id, revision, path):
+        repository = self.repository(request, repo_id, write=False)
+        commit = repository.resolve(repo_id, revision)
+        files = repository.commits[commit]
+        if path not in files:
+            raise HubError(404, f"{path} not found at {revision}", "EntryNotFound", {"X-Repo-Commit": commit})
+        content = files[path]
+        headers = {"ETag": f'"{git_blob_id(content)}"', "X-Repo-Commit": commit, "Content-Type": "application/octet-stream"}
+        return 200, content, headers
+
+    def repository(self, request, repo_id, write=True):
+        """The repo, if the request may see it (and, for `write`, change it); else the Hub's error."""
+        if write:
+            self.check_token(request)
+        repository = self.repositories.get(repo_id)
+        if repository is None or (repository.private and not self.authorized(request)):
+            raise HubError(404, "Repository not found", "RepoNotFound")
+        return repository
+
+    def check_token(self, request):
+        if not self.authorized(request):
+            raise HubError(401, INVALID_TOKEN)
+
+    def authorized(self, request):
+        return request.headers.get("Authorization") == f"Bearer {self.token}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    hub = None  # the HubServer, set on the subclass the server builds
+
+    def do_GET(self):
+        self.answer("GET")
+
+    def do_HEAD(self):
+        self.answer("HEAD")
+
+    def do_POST(self):
+        self.answer("POST")
+
+    def answer(self, method):
+        url = urlsplit(self.path)
+        with self.hub.lock:
+            self.hub.requests.append((method, url.path))
+            try:
+                status, body, headers = self.route(method, url.path)
+            except HubError as error:
+                status, body, headers = error.status, error.body, error.headers
+        if not isinstance(body, bytes):
+            body = json.dumps(body).encode()
+            headers = {"Content-Type": "application/json", **headers}
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if method != "HEAD":
+            self.wfile.write(body)
+
+    def route(self, method, path):
+        for route_method, pattern, name in ROUTES:
+            match = re.fullmatch(pattern, path)
+            if route_method == method and match:
+                groups = {key: unquote(value) if value else value for key, value in match.groupdict().items()}
+                handler = getattr(self.hub, name)
+                if method != "POST":
+                    return handler(self, **groups)
+                return handler(self, self.read_body(name), **groups)
+        raise HubError(404, f"This test server does not serve {method} {path}")
+
+    def read_body(self, name):
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if name == "commit":
+            return [json.loads(line) for line in raw.splitlines() if line.strip()]
+        return json.loads(raw or b"{}")
+
+    def log_message(self, format, *arguments):
+        """Stay quiet: tests read the recorded requests instead."""
