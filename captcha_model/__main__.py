@@ -82,7 +82,8 @@ def add_model_options(command):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m captcha_model", description="Solve, evaluate and generate captchas; push models to the Hub.")
+    parser = argparse.ArgumentParser(prog="python -m captcha_model",
+                                     description="Solve, evaluate and generate captchas; push models to the Hub.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     command = commands.add_parser("solve", help="read captcha images: prints path<TAB>text<TAB>confidence")
@@ -107,7 +108,7 @@ def build_parser():
 
     command = commands.add_parser("push", help="upload a model, its metrics and a model card to the Hugging Face Hub",
                                   description="The token comes from HF_TOKEN or `hf auth login`.")
-    command.add_argument("model", nargs="?", help="a .keras file; metrics.json and training_curve.png beside it "
+    command.add_argument("model", nargs="?", metavar="MODEL", help="a .keras file; metrics.json and training_curve.png beside it "
                                                   "go along (default: the bundled model)")
     command.add_argument("repo", metavar="OWNER/NAME", help="the model repo, created if it does not exist")
     command.add_argument("--private", action="store_true", help="create the repo as private")

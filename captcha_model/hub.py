@@ -126,7 +126,8 @@ def push(model_path, repo_id, private=False, token=None, metrics_path=None, curv
         files[CURVE_FILE] = os.fspath(curve_path)
     api = HfApi(token=token)
     try:
-        api.create_repo(repo_id, private=private, exist_ok=True)
+        # Without --private the Hub's default applies, which an organisation may have set to private.
+        api.create_repo(repo_id, visibility="private" if private else None, exist_ok=True)
         return api.create_commit(
             repo_id,
             [CommitOperationAdd(path_in_repo=name, path_or_fileobj=content) for name, content in files.items()],
@@ -174,10 +175,11 @@ def download(repo_id, revision=None):
             f"python -m captcha_model push MODEL {repo_id}"
         ) from None
     except LocalEntryNotFoundError:
-        raise ValueError(
-            f"The Hub at {constants.ENDPOINT} cannot be reached (or HF_HUB_OFFLINE is set) and "
-            f"{repo_id}@{revision_text} is not in the local cache."
-        ) from None
+        if constants.is_offline_mode():
+            reason = "HF_HUB_OFFLINE is set"
+        else:
+            reason = f"the Hub at {constants.ENDPOINT} cannot be reached"
+        raise ValueError(f"{repo_id}@{revision_text} is not in the local cache, and {reason}.") from None
     except (httpx2.HTTPError, OSError) as error:
         raise ValueError(f"Could not download {MODEL_FILE} from {repo_id}@{revision_text}: {_reason(error)}.") from None
 

@@ -57,6 +57,7 @@ class Repository:
         self.private = private
         self.commits = {}
         self.main = None
+        # Like the Hub, start every repo with a commit holding a .gitattributes.
         self.commit({".gitattributes": b"*.keras filter=lfs diff=lfs merge=lfs -text\n"}, "initial commit")
 
     def commit(self, files, message):
@@ -98,7 +99,8 @@ class HubServer:
 
     def downloads(self, path):
         """How many times the content of a file was sent (GET on resolve)."""
-        return sum(1 for method, url in self.requests if method == "GET" and "/resolve/" in url and url.endswith(f"/{path}"))
+        return sum(1 for method, url in self.requests
+                   if method == "GET" and "/resolve/" in url and url.endswith(f"/{path}"))
 
     # Handlers: each takes the request and the route's named groups, and returns (status, body, headers).
 
@@ -148,8 +150,9 @@ class HubServer:
     def model_info(self, request, repo_id, revision):
         repository = self.repository(request, repo_id, write=False)
         commit = repository.resolve(repo_id, revision or "main")
+        siblings = [{"rfilename": path} for path in sorted(repository.commits[commit])]
         info = {"id": repo_id, "modelId": repo_id, "author": repo_id.split("/")[0], "sha": commit,
-                "private": repository.private, "siblings": [{"rfilename": path} for path in sorted(repository.commits[commit])]}
+                "private": repository.private, "siblings": siblings}
         return 200, info, {}
 
     def tree(self, request, repo_id, revision, path):
@@ -167,7 +170,8 @@ class HubServer:
         if path not in files:
             raise HubError(404, f"{path} not found at {revision}", "EntryNotFound", {"X-Repo-Commit": commit})
         content = files[path]
-        headers = {"ETag": f'"{git_blob_id(content)}"', "X-Repo-Commit": commit, "Content-Type": "application/octet-stream"}
+        headers = {"ETag": f'"{git_blob_id(content)}"', "X-Repo-Commit": commit,
+                   "Content-Type": "application/octet-stream"}
         return 200, content, headers
 
     def repository(self, request, repo_id, write=True):

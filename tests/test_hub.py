@@ -150,8 +150,17 @@ def test_offline_mode_loads_from_the_cache_without_a_request(hub_server, models,
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     np.testing.assert_array_equal(predictions(load_solver(REPO)), expected)
     assert len(hub_server.requests) == requests
-    with pytest.raises(ValueError, match="HF_HUB_OFFLINE is set.*not in the local cache"):
+    with pytest.raises(ValueError, match="not in the local cache, and HF_HUB_OFFLINE is set"):
         load_solver("tester/never-downloaded")
+
+
+def test_a_private_repo_needs_the_token_to_pull(hub_server, models, monkeypatch):
+    hub.push(models[0], REPO, private=True)
+    assert hub_server.repositories[REPO].private
+    load_solver(REPO)
+    monkeypatch.delenv("HF_TOKEN")
+    with pytest.raises(ValueError, match="or it is private and no token with access was given"):
+        load_solver(f"{REPO}@main")
 
 
 def unused_local_url():
