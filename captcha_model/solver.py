@@ -42,7 +42,11 @@ def open_image(source):
             raise ValueError("The file is empty; expected a PNG, JPEG, GIF, WebP, BMP or TIFF image.")
         try:
             image = Image.open(io.BytesIO(source))
-        except (Image.UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        except Image.DecompressionBombError:
+            raise ValueError(
+                f"The image claims a canvas far beyond the {MAX_PIXELS:,} pixels accepted (e.g. 4096x4096)."
+            ) from None
+        except (Image.UnidentifiedImageError, OSError):
             raise ValueError(
                 f"Could not read the file as an image; accepted formats are {', '.join(ACCEPTED_FORMATS)}."
             ) from None

@@ -1,6 +1,7 @@
 """The bundled model and the Solver, on real captchas and on bad input."""
 
 import io
+import zlib
 
 import numpy as np
 import pytest
@@ -91,9 +92,10 @@ def test_bad_images_are_refused_with_what_is_accepted(solver, bad, message):
 
 def test_a_decompression_bomb_is_refused_before_decoding(solver):
     # A valid PNG header claiming 60000x60000 pixels, with almost no data behind it.
-    bomb = png_bytes(Image.new("1", (1, 1)))
-    bomb = bomb[:16] + (60000).to_bytes(4, "big") + (60000).to_bytes(4, "big") + bomb[24:]
-    with pytest.raises(ValueError, match=f"at most {MAX_PIXELS:,} pixels|Could not read"):
+    png = png_bytes(Image.new("1", (1, 1)))
+    header = b"IHDR" + (60000).to_bytes(4, "big") * 2 + png[24:29]
+    bomb = png[:12] + header + zlib.crc32(header).to_bytes(4, "big") + png[33:]
+    with pytest.raises(ValueError, match=f"{MAX_PIXELS:,} pixels"):
         solver.solve([bomb])
 
 
@@ -107,3 +109,20 @@ def test_empty_and_unwrapped_inputs_are_refused(solver):
 def test_missing_model_file_is_refused(tmp_path):
     with pytest.raises(ValueError, match="No model file"):
         load_solver(tmp_path / "missing.keras")
+
+
+def test_more_hostile_uploads_get_a_reading_or_a_clear_error(solver):
+    text, image = data.sample_captcha(solver.config, seed=35)
+    frames = [image, image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    animated = io.BytesIO()
+    frames[0].save(animated, format="GIF", save_all=True, append_images=frames[1:])
+    # An animated GIF is read from its first frame.
+    assert solver.solve([animated.getvalue()])[0].text == text
+    with pytest.raises(ValueError, match="damaged or truncated|Could not read"):
+        solver.solve([png_bytes(image, "JPEG")[:400]])
+    with pytest.raises(ValueError, match="Could not read the file as an image"):
+        solver.solve([np.random.default_rng(0).bytes(5000)])
+    with pytest.raises(ValueError, match="at most 16,777,216 pixels"):
+        solver.solve([Image.new("L", (5000, 5000), 255)])
+    with pytest.raises(ValueError, match="larger than the 10 MB accepted"):
+        solver.solve([b"\x89PNG" + bytes(50 * 2**20)])
