@@ -11,6 +11,7 @@ size. Two output kinds exist:
 """
 
 import dataclasses
+import json
 import os
 import tempfile
 import zipfile
@@ -303,7 +304,10 @@ def read_config(path):
         raise ValueError(f"{path} is not a readable .keras model file ({error}).") from error
     except KeyError:
         raise ValueError(f"{path} has no {CONFIG_ENTRY}; only models saved by captcha_model are accepted.") from None
-    return CaptchaConfig.from_json(text)
+    try:
+        return CaptchaConfig.from_json(text)
+    except (TypeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} holds a malformed {CONFIG_ENTRY} ({error}).") from None
 
 
 def load_model(path, compile=False):

@@ -128,14 +128,26 @@ def test_a_model_that_does_not_fit_its_config_is_refused(tmp_path):
     path = tmp_path / "model.keras"
     model_lib.save_model(model_lib.build_model(config), config, path)
     rewritten = tmp_path / "digits.keras"
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(rewritten, "w") as target:
-        for entry in source.namelist():
-            content = source.read(entry)
-            if entry == model_lib.CONFIG_ENTRY:
-                content = CaptchaConfig(charset="0123456789").to_json().encode()
-            target.writestr(entry, content)
+    rewrite_config(path, rewritten, CaptchaConfig(charset="0123456789").to_json())
     with pytest.raises(ValueError, match="do not fit architecture 'default' with charset of 10"):
         model_lib.load_model(rewritten)
+
+
+def rewrite_config(source_path, target_path, config_text):
+    with zipfile.ZipFile(source_path) as source, zipfile.ZipFile(target_path, "w") as target:
+        for entry in source.namelist():
+            content = source.read(entry)
+            target.writestr(entry, config_text if entry == model_lib.CONFIG_ENTRY else content)
+
+
+def test_a_malformed_config_is_refused(tmp_path):
+    config = model_lib.default_config()
+    path = tmp_path / "model.keras"
+    model_lib.save_model(model_lib.build_model(config), config, path)
+    for number, text in enumerate(['{"charset": 5}', "{not json"]):
+        rewrite_config(path, tmp_path / f"bad{number}.keras", text)
+        with pytest.raises(ValueError, match="malformed captcha_config.json"):
+            model_lib.load_model(tmp_path / f"bad{number}.keras")
 
 
 def test_files_that_are_not_models_are_refused(tmp_path):
