@@ -1,0 +1,126 @@
+"""The app in a real browser: Playwright drives the system Chromium through every tab.
+
+Each test saves full-page screenshots in its tmp_path, for a person to look at. The
+tests are skipped, with the reason shown in pytest's summary, only where there is no
+Chromium at /usr/bin/chromium (CI's .ci/run installs it).
+"""
+
+import os
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from app_server import serving
+from captcha_model import data
+
+CHROMIUM = "/usr/bin/chromium"
+# This machine and CI have no network: Chromium must not try to reach its update and sync services.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+TIMEOUT_MS = 60_000
+
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason=f"no Chromium at {CHROMIUM}; install it with `apt-get install chromium` (.ci/run does)"),
+    # Gradio's queue calls a pandas API that pandas 3 deprecates; nothing here can act on it.
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing"),
+]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    with serving() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh page on the app, opened on its first tab once the first captcha has been read."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)
+    page.goto(app_url)
+    expect(textbox(page, "generated-reading")).not_to_have_value("", timeout=TIMEOUT_MS)
+    yield page
+    context.close()
+
+
+def textbox(page, elem_id):
+    return page.locator(f"#{elem_id}").get_by_role("textbox")
+
+
+def screenshot(page, tmp_path, name):
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+    return path
+
+
+def test_generate_and_solve(page, tmp_path):
+    screenshot(page, tmp_path, "01-opened")
+    textbox(page, "generate-text").fill("7K2P")
+    page.locator("#generate-seed").get_by_role("spinbutton").fill("8")
+    page.locator("#generate-button").click()
+    expect(textbox(page, "generated-truth")).to_have_value("7K2P")
+    expect(textbox(page, "generated-reading")).to_have_value("7K2P")
+    expect(page.locator("#verdict")).to_contain_text("Right")
+    expect(page.locator("#generated-confidences")).to_contain_text("%")
+    screenshot(page, tmp_path, "02-generated")
+
+    page.locator("#random-button").click()
+    expect(page.locator("#generate-seed").get_by_role("spinbutton")).not_to_have_value("8")
+    expect(textbox(page, "generated-truth")).not_to_have_value("7K2P")
+    expect(textbox(page, "generated-reading")).not_to_have_value("")
+
+
+def test_invalid_text_gets_a_clear_message(page, tmp_path):
+    textbox(page, "generate-text").fill("AB!")
+    page.locator("#generate-button").click()
+    # The message appears under the text box, and nothing is drawn.
+    expect(page.locator("#generate-text")).to_contain_text("Captcha text must have exactly 4 characters")
+    expect(textbox(page, "generated-truth")).not_to_have_value("AB!")
+    screenshot(page, tmp_path, "03-invalid-text")
+
+
+def test_upload_and_solve(page, tmp_path, config):
+    text, image = data.sample_captcha(config, seed=2)
+    path = tmp_path / "captcha.png"
+    image.save(path)
+    page.get_by_role("tab", name="Upload & solve").click()
+    page.locator("#upload-image input[type=file]").set_input_files(str(path))
+    expect(textbox(page, "upload-reading")).to_have_value(text)
+    expect(page.locator("#upload-details")).to_contain_text("170×80 PNG image")
+    expect(page.locator("#model-input img")).to_be_visible()
+    screenshot(page, tmp_path, "04-uploaded")
+
+
+def test_accuracy_evaluation(page, tmp_path):
+    page.get_by_role("tab", name="Accuracy").click()
+    count = page.locator("#evaluate-count").get_by_role("spinbutton")
+    count.fill("50")
+    count.press("Enter")
+    page.locator("#evaluate-button").click()
+    summary = page.locator("#evaluation-summary")
+    expect(summary).to_contain_text("of 50 captchas read right")
+    expect(page.locator("#confusions img").first).to_be_visible()
+    screenshot(page, tmp_path, "05-evaluated")
+    accuracy = float(summary.locator("h3").inner_text().split("%")[0])
+    assert accuracy >= 90, summary.inner_text()
+
+
+def test_model_tab(page, tmp_path):
+    page.get_by_role("tab", name="Model").click()
+    expect(page.locator("#model-details")).to_contain_text("Parameters")
+    expect(page.locator("#network-diagram img")).to_be_visible()
+    screenshot(page, tmp_path, "06-model")
