@@ -150,26 +150,6 @@ def model_input_picture(image, config):
     return picture.resize((config.input_width * zoom, config.input_height * zoom), Image.Resampling.NEAREST)
 
 
-def training_metrics(source):
-    """The metrics train.py wrote beside the served model, or None where there are none.
-
-    `source` is the solver's description of where its model came from. The bundled
-    model's metrics are `bundled_metrics.json` beside it; a trained model's are the
-    `metrics.json` in its run directory. A Hub download brings the model file alone.
-    """
-    if source == "bundled model":
-        path = os.path.join(os.path.dirname(solver_lib.BUNDLED_MODEL), "bundled_metrics.json")
-    elif os.path.isfile(str(source)):
-        path = os.path.join(os.path.dirname(os.path.abspath(source)), "metrics.json")
-    else:
-        return None
-    try:
-        with open(path) as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
-
-
 def save_figure(figure, path):
     """Write a matplotlib figure to `path` and release it, so serving does not accumulate figures."""
     figure.savefig(path, dpi=110, bbox_inches="tight")
@@ -204,7 +184,7 @@ class CaptchaApp:
         self.solver = solver
         self.config = solver.config
         self.notice = notice
-        self.metrics = training_metrics(solver.source)
+        self.metrics = solver.metrics
         self.files = tempfile.mkdtemp(prefix="captcha-break-")
         # One reading before serving builds the model's prediction function, so the
         # first visitor does not wait for it and concurrent first requests cannot race.

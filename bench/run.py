@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 from captcha_model import data, evaluation, load_solver  # noqa: E402
 from captcha_model.evaluation import wilson_interval  # noqa: E402
 from captcha_model.model import default_config  # noqa: E402
+from captcha_model.solver import BUNDLED_MODEL  # noqa: E402
 
 BENCH = os.path.join(ROOT, "bench")
 OUT = os.path.join(BENCH, "out")
@@ -250,10 +251,8 @@ def main():
     ours = load_solver(args.model)
     solvers = {"ours (default)": KerasSolver(ours, "ours (default)")}
     curves = {}
-    bundled_metrics = os.path.join(ROOT, "captcha_model", "bundled_metrics.json")
-    if os.path.exists(bundled_metrics) and args.model is None:
-        with open(bundled_metrics) as handle:
-            curves["ours (bundled run)"] = json.load(handle)["history"]
+    if ours.metrics:
+        curves["ours (the shipped model's run)"] = ours.metrics["history"]
 
     budget = {}
     if "training" not in args.skip:
@@ -299,8 +298,7 @@ def main():
 
 def write_markdown(args, ours, accuracy, speeds, generation, curves, frozen_folder, results):
     ours_name = "ours (default)"
-    model_path = args.model or os.path.join("captcha_model", "bundled.keras")
-    megabytes = os.path.getsize(os.path.join(ROOT, model_path)) / 2**20
+    megabytes = os.path.getsize(args.model or BUNDLED_MODEL) / 2**20
     parameters = ours.model.count_params()
     lines = [
         "# Benchmark results",

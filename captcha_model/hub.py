@@ -47,7 +47,7 @@ MODEL_VARIABLE = "CAPTCHA_MODEL"
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.json"
+METRICS_FILE = solver_lib.METRICS_FILE
 CURVE_FILE = "training_curve.png"
 CARD_FILE = "README.md"
 
@@ -159,9 +159,10 @@ def download(repo_id, revision=None):
     """The local path of the repo's model.keras at `revision` (default: main), through the Hub cache."""
     revision_text = revision or constants.DEFAULT_REVISION
     try:
-        if _hub_answers(repo_id, revision):
-            return hf_hub_download(repo_id, MODEL_FILE, revision=revision)
-        return hf_hub_download(repo_id, MODEL_FILE, revision=revision, local_files_only=True)
+        offline = not _hub_answers(repo_id, revision)
+        path = hf_hub_download(repo_id, MODEL_FILE, revision=revision, local_files_only=offline)
+        _download_metrics(repo_id, revision, offline)
+        return path
     except RepositoryNotFoundError:
         raise ValueError(
             f"The Hub has no model repo {repo_id!r}, or it is private and no token with access was given "
@@ -182,6 +183,17 @@ def download(repo_id, revision=None):
         raise ValueError(f"{repo_id}@{revision_text} is not in the local cache, and {reason}.") from None
     except (httpx2.HTTPError, OSError) as error:
         raise ValueError(f"Could not download {MODEL_FILE} from {repo_id}@{revision_text}: {_reason(error)}.") from None
+
+
+def _download_metrics(repo_id, revision, offline):
+    """Fetch the repo's metrics.json into the snapshot beside model.keras, where the solver looks.
+
+    The metrics only describe the model, so a repo without them still serves.
+    """
+    try:
+        hf_hub_download(repo_id, METRICS_FILE, revision=revision, local_files_only=offline)
+    except (HfHubHTTPError, LocalEntryNotFoundError, httpx2.HTTPError, OSError) as error:
+        logger.info("No %s for %s: %s", METRICS_FILE, repo_id, _reason(error))
 
 
 def _hub_answers(repo_id, revision):

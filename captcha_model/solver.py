@@ -6,6 +6,7 @@ model pushed to the Hugging Face Hub (see `captcha_model.hub`).
 """
 
 import io
+import json
 import os
 
 import numpy as np
@@ -13,7 +14,10 @@ from PIL import Image
 
 from captcha_model import data, model as model_lib
 
-BUNDLED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundled.keras")
+# The bundled model's folder also holds the metrics.json and training_curve.png of its run,
+# laid out as train.py writes them and as a Hub repo holds them.
+BUNDLED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundled", "model.keras")
+METRICS_FILE = "metrics.json"
 
 # Uploads beyond these limits are refused before they are decoded: a small file can
 # claim a huge canvas (a decompression bomb), and no captcha needs either.
@@ -65,12 +69,13 @@ def open_image(source):
 
 
 class Solver:
-    """A loaded model, its config and where it came from."""
+    """A loaded model, its config, where it came from and its training metrics (or None)."""
 
-    def __init__(self, model, config, source, batch_size=256):
+    def __init__(self, model, config, source, metrics=None, batch_size=256):
         self.model = model
         self.config = config
         self.source = source
+        self.metrics = metrics
         self.batch_size = batch_size
 
     def solve(self, images):
@@ -109,4 +114,14 @@ def load_solver(source=None):
 
         path, description = hub.fetch(path)
     model, config = model_lib.load_model(path)
-    return Solver(model, config, description)
+    return Solver(model, config, description, metrics=read_metrics(path))
+
+
+def read_metrics(model_path):
+    """The metrics.json that train.py wrote beside a model, or None where there is none."""
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), METRICS_FILE)
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None

@@ -102,6 +102,8 @@ def test_push_then_pull_into_an_empty_cache_gives_identical_predictions(hub_serv
     pulled = load_solver(REPO)
     np.testing.assert_array_equal(predictions(pulled), predictions(load_solver(models[0])))
     assert pulled.source == f"Hub repo {REPO} at main (commit {commit.oid[:7]})"
+    # The metrics come down beside the model, so the app can show how it was trained.
+    assert pulled.metrics == json.loads((models[0].parent / "metrics.json").read_text())
     assert hub_server.downloads("model.keras") == 1
     # A second start asks the Hub whether main has moved, and downloads nothing.
     load_solver(REPO)
