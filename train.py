@@ -34,16 +34,17 @@ TEST_SEED_OFFSET = 2_000_000
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--arch", default="default", help=f"architecture: one of {sorted(model_lib.ARCHITECTURES)}")
-    parser.add_argument("--epochs", type=int, default=40, help="number of epochs")
-    parser.add_argument("--steps-per-epoch", type=int, default=500, help="batches per epoch")
+    parser.add_argument("--epochs", type=int, default=30, help="number of epochs")
+    parser.add_argument("--steps-per-epoch", type=int, default=1000, help="batches per epoch")
     parser.add_argument("--batch-size", type=int, default=64, help="captchas per batch (over all devices)")
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate of the cosine schedule")
     parser.add_argument("--warmup-epochs", type=int, default=1, help="epochs of linear learning-rate warm-up")
     parser.add_argument("--patience", type=int, default=8, help="stop after this many epochs without a better validation accuracy")
     parser.add_argument("--max-minutes", type=float, default=0,
                         help="stop after the first epoch that ends past this much training time (0: no limit)")
-    parser.add_argument("--train-size", type=int, default=0,
-                        help="render this many captchas once and cycle through them (0: render every batch afresh)")
+    parser.add_argument("--train-size", type=int, default=400_000,
+                        help="render this many captchas once (kept in --cache-dir) and cycle through them; "
+                             "0: render every batch afresh, which costs CPU but never repeats a captcha")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="processes rendering captchas")
     parser.add_argument("--validation-size", type=int, default=2000, help="fresh captchas checked after each epoch")
     parser.add_argument("--test-size", type=int, default=10000, help="fresh captchas in the final evaluation (0: skip)")

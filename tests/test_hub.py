@@ -275,7 +275,7 @@ def test_train_py_pushes_the_model_it_trained(hub_server, tmp_path):
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CI": "1"}
     result = subprocess.run(
         [sys.executable, "train.py", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8",
-         "--validation-size", "8", "--test-size", "8", "--workers", "1", "--output", str(output),
+         "--validation-size", "8", "--test-size", "8", "--train-size", "0", "--workers", "1", "--output", str(output),
          "--push-to-hub", REPO],
         cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300,
     )

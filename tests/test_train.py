@@ -24,7 +24,8 @@ def train(*arguments, **options):
 
 def test_short_run_writes_a_loadable_model_and_its_reports(tmp_path):
     output = tmp_path / "run"
-    result = train("--epochs", "2", *TINY, "--test-size", "20", "--workers", "2", "--output", str(output))
+    result = train("--epochs", "2", *TINY, "--test-size", "20", "--train-size", "0", "--workers", "2",
+                   "--output", str(output))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Training on the CPU" in result.stdout
     assert "epoch 2: loss" in result.stdout
@@ -92,7 +93,7 @@ def test_unwritable_output_fails_at_start_up(tmp_path):
 
 
 def test_bad_flags_are_refused_with_what_is_accepted(tmp_path):
-    result = train("--arch", "transformer", "--output", str(tmp_path))
+    result = train("--arch", "transformer", "--output", str(tmp_path), "--train-size", "0")
     assert result.returncode != 0
     assert "accepted architectures are ['default', 'seed']" in result.stderr
     result = train("--resume", "--output", str(tmp_path / "empty"))
