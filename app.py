@@ -30,8 +30,9 @@ from captcha_model import data, evaluation, hub, model as model_lib, solver as s
 MAX_EVALUATION_COUNT = 2000
 DEFAULT_EVALUATION_COUNT = 200
 MAX_FAILURES_SHOWN = 24
-# train.py draws its captchas from the streams named by seeds below 10**7 (0, 10**6
-# and 2 * 10**6 by default), so seeds from here on give captchas no model trained on.
+# train.py draws from the streams --seed, --seed + 10**6 and --seed + 2 * 10**6 (1000,
+# 1001000 and 2001000 for the bundled model), so with the usual small seeds, random
+# captchas from here on are ones no model trained on.
 FRESH_SEEDS = range(10**7, 10**9)
 DEFAULT_GENERATE_SEED = 7
 DEFAULT_EVALUATION_SEED = 424242
@@ -434,7 +435,7 @@ def build_demo(app):
                                        "hog the server.")
                 evaluation_seed = gr.Number(label="Seed", value=DEFAULT_EVALUATION_SEED, precision=0,
                                             elem_id="evaluate-seed",
-                                            info="train.py learns from seed 0 and validates on 1,000,000: "
+                                            info="The bundled model trained on seed 1,000 and validated on 1,001,000: "
                                                  "other seeds give captchas the model has never seen.")
                 evaluate_button = gr.Button("Evaluate", variant="primary", scale=0, min_width=160,
                                             elem_id="evaluate-button")
