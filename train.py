@@ -83,8 +83,8 @@ def choose_strategy(cpu_devices=0):
     return tf.distribute.get_strategy()
 
 
-def check_output_directory(path):
-    """Fail now, not after an hour of training, if the output cannot be written."""
+def check_output_directory(path, needed_megabytes=100, purpose="training"):
+    """Fail now, not after an hour of training, if `path` cannot be written or lacks room for `purpose`."""
     try:
         os.makedirs(path, exist_ok=True)
         probe = os.path.join(path, ".write-test")
@@ -94,8 +94,23 @@ def check_output_directory(path):
     except OSError as error:
         raise ValueError(f"Cannot write to output directory {path!r}: {error.strerror or error}.") from error
     free_megabytes = shutil.disk_usage(path).free // 2**20
-    if free_megabytes < 100:
-        raise ValueError(f"Only {free_megabytes} MB free under {path!r}; training needs at least 100 MB.")
+    if free_megabytes < needed_megabytes:
+        raise ValueError(
+            f"Only {free_megabytes:,} MB free under {path!r}; {purpose} needs at least {needed_megabytes:,} MB."
+        )
+
+
+def check_cache_directory(args, config):
+    """Fail now if the training pool is to be rendered but `--cache-dir` has no room to keep it.
+
+    Rendering a large pool takes many minutes, and the pool is written only after that.
+    """
+    if not args.train_size or os.path.exists(data.cache_path(config, args.seed, args.train_size, args.cache_dir)):
+        return
+    check_output_directory(
+        args.cache_dir, math.ceil(data.cache_bytes(config, args.train_size) / 2**20),
+        f"the cache of {args.train_size:,} rendered captchas (--train-size)",
+    )
 
 
 def cosine_schedule(args):
@@ -186,6 +201,7 @@ def main(argv=None):
     else:
         config = model_lib.default_config(args.arch)
         state = {"epoch": 0, "samples_seen": 0, "wall_seconds": 0.0, "history": [], "args": vars(args)}
+    check_cache_directory(args, config)
 
     with strategy.scope():
         if args.resume:

@@ -208,20 +208,35 @@ def render_dataset(config, seed, count, workers=None, chunk_size=256, progress=T
     return inputs, texts
 
 
-def cached_dataset(config, seed, count, cache_dir, workers=None):
-    """`render_dataset`, kept in `cache_dir` so a resumed or repeated run renders nothing twice."""
+def cache_path(config, seed, count, cache_dir):
+    """Where `cached_dataset` keeps the rendered samples of this stream."""
     # The architecture does not change the pixels, so models of every kind share a cache.
     pixels = dataclasses.replace(config, architecture="any")
     key = hashlib.sha1(f"{pixels.to_json()}|{seed}|{count}".encode()).hexdigest()[:12]
-    path = os.path.join(cache_dir, f"captchas-{seed}-{count}-{key}.npz")
+    return os.path.join(cache_dir, f"captchas-{seed}-{count}-{key}.npz")
+
+
+def cache_bytes(config, count):
+    """About how many bytes the cache file of `count` samples takes: their pixels and texts."""
+    return count * (config.input_height * config.input_width * config.input_channels + 4 * config.max_length)
+
+
+def cached_dataset(config, seed, count, cache_dir, workers=None):
+    """`render_dataset`, kept in `cache_dir` so a resumed or repeated run renders nothing twice."""
+    path = cache_path(config, seed, count, cache_dir)
     if os.path.exists(path):
         with np.load(path) as stored:
             return stored["inputs"], [str(text) for text in stored["texts"]]
     inputs, texts = render_dataset(config, seed, count, workers=workers)
     os.makedirs(cache_dir, exist_ok=True)
     partial = path + ".partial.npz"
-    np.savez(partial, inputs=inputs, texts=np.array(texts))
-    os.replace(partial, path)
+    try:
+        np.savez(partial, inputs=inputs, texts=np.array(texts))
+        os.replace(partial, path)
+    finally:
+        # A write cut short, by a full disk for one, must not leave gigabytes behind.
+        if os.path.exists(partial):
+            os.remove(partial)
     return inputs, texts
 
 

@@ -10,7 +10,9 @@ size. Two output kinds exist:
 `decode_outputs` turns either kind into texts with per-character confidences.
 """
 
+import contextlib
 import dataclasses
+import glob
 import json
 import os
 import tempfile
@@ -302,7 +304,14 @@ def save_model(model, config, path, include_optimizer=False):
         model.set_weights(weights)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    handle, partial = tempfile.mkstemp(suffix=".keras", dir=directory)
+    # The partial file is hidden and named after its destination (Keras insists on the
+    # .keras ending), so that one left behind by a save that was killed is recognised,
+    # and removed, by the next save to the same place.
+    prefix = f".{os.path.basename(path)}.partial-"
+    for leftover in glob.glob(glob.escape(os.path.join(directory, prefix)) + "*.keras"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(leftover)
+    handle, partial = tempfile.mkstemp(prefix=prefix, suffix=".keras", dir=directory)
     os.close(handle)
     try:
         model.save(partial)

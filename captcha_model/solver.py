@@ -64,7 +64,10 @@ def open_image(source):
     try:
         image.load()
     except (OSError, SyntaxError, ValueError) as error:
-        raise ValueError(f"The image data is damaged or truncated ({error}).") from None
+        raise ValueError(
+            f"The image data is damaged or truncated ({error}); upload the whole file: "
+            f"accepted formats are {', '.join(ACCEPTED_FORMATS)}."
+        ) from None
     return image
 
 
