@@ -15,11 +15,17 @@ tests serve, built around a model loaded once at import.
 """
 
 import argparse
+import collections
+import functools
+import hashlib
+import io
 import json
 import math
 import os
 import secrets
 import tempfile
+import threading
+import time
 
 import gradio as gr
 import matplotlib.pyplot as plt
@@ -28,6 +34,14 @@ from PIL import Image
 from captcha_model import data, evaluation, hub, model as model_lib, solver as solver_lib
 
 MAX_EVALUATION_COUNT = 2000
+# The queue holds at most QUEUE_SIZE waiting requests of every kind, and runs up to
+# READING_CONCURRENCY readings at once. Evaluations run one at a time in their own lane and
+# take many seconds, so at most MAX_WAITING_EVALUATIONS may wait: however many visitors ask
+# for evaluations, readings keep most of the queue.
+QUEUE_SIZE = 32
+READING_CONCURRENCY = 2
+EVALUATION_LANE = "evaluate"
+MAX_WAITING_EVALUATIONS = 4
 DEFAULT_EVALUATION_COUNT = 200
 MAX_FAILURES_SHOWN = 24
 # train.py draws from the streams --seed, --seed + 10**6 and --seed + 2 * 10**6 (1000,
@@ -88,6 +102,61 @@ def validation(check):
     except ValueError as error:
         return gr.validate(False, getattr(error, "message", str(error)))
     return gr.validate(True, "")
+
+
+def uploaded_path(upload):
+    """The path of a file that Gradio received as an upload, or a clear error for anything else.
+
+    `/solve` takes the raw payload, and Gradio only checks payloads marked as files: without
+    this, a forged request could have the app open any file on the server by its path.
+    """
+    path = upload.get("path") if isinstance(upload, dict) else None
+    folder = os.path.realpath(gr.utils.get_upload_folder())
+    try:
+        received = isinstance(path, str) and os.path.commonpath([os.path.realpath(path), folder]) == folder
+    except ValueError:
+        received = False
+    if not received:
+        raise user_error("Send the image as an uploaded file; this request names no file the server received.")
+    return path
+
+
+class WaitingLimit:
+    """Admits a request only while fewer than `limit` requests of one concurrency lane wait.
+
+    Gradio's queue has one size for every event, so a lane of slow events could fill it
+    and leave the others no room. `admit` is called from the event's validator, which
+    runs before the request joins the queue, so requests admitted in the last few seconds
+    count as waiting too: they may not have joined it yet. `refusal` is the message for
+    a request turned away.
+    """
+
+    SETTLING_SECONDS = 2.0
+
+    def __init__(self, blocks, lane, limit, refusal):
+        self.blocks = blocks
+        self.lane = lane
+        self.limit = limit
+        self.refusal = refusal
+        self.recent = collections.deque()
+        self.lock = threading.Lock()
+
+    def waiting(self):
+        """How many requests of the lane wait in the queue, not counting those running."""
+        # Gradio has no public count per lane; its queue keeps one list of waiting events
+        # per concurrency id, and the tests check that this still finds them.
+        lanes = self.blocks._queue.event_queue_per_concurrency_id
+        return len(lanes[self.lane].queue) if self.lane in lanes else 0
+
+    def admit(self):
+        """Count one more request in, or raise ValueError saying the lane is full."""
+        with self.lock:
+            now = time.monotonic()
+            while self.recent and now - self.recent[0] > self.SETTLING_SECONDS:
+                self.recent.popleft()
+            if self.waiting() + len(self.recent) >= self.limit:
+                raise ValueError(self.refusal)
+            self.recent.append(now)
 
 
 def charset_summary(charset):
@@ -194,7 +263,7 @@ class CaptchaApp:
     def generate(self, text, seed):
         """Draw the captcha of `text` (random when empty) for `seed`, then read it.
 
-        Returns the image, its true text, the reading, a verdict and per-character confidences.
+        Returns the image's file, its true text, the reading, a verdict and per-character confidences.
         """
         seed = whole_number(seed, "seed")
         try:
@@ -202,7 +271,29 @@ class CaptchaApp:
         except ValueError as error:
             raise user_error(error) from None
         reading = self.solver.solve([image])[0]
-        return image, truth, reading.text, verdict(truth, reading), character_confidences(reading)
+        picture = self.picture_file(image, "captcha")
+        return picture, truth, reading.text, verdict(truth, reading), character_confidences(reading)
+
+    def picture_file(self, picture, name):
+        """A PIL image as `name`.png in a folder named after its content, written atomically.
+
+        Gradio writes a returned PIL image straight into a cache file named after its content,
+        so visitors shown the same picture at once (every first page load shows the same
+        captcha) could be sent a file that another request is rewriting. A returned file is
+        copied into that cache atomically instead.
+        """
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG")
+        content = buffer.getvalue()
+        folder = os.path.join(self.files, hashlib.sha256(content).hexdigest())
+        path = os.path.join(folder, f"{name}.png")
+        if not os.path.exists(path):
+            os.makedirs(folder, exist_ok=True)
+            handle, partial = tempfile.mkstemp(suffix=".png", dir=folder)
+            with os.fdopen(handle, "wb") as file:
+                file.write(content)
+            os.replace(partial, path)
+        return path
 
     def check_generate_inputs(self, text, seed):
         """Messages under the text and seed boxes for input `generate` would refuse."""
@@ -227,7 +318,7 @@ class CaptchaApp:
         if not upload:
             raise user_error("Upload or paste an image first.")
         try:
-            image = solver_lib.open_image(upload["path"])
+            image = solver_lib.open_image(uploaded_path(upload))
             reading = self.solver.solve([image])[0]
         except ValueError as error:
             raise user_error(error) from None
@@ -235,7 +326,8 @@ class CaptchaApp:
             f"Read `{reading.text or '(nothing)'}` with {floor_percent(reading.confidence, 1)} confidence "
             f"from a {image.width}×{image.height} {image.format} image in mode {image.mode}."
         )
-        return reading.text, character_confidences(reading), model_input_picture(image, self.config), details
+        picture = self.picture_file(model_input_picture(image, self.config), "model-input")
+        return reading.text, character_confidences(reading), picture, details
 
     def solve_if_present(self, upload):
         """`solve`, or empty outputs when the image was cleared."""
@@ -247,10 +339,8 @@ class CaptchaApp:
         Returns a Markdown summary, a plot of confusions, the failures as (image,
         caption) pairs, and the full report as a dict.
         """
-        count = whole_number(count, "number of captchas")
+        count = self.evaluation_count(count)
         seed = whole_number(seed, "seed")
-        if not 1 <= count <= MAX_EVALUATION_COUNT:
-            raise user_error(f"Evaluate between 1 and {MAX_EVALUATION_COUNT:,} captchas at a time, not {count:,}.")
         description = f"Drawing and reading {count:,} captchas"
         progress(0, desc=description)
         report = evaluation.evaluate_stream(
@@ -260,11 +350,29 @@ class CaptchaApp:
         figure = evaluation.plot_confusions(report)
         plt.close(figure)
         failures = [
-            (data.sample_captcha(self.config, seed, failure.index)[1],
+            (self.picture_file(data.sample_captcha(self.config, seed, failure.index)[1], "captcha"),
              f"#{failure.index}: {failure.truth} → {failure.predicted or '(nothing)'}")
             for failure in report.failures[:MAX_FAILURES_SHOWN]
         ]
         return self.evaluation_summary(report), figure, failures, report.to_dict()
+
+    @staticmethod
+    def evaluation_count(count):
+        """The number of captchas to evaluate, or a clear error outside 1 to MAX_EVALUATION_COUNT."""
+        count = whole_number(count, "number of captchas")
+        if not 1 <= count <= MAX_EVALUATION_COUNT:
+            raise user_error(f"Evaluate between 1 and {MAX_EVALUATION_COUNT:,} captchas at a time, not {count:,}.")
+        return count
+
+    def check_evaluate_inputs(self, count, seed, waiting_limit):
+        """Messages under the count and seed boxes for input `evaluate` would refuse, or while the lane is full.
+
+        Only a request that would run is counted in by `waiting_limit`.
+        """
+        checks = [validation(lambda: self.evaluation_count(count)), validation(lambda: whole_number(seed, "seed"))]
+        if all(check["is_valid"] for check in checks):
+            checks[0] = validation(waiting_limit.admit)
+        return checks
 
     @staticmethod
     def evaluation_summary(report):
@@ -431,8 +539,8 @@ def build_demo(app):
             with gr.Row(equal_height=True):
                 count = gr.Slider(1, MAX_EVALUATION_COUNT, value=DEFAULT_EVALUATION_COUNT, step=1,
                                   label="Captchas to read", elem_id="evaluate-count",
-                                  info=f"At most {MAX_EVALUATION_COUNT:,} per run, so that one visitor cannot "
-                                       "hog the server.")
+                                  info=f"At most {MAX_EVALUATION_COUNT:,} per run. Runs take turns, with at most "
+                                       f"{MAX_WAITING_EVALUATIONS} waiting, so that no visitor can hog the server.")
                 evaluation_seed = gr.Number(label="Seed", value=DEFAULT_EVALUATION_SEED, precision=0,
                                             elem_id="evaluate-seed",
                                             info="The bundled model trained on seed 1,000 and validated on 1,001,000: "
@@ -446,8 +554,18 @@ def build_demo(app):
                                       object_fit="contain", format="png", elem_id="failures")
             with gr.Accordion("Full report (JSON)", open=False):
                 report = gr.JSON(label="Report", elem_id="evaluation-report")
+            evaluation_limit = WaitingLimit(
+                demo, EVALUATION_LANE, MAX_WAITING_EVALUATIONS,
+                f"{MAX_WAITING_EVALUATIONS} evaluations are already waiting to run, one at a time; try again "
+                "in a minute. Reading captchas is not held up by them.",
+            )
+            # The validator runs before a request joins the queue: it refuses a bad count, or
+            # one evaluation too many, at once. It sees the raw numbers, so that its message,
+            # rather than the slider's own range check, explains a refusal.
             evaluate_button.click(app.evaluate, [count, evaluation_seed], [summary, confusions, failures, report],
-                                  api_name="evaluate", concurrency_limit=1, concurrency_id="evaluate")
+                                  api_name="evaluate", concurrency_limit=1, concurrency_id=EVALUATION_LANE,
+                                  preprocess=False,
+                                  validator=functools.partial(app.check_evaluate_inputs, waiting_limit=evaluation_limit))
 
         with gr.Tab("Model", id="model"):
             with gr.Row():
@@ -462,9 +580,9 @@ def build_demo(app):
                     gr.Image(app.network_diagram(), label="Network", show_label=False, interactive=False,
                              buttons=["download", "fullscreen"], elem_id="network-diagram")
 
-    # Readings are quick and may run two at a time; evaluations are long, so they queue
+    # Readings are quick and may run a few at a time; evaluations are long, so they queue
     # one at a time in their own lane, and the queue refuses visitors beyond its size.
-    demo.queue(max_size=32, default_concurrency_limit=2)
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=READING_CONCURRENCY)
     return demo
 
 
