@@ -1,4 +1,4 @@
-"""The app's module-level `demo`, served in-process on a free port for the app and browser tests."""
+"""The app's module-level `demo`, or another one it builds, served in-process on a free port for the tests."""
 
 import contextlib
 import socket
@@ -13,11 +13,12 @@ def free_port():
 
 
 @contextlib.contextmanager
-def serving():
-    """Serve `app.demo` as `python app.py` does, and yield its URL; closed afterwards."""
+def serving(blocks=None):
+    """Serve `blocks` (default: `app.demo`) as `python app.py` does, and yield its URL; closed afterwards."""
+    blocks = blocks or app.demo
     port = free_port()
-    app.launch(app.demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    app.launch(blocks, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
-        app.demo.close()
+        blocks.close()

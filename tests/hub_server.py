@@ -7,7 +7,8 @@ GET, with `ETag`, `X-Repo-Commit` and `Content-Length`). Errors carry the `X-Err
 `X-Error-Message` headers the client turns into its exceptions.
 
 Every commit gets a real 40-hex revision, so revisions can be pinned, and every request is
-recorded, so tests can tell a download from a cache hit.
+recorded, so tests can tell a download from a cache hit. `point_client_at` sends the real
+client to it, and the `hub_server` fixture in conftest.py does both.
 """
 
 import base64
@@ -18,6 +19,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
+from huggingface_hub import constants
+
+# The token the `hub_server` fixture (conftest.py) accepts, and sets as HF_TOKEN.
+TOKEN = "hf_TestOnlyToken0123456789abcdefXYZ"
 INVALID_TOKEN = "Invalid credentials in Authorization header"
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 REPO = rf"(?P<repo_id>{NAME}/{NAME})"
@@ -74,6 +79,32 @@ class Repository:
         if commit not in self.commits:
             raise HubError(404, f"Revision {revision!r} not found in {repo_id}", "RevisionNotFound")
         return commit
+
+
+def point_client_at(monkeypatch, endpoint, home):
+    """Send huggingface_hub to `endpoint`, with its cache, login and other state under `home`.
+
+    huggingface_hub reads HF_ENDPOINT, HF_HOME and HF_HUB_OFFLINE once, when it is first
+    imported (keras imports it before any test runs), so its constants are patched as well
+    as the environment, which subprocesses read.
+    """
+    locations = {
+        "HF_HOME": home,
+        "HF_HUB_CACHE": home / "hub",
+        "HF_TOKEN_PATH": home / "token",
+        "HF_STORED_TOKENS_PATH": home / "stored_tokens",
+        "HF_XET_CACHE": home / "xet",
+        "AGENT_HARNESSES_PATH": home / "agent_harnesses.json",
+    }
+    for name, path in locations.items():
+        monkeypatch.setattr(constants, name, str(path))
+    monkeypatch.setattr(constants, "ENDPOINT", endpoint)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
 
 
 class HubServer:

@@ -19,45 +19,10 @@ from PIL import Image
 from captcha_model import CaptchaConfig, data, evaluation, hub, load_solver
 from captcha_model.__main__ import main
 from captcha_model.model import build_model, default_config, read_config, save_model
-from hub_server import HubServer
+from hub_server import TOKEN, point_client_at
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOKEN = "hf_TestOnlyToken0123456789abcdefXYZ"
 REPO = "tester/captcha-solver"
-
-
-def point_client_at(monkeypatch, endpoint, home):
-    """Send huggingface_hub to `endpoint`, with its cache, login and other state under `home`.
-
-    huggingface_hub reads HF_ENDPOINT, HF_HOME and HF_HUB_OFFLINE once, when it is first
-    imported (keras imports it before any test runs), so its constants are patched as well
-    as the environment, which subprocesses read.
-    """
-    locations = {
-        "HF_HOME": home,
-        "HF_HUB_CACHE": home / "hub",
-        "HF_TOKEN_PATH": home / "token",
-        "HF_STORED_TOKENS_PATH": home / "stored_tokens",
-        "HF_XET_CACHE": home / "xet",
-        "AGENT_HARNESSES_PATH": home / "agent_harnesses.json",
-    }
-    for name, path in locations.items():
-        monkeypatch.setattr(constants, name, str(path))
-    monkeypatch.setattr(constants, "ENDPOINT", endpoint)
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", endpoint + "/{repo_id}/resolve/{revision}/{filename}")
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_ENDPOINT", endpoint)
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-
-
-@pytest.fixture
-def hub_server(tmp_path, monkeypatch):
-    with HubServer(TOKEN) as server:
-        point_client_at(monkeypatch, server.url, tmp_path / "huggingface")
-        monkeypatch.setenv("HF_TOKEN", TOKEN)
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -268,6 +233,11 @@ def test_the_token_never_appears_in_output_or_logs(hub_server, models, captcha_f
     assert "authenticated: True" in caplog.text  # the client's debug log did record the pushes
     for text in (output, errors, caplog.text):
         assert TOKEN not in text and TOKEN[::-1] not in text
+    # Nor is it in anything pushed: the model card, config, metrics or model.
+    repository = hub_server.repositories[REPO]
+    pushed = repository.commits[repository.main]
+    assert "README.md" in pushed
+    assert all(TOKEN.encode() not in content for content in pushed.values())
 
 
 def test_train_py_pushes_the_model_it_trained(hub_server, tmp_path):
