@@ -120,6 +120,13 @@ def test_preprocess_resizes_odd_sizes(size):
     assert batch.shape == (1, CONFIG.input_height, CONFIG.input_width, 1)
 
 
+def test_opaque_rgb_takes_the_direct_path_with_the_same_pixels():
+    for index in range(20):
+        _, image = data.sample_captcha(CONFIG, seed=12, index=index)
+        composited = data.preprocess([image.convert("RGBA")], CONFIG)
+        assert np.array_equal(data.preprocess([image], CONFIG), composited)
+
+
 def test_transparency_is_composited_onto_white():
     transparent = Image.new("RGBA", (50, 20), (0, 0, 0, 0))
     assert (data.preprocess([transparent], CONFIG) == 255).all()
