@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from captcha_model import data, evaluation, model as model_lib
+from captcha_model.solver import Solver
 
 CHECKPOINT = "checkpoint.keras"
 # Training batches averaged to set the BatchNorm statistics before each validation.
@@ -166,9 +167,8 @@ class Checkpoint(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def whole_captcha_accuracy(self):
-        outputs = self.model.predict(self.validation_inputs, batch_size=256, verbose=0)
-        readings = model_lib.decode_outputs(outputs, self.config)
-        return sum(reading.text == text for reading, text in zip(readings, self.validation_texts)) / len(readings)
+        solver = Solver(self.model, self.config, "the model in training")
+        return evaluation.evaluate_arrays(solver, self.validation_inputs, self.validation_texts, "validation").accuracy
 
 
 def write_json(path, values):

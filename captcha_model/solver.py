@@ -24,6 +24,7 @@ METRICS_FILE = "metrics.json"
 MAX_FILE_BYTES = 10 * 2**20
 MAX_PIXELS = 4096 * 4096
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
+ACCEPTED_FORMATS_TEXT = ", ".join(ACCEPTED_FORMATS)
 
 
 def open_image(source):
@@ -52,10 +53,10 @@ def open_image(source):
             ) from None
         except (Image.UnidentifiedImageError, OSError):
             raise ValueError(
-                f"Could not read the file as an image; accepted formats are {', '.join(ACCEPTED_FORMATS)}."
+                f"Could not read the file as an image; accepted formats are {ACCEPTED_FORMATS_TEXT}."
             ) from None
         if image.format not in ACCEPTED_FORMATS:
-            raise ValueError(f"{image.format} images are not accepted; accepted formats are {', '.join(ACCEPTED_FORMATS)}.")
+            raise ValueError(f"{image.format} images are not accepted; accepted formats are {ACCEPTED_FORMATS_TEXT}.")
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ValueError(f"The image is {width}x{height}; at most {MAX_PIXELS:,} pixels (e.g. 4096x4096) are accepted.")
@@ -66,7 +67,7 @@ def open_image(source):
     except (OSError, SyntaxError, ValueError) as error:
         raise ValueError(
             f"The image data is damaged or truncated ({error}); upload the whole file: "
-            f"accepted formats are {', '.join(ACCEPTED_FORMATS)}."
+            f"accepted formats are {ACCEPTED_FORMATS_TEXT}."
         ) from None
     return image
 
