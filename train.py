@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from captcha_model import data, evaluation, model as model_lib
+from captcha_model.config import parse_size
 from captcha_model.solver import Solver
 
 CHECKPOINT = "checkpoint.keras"
@@ -35,6 +36,16 @@ TEST_SEED_OFFSET = 2_000_000
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--arch", default="default", help=f"architecture: one of {sorted(model_lib.ARCHITECTURES)}")
+    parser.add_argument("--lengths", metavar="MIN-MAX", type=parse_lengths,
+                        help="text lengths to train on, e.g. 4 or 1-8 (default: the architecture's)")
+    parser.add_argument("--size", metavar="WxH", type=parse_size_option,
+                        help="the captcha size, e.g. 170x80: all of them, or the most frequent within --size-range "
+                             "(default: the architecture's)")
+    parser.add_argument("--size-range", metavar="WxH-WxH", type=parse_size_range,
+                        help="also train on sizes from the first to the second, e.g. 120x50-240x100 "
+                             "(default: the architecture's)")
+    parser.add_argument("--init-from", metavar="MODEL.keras",
+                        help="start from the weights of this model's layers that have the same names and shapes")
     parser.add_argument("--epochs", type=int, default=30, help="number of epochs")
     parser.add_argument("--steps-per-epoch", type=int, default=1000, help="batches per epoch")
     parser.add_argument("--batch-size", type=int, default=64, help="captchas per batch (over all devices)")
@@ -63,6 +74,51 @@ def parse_args(argv=None):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
     return args
+
+
+def parse_lengths(text):
+    """'4' -> {min_length: 4, max_length: 4}; '1-8' -> {min_length: 1, max_length: 8}."""
+    try:
+        low, _, high = text.partition("-")
+        return {"min_length": int(low), "max_length": int(high or low)}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a length like 4 or a range like 1-8, got {text!r}") from None
+
+
+def parse_size_option(text):
+    """'170x80' -> {captcha_width: 170, captcha_height: 80}."""
+    try:
+        width, height = parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return {"captcha_width": width, "captcha_height": height}
+
+
+def parse_size_range(text):
+    """'120x50-240x100' -> the width and height ranges that training draws sizes from."""
+    try:
+        (width, height), (largest_width, largest_height) = [parse_size(size) for size in text.split("-")]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected two sizes like 120x50-240x100, got {text!r} ({error})") from None
+    return {"captcha_width_range": (width, largest_width), "captcha_height_range": (height, largest_height)}
+
+
+def warm_start(model, path):
+    """Copy into `model` the weights of the layers in the model at `path` with the same name and shapes."""
+    source, _ = model_lib.load_model(path)
+    source_layers = {layer.name: layer for layer in source.layers}
+    copied = []
+    for layer in model.layers:
+        match = source_layers.get(layer.name)
+        if match is None or not layer.weights:
+            continue
+        weights = match.get_weights()
+        if [weight.shape for weight in weights] == [tuple(weight.shape) for weight in layer.weights]:
+            layer.set_weights(weights)
+            copied.append(layer.name)
+    if not copied:
+        raise ValueError(f"--init-from {path}: no layer of it has a name and shape of this architecture's layers.")
+    print(f"Started {len(copied)} of {sum(bool(layer.weights) for layer in model.layers)} layers from {path}.")
 
 
 def choose_strategy(cpu_devices=0):
@@ -199,7 +255,8 @@ def main(argv=None):
             state = json.load(handle)
         print(f"Resuming {config.architecture!r} after epoch {state['epoch']} ({state['samples_seen']} samples seen).")
     else:
-        config = model_lib.default_config(args.arch)
+        config = model_lib.default_config(args.arch, **(args.lengths or {}), **(args.size or {}),
+                                            **(args.size_range or {}))
         state = {"epoch": 0, "samples_seen": 0, "wall_seconds": 0.0, "history": [], "args": vars(args)}
     check_cache_directory(args, config)
 
@@ -208,6 +265,8 @@ def main(argv=None):
             model = keras.saving.load_model(checkpoint_path, safe_mode=True)
         else:
             model = model_lib.build_model(config)
+            if args.init_from:
+                warm_start(model, args.init_from)
             model_lib.compile_model(model, config, keras.optimizers.Adam(args.learning_rate))
 
     targets = model_lib.TrainingTargets(config)

@@ -7,6 +7,7 @@ import os
 import sys
 
 from captcha_model import data, evaluation, hub
+from captcha_model.config import parse_size
 from captcha_model.model import default_config
 from captcha_model.solver import BUNDLED_MODEL, load_solver
 
@@ -40,7 +41,7 @@ def evaluate(args):
     if args.folder:
         report = evaluation.evaluate_folder(solver, args.folder)
     else:
-        report = evaluation.evaluate_stream(solver, args.count, args.seed)
+        report = evaluation.evaluate_stream(solver, args.count, args.seed, captchas=chosen_captchas(solver.config, args))
     print(report.summary())
     for truth, predicted, times in report.confusions[:5]:
         print(f"  {truth} read as {predicted}: {times}x")
@@ -50,8 +51,14 @@ def evaluate(args):
     return 0
 
 
+def chosen_captchas(config, args):
+    """`config` narrowed to the --size and --length given, e.g. to measure one size."""
+    width, height = parse_size(args.size) if args.size else (None, None)
+    return config.at(width, height, args.length)
+
+
 def generate(args):
-    config = load_solver(args.model).config if args.model else default_config()
+    config = chosen_captchas(load_solver(args.model).config if args.model else default_config(), args)
     if args.count < 1:
         raise ValueError(f"--count must be at least 1, got {args.count}.")
     os.makedirs(args.out, exist_ok=True)
@@ -75,8 +82,16 @@ def push(args):
     return 0
 
 
+def add_captcha_options(command):
+    command.add_argument("--size", metavar="WxH", help="draw every captcha at this size, e.g. 160x60 "
+                                                      "(default: the model's size, or its range of sizes)")
+    command.add_argument("--length", type=int, help="draw every captcha with this many characters "
+                                                    "(default: the model's length, or its range)")
+
+
 def add_model_options(command):
-    command.add_argument("--model", help="a .keras file or a Hub repo OWNER/NAME[@REVISION] (default: the bundled model)")
+    command.add_argument("--model", help="a bundled model (default, ctc), a .keras file or a Hub repo "
+                                         "OWNER/NAME[@REVISION] (default: the bundled default model)")
     command.add_argument("--fallback", action="store_true",
                          help="use the bundled model, with a warning, when --model cannot be loaded")
 
@@ -95,6 +110,7 @@ def build_parser():
     command.add_argument("--count", type=int, default=1000, help="number of fresh captchas")
     command.add_argument("--seed", type=int, default=0, help="seed of the captcha stream")
     command.add_argument("--folder", help="a folder with PNGs and labels.csv, instead of fresh captchas")
+    add_captcha_options(command)
     add_model_options(command)
     command.add_argument("--json", help="also write the full report, failures included, to this file")
     command.set_defaults(run=evaluate)
@@ -104,6 +120,7 @@ def build_parser():
     command.add_argument("--seed", type=int, required=True, help="seed of the captcha stream")
     command.add_argument("--out", required=True, help="output folder")
     command.add_argument("--model", help="draw captchas of this model's config (default: charset 0-9A-Z, length 4, 170x80)")
+    add_captcha_options(command)
     command.set_defaults(run=generate)
 
     command = commands.add_parser("push", help="upload a model, its metrics and a model card to the Hugging Face Hub",

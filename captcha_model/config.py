@@ -1,8 +1,9 @@
 """The configuration that travels with every model.
 
 A `CaptchaConfig` names everything that training and inference must agree on: the
-alphabet, the text length, the size of the captchas the library draws, the size of the
-image the network sees and the architecture. It is written into the model file, so a
+alphabet, the range of text lengths, the size of the captchas the library draws (one
+size, or a range of sizes to train on), the size of the image the network sees and the
+architecture. It is written into the model file, so a
 loaded model rebuilds exactly what training used and nothing is typed twice.
 """
 
@@ -13,6 +14,14 @@ import string
 DEFAULT_CHARSET = string.digits + string.ascii_uppercase
 
 
+def parse_size(text):
+    """'160x60' -> (160, 60); ValueError for anything else."""
+    width, separator, height = str(text).strip().lower().partition("x")
+    if not (separator and width.isdigit() and height.isdigit()):
+        raise ValueError(f"A captcha size is WIDTHxHEIGHT in pixels, e.g. 160x60; got {text!r}.")
+    return int(width), int(height)
+
+
 @dataclasses.dataclass(frozen=True)
 class CaptchaConfig:
     charset: str = DEFAULT_CHARSET
@@ -20,12 +29,22 @@ class CaptchaConfig:
     max_length: int = 4
     captcha_width: int = 170
     captcha_height: int = 80
+    # Sizes drawn in training besides captcha_width x captcha_height, as (smallest, largest);
+    # empty means that one size only.
+    captcha_width_range: tuple = ()
+    captcha_height_range: tuple = ()
     input_height: int = 40
     input_width: int = 88
     input_channels: int = 1
     architecture: str = "default"
 
     def __post_init__(self):
+        for name, size in (("captcha_width", self.captcha_width), ("captcha_height", self.captcha_height)):
+            span = tuple(getattr(self, f"{name}_range")) or (size, size)
+            if len(span) != 2 or not 8 <= span[0] <= span[1]:
+                raise ValueError(f"{name}_range must be (smallest, largest) with 8 <= smallest <= largest, got {span}.")
+            # Stored as a tuple of ints whatever it was given as (JSON gives lists).
+            object.__setattr__(self, f"{name}_range", (int(span[0]), int(span[1])))
         if not self.charset:
             raise ValueError("charset must hold at least one character, e.g. '0123456789'.")
         if len(set(self.charset)) != len(self.charset):
@@ -44,6 +63,24 @@ class CaptchaConfig:
     @property
     def num_classes(self):
         return len(self.charset)
+
+    @property
+    def fixed_size(self):
+        """True when every training captcha has the size captcha_width x captcha_height."""
+        return self.captcha_width_range == (self.captcha_width,) * 2 and self.captcha_height_range == (
+            self.captcha_height,
+        ) * 2
+
+    def at(self, width=None, height=None, length=None):
+        """This config restricted to captchas of one size and/or one length, e.g. to measure them apart."""
+        changes = {}
+        if width is not None or height is not None:
+            width, height = width or self.captcha_width, height or self.captcha_height
+            changes.update(captcha_width=width, captcha_height=height,
+                           captcha_width_range=(width, width), captcha_height_range=(height, height))
+        if length is not None:
+            changes.update(min_length=length, max_length=length)
+        return dataclasses.replace(self, **changes)
 
     @property
     def fixed_length(self):

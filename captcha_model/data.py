@@ -11,6 +11,7 @@ is exactly what it saw when training.
 import contextlib
 import dataclasses
 import hashlib
+import inspect
 import multiprocessing
 import os
 import random
@@ -28,6 +29,11 @@ from captcha_model.config import CaptchaConfig
 # must not interleave between threads; processes each have their own copy.
 _SECRETS_LOCK = threading.Lock()
 _GENERATORS = {}
+
+# The size ImageCaptcha draws when a site does not choose one (160x60): most captchas in
+# the wild have it, so training on a range of sizes gives it a share of its own.
+_LIBRARY_DEFAULTS = inspect.signature(captcha_image.ImageCaptcha).parameters
+LIBRARY_DEFAULT_SIZE = (_LIBRARY_DEFAULTS["width"].default, _LIBRARY_DEFAULTS["height"].default)
 
 
 class _SeededSecrets:
@@ -84,6 +90,29 @@ def random_text(rng, config, length=None):
     return "".join(rng.choice(config.charset) for _ in range(length))
 
 
+def random_size(rng, config):
+    """Draw a captcha size (width, height) for `config` from `rng`.
+
+    A config of one size always gives it (and draws nothing, so the streams of such
+    configs never change). With size ranges, 40% of captchas have the config's own
+    size, 20% the library's default size where it lies in the ranges, and the rest a
+    width and height drawn independently from the ranges, so aspect ratios vary too.
+    """
+    if config.fixed_size:
+        return config.captcha_width, config.captcha_height
+    draw = rng.random()
+    library_width, library_height = LIBRARY_DEFAULT_SIZE
+    library_size_in_range = (
+        config.captcha_width_range[0] <= library_width <= config.captcha_width_range[1]
+        and config.captcha_height_range[0] <= library_height <= config.captcha_height_range[1]
+    )
+    if draw < 0.4:
+        return config.captcha_width, config.captcha_height
+    if draw < 0.6 and library_size_in_range:
+        return LIBRARY_DEFAULT_SIZE
+    return rng.randint(*config.captcha_width_range), rng.randint(*config.captcha_height_range)
+
+
 def _draw(text, rng, width, height):
     generator = _image_captcha(width, height)
     with _seeded_library(rng):
@@ -101,7 +130,7 @@ def sample_captcha(config, seed, index=0, text=None):
         text = random_text(rng, config)
     else:
         check_text(text, config)
-    image = _draw(text, rng, config.captcha_width, config.captcha_height)
+    image = _draw(text, rng, *random_size(rng, config))
     return text, image
 
 
@@ -171,13 +200,19 @@ def preprocess(images, config):
     return batch
 
 
-def render_range(config, seed, start, count):
-    """Samples start..start+count of a seeded stream as (model input, texts)."""
+def draw_range(config, seed, start, count):
+    """Samples start..start+count of a seeded stream as (PIL images, texts)."""
     texts, images = [], []
     for index in range(start, start + count):
         text, image = sample_captcha(config, seed, index)
         texts.append(text)
         images.append(image)
+    return images, texts
+
+
+def render_range(config, seed, start, count):
+    """Samples start..start+count of a seeded stream as (model input, texts)."""
+    images, texts = draw_range(config, seed, start, count)
     return preprocess(images, config), texts
 
 

@@ -126,21 +126,27 @@ def score(readings, texts, indices, solve_seconds, source):
     )
 
 
-def evaluate_stream(solver, count, seed, progress=True, on_progress=None):
+def evaluate_stream(solver, count, seed, progress=True, on_progress=None, captchas=None):
     """Accuracy on `count` fresh captchas of the seeded stream `seed`.
 
-    Captchas are rendered and read in chunks, so memory stays flat and `on_progress`
+    The captchas are those of `captchas`, a `CaptchaConfig` (default: the model's own),
+    e.g. `solver.config.at(160, 60)` for one size or `.at(length=6)` for one length.
+    They are rendered and read in chunks, so memory stays flat and `on_progress`
     (called with the fraction done) can drive a progress bar. Only reading time
     counts towards captchas/s.
     """
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}.")
     solver = _as_solver(solver)
+    captchas = captchas or solver.config
+    if captchas.charset != solver.config.charset:
+        raise ValueError(f"The model reads {solver.config.charset!r}; captchas of {captchas.charset!r} cannot be scored.")
     readings, texts, solve_seconds = [], [], 0.0
     bar = tqdm(total=count, desc="evaluating", unit="captcha", disable=not progress)
     for start in range(0, count, CHUNK):
         size = min(CHUNK, count - start)
-        inputs, chunk_texts = data.render_range(solver.config, seed, start, size)
+        images, chunk_texts = data.draw_range(captchas, seed, start, size)
+        inputs = data.preprocess(images, solver.config)
         started = time.perf_counter()
         readings.extend(solver.solve_inputs(inputs))
         solve_seconds += time.perf_counter() - started
@@ -149,7 +155,23 @@ def evaluate_stream(solver, count, seed, progress=True, on_progress=None):
         if on_progress:
             on_progress((start + size) / count)
     bar.close()
-    return score(readings, texts, range(count), solve_seconds, f"{count} fresh captchas (seed {seed})")
+    return score(readings, texts, range(count), solve_seconds, f"{count} fresh {describe_captchas(captchas)} (seed {seed})")
+
+
+def describe_captchas(config):
+    """e.g. 'captchas', '160x60 captchas of 6 characters' or 'captchas of 1-8 characters, 120x50 to 240x100'."""
+    parts = []
+    if config.fixed_size:
+        parts.append(f"{config.captcha_width}x{config.captcha_height}")
+    parts.append("captchas")
+    if config.fixed_length:
+        parts.append(f"of {config.min_length} characters")
+    else:
+        parts.append(f"of {config.min_length}-{config.max_length} characters")
+    if not config.fixed_size:
+        (low_width, high_width), (low_height, high_height) = config.captcha_width_range, config.captcha_height_range
+        parts[-1] += f", {low_width}x{low_height} to {high_width}x{high_height}"
+    return " ".join(parts)
 
 
 def evaluate_arrays(solver, inputs, texts, source):

@@ -59,12 +59,11 @@ def build_seed(config):
     return keras.Model(inputs, outputs, name="seed")
 
 
-def build_default(config):
-    """A small BatchNorm CNN whose columns are read by CTC.
+def _trunk(config, column_pools):
+    """The BatchNorm CNN shared by the CTC architectures: the input image and its feature map.
 
-    Three poolings shrink the input (40x88 by default) to 5x11; each of the 11 columns,
-    with the full image height folded into its features, is classified as a character
-    or a blank. Channels stay few at full resolution, where convolutions cost most.
+    Four stages separated by three 2x poolings of the height; `column_pools` of them also
+    halve the width, which sets how many columns CTC reads.
     """
     inputs = keras.Input((config.input_height, config.input_width, config.input_channels), name="image")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
@@ -73,12 +72,46 @@ def build_default(config):
         for position, filters in enumerate(widths):
             x = _conv_bn_relu(x, filters, f"{name}_{position + 1}")
         if stage < len(stages) - 1:
-            x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
+            x = layers.MaxPooling2D((2, 2 if stage < column_pools else 1), name=f"{name}_pool")(x)
+    return inputs, x
+
+
+def build_default(config):
+    """A small BatchNorm CNN whose columns are read by CTC.
+
+    Three poolings shrink the input (40x88 by default) to 5x11; each of the 11 columns,
+    with the full image height folded into its features, is classified as a character
+    or a blank. Channels stay few at full resolution, where convolutions cost most.
+    """
+    inputs, x = _trunk(config, column_pools=3)
     x = _columns_to_sequence(x)
     x = layers.Dense(128, activation="relu", name="column_dense")(x)
     x = layers.Dropout(0.2, name="column_dropout")(x)
     outputs = layers.Dense(config.num_classes + 1, name="ctc_logits")(x)
     return keras.Model(inputs, outputs, name="default")
+
+
+def build_ctc(config):
+    """The default trunk read at twice the column resolution, through a bidirectional GRU.
+
+    Variable-length text needs more columns than the longest text has characters (CTC
+    puts a blank between repeated ones), so the last pooling keeps the width: 40x88
+    gives 22 columns. The GRU runs along them, so each column's reading sees the whole
+    line: where a character starts and ends, and how many there are.
+    """
+    inputs, x = _trunk(config, column_pools=2)
+    frames = x.shape[2]
+    if frames < 2 * config.max_length:
+        raise ValueError(
+            f"Architecture 'ctc' reads {frames} columns at input width {config.input_width}, too few for "
+            f"{config.max_length} characters; use max_length <= {frames // 2} or a wider input."
+        )
+    x = _columns_to_sequence(x)
+    x = layers.Dense(128, activation="relu", name="column_dense")(x)
+    x = layers.Dropout(0.2, name="column_dropout")(x)
+    x = layers.Bidirectional(layers.GRU(64, return_sequences=True), name="column_gru")(x)
+    outputs = layers.Dense(config.num_classes + 1, name="ctc_logits")(x)
+    return keras.Model(inputs, outputs, name="ctc")
 
 
 def _columns_to_sequence(x):
@@ -91,6 +124,8 @@ def _columns_to_sequence(x):
 ARCHITECTURES = {
     "seed": Architecture("seed", "heads", build_seed, "the tutorial's VGG-style CNN with four softmax heads"),
     "default": Architecture("default", "ctc", build_default, "a compact BatchNorm CNN read with CTC"),
+    "ctc": Architecture("ctc", "ctc", build_ctc, "the default CNN with a GRU over 22 columns, for 1-8 characters "
+                        "of any size"),
 }
 
 
@@ -261,6 +296,10 @@ def default_config(architecture="default", **overrides):
     if architecture == "seed":
         # The tutorial fed full-size RGB captchas to its network.
         overrides = {"input_height": 80, "input_width": 170, "input_channels": 3, **overrides}
+    if architecture == "ctc":
+        # Texts of 1 to 8 characters on captchas from 120x50 to 240x100: the sizes sites use.
+        overrides = {"min_length": 1, "max_length": 8, "captcha_width_range": (120, 240),
+                     "captcha_height_range": (50, 100), **overrides}
     get_architecture(architecture)
     return CaptchaConfig(architecture=architecture, **overrides)
 

@@ -1,8 +1,9 @@
 """Reading captchas with a trained model: `load_solver()` and `Solver.solve(images)`.
 
 `load_solver()` with no argument uses the model that ships inside this package, so
-solving works offline with nothing to download; `load_solver("OWNER/NAME")` pulls a
-model pushed to the Hugging Face Hub (see `captcha_model.hub`).
+solving works offline with nothing to download; `load_solver("ctc")` the other bundled
+model, which reads 1-8 characters on captchas of any size; `load_solver("OWNER/NAME")`
+pulls a model pushed to the Hugging Face Hub (see `captcha_model.hub`).
 """
 
 import io
@@ -14,9 +15,15 @@ from PIL import Image
 
 from captcha_model import data, model as model_lib
 
-# The bundled model's folder also holds the metrics.json and training_curve.png of its run,
-# laid out as train.py writes them and as a Hub repo holds them.
-BUNDLED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundled", "model.keras")
+# Each bundled model's folder also holds the metrics.json and training_curve.png of its
+# run, laid out as train.py writes them and as a Hub repo holds them.
+_BUNDLED_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundled")
+BUNDLED_MODELS = {
+    name: os.path.join(_BUNDLED_FOLDER, name, "model.keras")
+    for name in sorted(os.listdir(_BUNDLED_FOLDER))
+    if os.path.isfile(os.path.join(_BUNDLED_FOLDER, name, "model.keras"))
+}
+BUNDLED_MODEL = BUNDLED_MODELS["default"]
 METRICS_FILE = "metrics.json"
 
 # Uploads beyond these limits are refused before they are decoded: a small file can
@@ -109,9 +116,14 @@ class Solver:
 
 
 def load_solver(source=None):
-    """A `Solver` for the bundled model (`source=None`), a `.keras` file or a Hub repo "OWNER/NAME[@REVISION]"."""
-    path = BUNDLED_MODEL if source is None else os.fspath(source)
-    description = "bundled model" if source is None else path
+    """A `Solver` for a model: the bundled default (`source=None`), another bundled model
+    by name (`"ctc"`, see `BUNDLED_MODELS`), a `.keras` file or a Hub repo "OWNER/NAME[@REVISION]".
+    """
+    name = "default" if source is None else source
+    if name in BUNDLED_MODELS:
+        path, description = BUNDLED_MODELS[name], f"bundled {name} model"
+    else:
+        path = description = os.fspath(source)
     if not os.path.isfile(path):
         # Imported here because the hub module builds on this one.
         from captcha_model import hub

@@ -162,7 +162,7 @@ def test_a_model_that_cannot_be_had_falls_back_to_the_bundled_one_with_a_notice(
         case, reason, hub_server, models, monkeypatch, tmp_path, captcha_file, caplog, capsys):
     source = break_the_hub(case, hub_server, models, monkeypatch, tmp_path / "fresh-home")
     solver, notice = hub.load_solver_with_fallback(source)
-    assert solver.source == "bundled model"
+    assert solver.source == "bundled default model"
     assert notice.startswith(f"Could not load the model {source!r}, so the bundled model is used instead")
     assert reason in notice
     assert notice in caplog.text
@@ -177,7 +177,7 @@ def test_a_model_that_cannot_be_had_falls_back_to_the_bundled_one_with_a_notice(
 @pytest.mark.parametrize("source", [None, ""])
 def test_no_source_means_the_bundled_model_without_a_notice(source):
     solver, notice = hub.load_solver_with_fallback(source)
-    assert (solver.source, notice) == ("bundled model", None)
+    assert (solver.source, notice) == ("bundled default model", None)
 
 
 def test_a_model_whose_weights_do_not_fit_its_config_is_refused(hub_server, tmp_path):

@@ -31,7 +31,7 @@ def test_default_architecture_is_small_and_reads_columns():
 
 
 def test_unknown_architecture_names_the_accepted_ones():
-    with pytest.raises(ValueError, match=r"accepted architectures are \['default', 'seed'\]"):
+    with pytest.raises(ValueError, match=r"accepted architectures are \['ctc', 'default', 'seed'\]"):
         model_lib.default_config("resnet")
     with pytest.raises(ValueError, match="Unknown architecture"):
         model_lib.build_model(CaptchaConfig(architecture="resnet"))

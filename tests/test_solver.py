@@ -34,7 +34,7 @@ def test_bundled_model_is_small_and_loads_by_default(solver):
     import os
 
     assert os.path.getsize(BUNDLED_MODEL) <= 2 * 2**20
-    assert solver.source == "bundled model"
+    assert solver.source == "bundled default model"
     assert solver.config.charset == "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     assert "parameters" in solver.describe()
 

@@ -1,0 +1,169 @@
+"""Saliency: which pixels made the model read each character.
+
+For every character of a reading, `explain` computes a LayerCAM heat map on the
+network's last convolutional feature map: the gradient of that character's log
+probability times the activation, kept where both push the same way, at every
+position. Grad-CAM's usual averaging of gradients over the whole image would not do
+here: the same feature detectors fire under every character, so averaged weights
+light up all of them. Keeping the gradient per position ties each map to the columns
+that emitted its character.
+
+`score_characters` reads the probability of the same characters again on changed
+inputs, which is how the tests check that the maps are honest: hiding the most salient
+region of a character must cost it more confidence than hiding a random one.
+"""
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from captcha_model import data, model as model_lib
+from captcha_model.solver import open_image
+
+
+@dataclasses.dataclass(frozen=True)
+class CharacterSaliency:
+    """One character of a reading and the heat map of what drove it.
+
+    `frames` are the output positions that emitted the character: CTC columns, or the
+    head's position for per-character heads. `heatmap` has the model's input size and
+    values from 0 to 1.
+    """
+
+    character: str
+    confidence: float
+    class_index: int
+    frames: tuple
+    heatmap: np.ndarray
+
+
+def _feature_layer(model):
+    """The last layer whose output is still an image-shaped feature map."""
+    for layer in reversed(model.layers):
+        if len(layer.output.shape) == 4 and type(layer).__name__ not in ("MaxPooling2D", "Permute"):
+            return layer
+    raise ValueError(f"Model {model.name!r} has no convolutional feature map to explain.")
+
+
+def _targets(outputs, config):
+    """Per image, the characters read: (class index, frames, confidence) from greedy decoding."""
+    output_kind = model_lib.get_architecture(config.architecture).output_kind
+    if output_kind == "heads":
+        probabilities = np.stack([np.asarray(head) for head in outputs], axis=1)
+        return [
+            [(int(row[position].argmax()), (position,), float(row[position].max())) for position in range(len(row))]
+            for row in probabilities
+        ]
+    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(outputs, axis=-1))
+    blank = config.num_classes
+    targets = []
+    for row in probabilities:
+        characters, previous = [], blank
+        for frame, index in enumerate(row.argmax(axis=-1)):
+            if index != blank and index != previous:
+                characters.append([int(index), [frame], float(row[frame, index])])
+            elif index != blank:
+                characters[-1][1].append(frame)
+                characters[-1][2] = max(characters[-1][2], float(row[frame, index]))
+            previous = index
+        targets.append([(index, tuple(frames), confidence) for index, frames, confidence in characters])
+    return targets
+
+
+def _log_probabilities(outputs, config):
+    """(batch, frames, classes) log probabilities for either output kind."""
+    if model_lib.get_architecture(config.architecture).output_kind == "heads":
+        return keras.ops.log(keras.ops.stack(outputs, axis=1) + 1e-9)
+    return keras.ops.log_softmax(outputs, axis=-1)
+
+
+def _selection(targets, position, shape):
+    """A (batch, frames, classes) mask that sums the log probabilities of character `position`."""
+    mask = np.zeros(shape, dtype="float32")
+    for row, characters in enumerate(targets):
+        if position < len(characters):
+            index, frames, _ = characters[position]
+            mask[row, list(frames), index] = 1.0
+    return mask
+
+
+def explain_inputs(solver, inputs):
+    """Preprocessed inputs -> per image, a list of `CharacterSaliency`, one per character read."""
+    model, config = solver.model, solver.config
+    features_model = keras.Model(model.inputs, [_feature_layer(model).output, model.outputs])
+    inputs = tf.convert_to_tensor(inputs)
+    with tf.GradientTape(persistent=True) as tape:
+        features, outputs = features_model(inputs, training=False)
+        outputs = outputs[0] if len(outputs) == 1 else outputs
+        log_probabilities = _log_probabilities(outputs, config)
+    targets = _targets(outputs, config)
+    explanations = [[] for _ in targets]
+    for position in range(max((len(characters) for characters in targets), default=0)):
+        selection = _selection(targets, position, log_probabilities.shape)
+        with tape:
+            objective = keras.ops.sum(log_probabilities * selection)
+        gradients = tape.gradient(objective, features)
+        # LayerCAM: positive gradients weight the activations position by position.
+        maps = keras.ops.convert_to_numpy(keras.ops.sum(keras.ops.relu(gradients) * features, axis=-1))
+        for row, characters in enumerate(targets):
+            if position < len(characters):
+                index, frames, confidence = characters[position]
+                explanations[row].append(CharacterSaliency(
+                    character=config.charset[index], confidence=confidence, class_index=index,
+                    frames=frames, heatmap=_to_input_size(np.maximum(maps[row], 0), config),
+                ))
+    del tape
+    return explanations
+
+
+def explain(solver, images):
+    """Images (PIL images, bytes or paths, as `Solver.solve` takes) -> per image, a
+    `CharacterSaliency` per character read."""
+    images = [open_image(image) for image in images]
+    if not images:
+        raise ValueError("explain needs at least one image, got an empty list.")
+    return explain_inputs(solver, data.preprocess(images, solver.config))
+
+
+def _to_input_size(heatmap, config):
+    """A small feature-map heat map stretched to the model's input size, scaled to 0..1."""
+    peak = heatmap.max()
+    scaled = heatmap / peak if peak > 0 else heatmap
+    image = Image.fromarray(scaled.astype(np.float32))
+    resized = image.resize((config.input_width, config.input_height), Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(resized), 0.0, 1.0)
+
+
+def score_characters(solver, inputs, explanations):
+    """The probability of each explained character, at its own frames, on (changed) `inputs`.
+
+    Returns per image a list of floats in the order of `explanations`: for CTC the
+    highest probability of the character over the columns that first emitted it.
+    """
+    outputs = solver.model.predict_on_batch(inputs)
+    probabilities = np.exp(keras.ops.convert_to_numpy(_log_probabilities(outputs, solver.config)))
+    return [
+        [float(probabilities[row, list(item.frames), item.class_index].max()) for item in characters]
+        for row, characters in enumerate(explanations)
+    ]
+
+
+def overlay(image, heatmap, opacity=0.75):
+    """The captcha in gray with `heatmap` painted over it, at the captcha's own size.
+
+    Each pixel takes colour in proportion to its heat, so cold regions keep the captcha
+    readable and hot ones stand out.
+    """
+    import matplotlib
+
+    gray = np.asarray(open_image(image).convert("L").convert("RGB"), dtype=np.float32)
+    height, width = gray.shape[:2]
+    heat = np.clip(np.asarray(
+        Image.fromarray(heatmap.astype(np.float32)).resize((width, height), Image.Resampling.BILINEAR)
+    ), 0.0, 1.0)
+    colours = matplotlib.colormaps["inferno"](heat)[..., :3] * 255
+    weight = (opacity * heat)[..., None]
+    return Image.fromarray((gray * (1 - weight) + colours * weight).astype(np.uint8))
