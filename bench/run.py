@@ -3,11 +3,16 @@
     python bench/run.py            # the full run (about an hour on 2 CPU cores)
     python bench/run.py --quick    # a few minutes, small samples
     python bench/run.py --help     # pick sections and sample sizes
+    python bench/run.py --quick --skip comparison training generation   # only the size, length and saliency sections
 
 Every solver reads the same captchas: a fresh seeded stream and a frozen folder of PNG
 files written by `python -m captcha_model generate`. Speeds are repeated and the median
 is kept; since this machine may be shared, ratios (ours / baseline) say more than
-seconds. Results go to bench/RESULTS.md with plots beside it.
+seconds. Then both bundled models (and --model) read 4-character captchas of many
+sizes, the ctc model reads texts of 1 to 8 characters, and a masking test checks that
+each model's saliency maps point at what drives its readings. Results go to
+bench/RESULTS.md with plots beside it; a run with sections skipped writes only the
+sections it measured.
 """
 
 import argparse
@@ -28,19 +33,44 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
+import matplotlib.patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
 
-from captcha_model import data, evaluation, load_solver  # noqa: E402
+from captcha_model import data, evaluation, load_solver, saliency  # noqa: E402
 from captcha_model.evaluation import wilson_interval  # noqa: E402
 from captcha_model.model import default_config  # noqa: E402
-from captcha_model.solver import BUNDLED_MODEL  # noqa: E402
+from captcha_model.solver import BUNDLED_MODEL, BUNDLED_MODELS  # noqa: E402
 
 BENCH = os.path.join(ROOT, "bench")
 OUT = os.path.join(BENCH, "out")
 FRESH_SEED = 5_000_000
 FROZEN_SEED = 6_000_000
+GENERATION_SEED = 7_000_000
+# The size, length and saliency sections draw from streams of their own, each cell from
+# its own seed (the base plus the cell's index), so no two cells share captchas and none
+# meets a training stream (train.py uses --seed, +1,000,000 and +2,000,000 with seeds
+# 1000 and 3000).
+SIZES_SEED = 7_100_000
+LENGTHS_SEED = 7_200_000
+SALIENCY_SEED = 7_300_000
 TRAINING_SEED = 1000
+
+# 4-character captchas at the sizes sites use, from the library's default to the default
+# model's training size and beyond, and two odd aspect ratios (wide and flat, narrow and tall).
+SIZES = ((120, 50), (140, 60), data.LIBRARY_DEFAULT_SIZE, (170, 80), (200, 80), (240, 100), (240, 60), (130, 90))
+SIZE_NOTES = {data.LIBRARY_DEFAULT_SIZE: "the library's default", (170, 80): "the default model's training size"}
+SIZES_LENGTH = 4
+# Text lengths the ctc model reads, per captcha size.
+LENGTHS = {(170, 80): range(1, 9), (160, 60): range(3, 7)}
+# The pooled summary of the length section: the lengths most sites use, at one size.
+POOLED_LENGTHS, POOLED_SIZE = range(3, 7), (170, 80)
+# Random boxes masked per character in the saliency test, and captchas per model in its picture.
+RANDOM_BOXES = 5
+PICTURED_CAPTCHAS = 3
+SECTIONS = ["comparison", "training", "ddddocr", "seed", "generation", "sizes", "lengths", "saliency"]
 
 # Targets for the default model, from the project's core requirements.
 TARGETS = {"accuracy": 0.995, "megabytes": 2.0, "batch_per_second": 2000, "single_ms": 5.0}
@@ -49,7 +79,10 @@ TARGETS = {"accuracy": 0.995, "megabytes": 2.0, "batch_per_second": 2000, "singl
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small samples: ends in a few minutes")
-    parser.add_argument("--model", help="our model (default: the bundled one)")
+    parser.add_argument("--model", help="our model (default: the bundled one); "
+                        "the size and saliency sections measure it beside both bundled models")
+    parser.add_argument("--ctc-model", help="the ctc model of the size, length and saliency sections "
+                        "(default: the bundled one)")
     parser.add_argument("--count", type=int, default=10000, help="fresh captchas for our accuracy")
     parser.add_argument("--frozen-count", type=int, default=2000, help="captchas in the frozen PNG set")
     parser.add_argument("--baseline-count", type=int, default=2000,
@@ -57,11 +90,16 @@ def parse_args():
     parser.add_argument("--repeats", type=int, default=3, help="repeats of each speed measurement")
     parser.add_argument("--budget-minutes", type=float, default=15,
                         help="training budget for the tutorial network and for ours in the same-budget comparison")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["training", "ddddocr", "seed", "generation"],
-                        help="sections to leave out")
+    parser.add_argument("--cell-count", type=int, default=2000,
+                        help="fresh captchas per size and per length in the size and length sections")
+    parser.add_argument("--saliency-count", type=int, default=200, help="captchas per model in the saliency section")
+    parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS,
+                        help="sections to leave out; 'comparison' is the accuracy and speed of ours against "
+                        "the baselines")
     args = parser.parse_args()
     if args.quick:
         args.count, args.frozen_count, args.baseline_count, args.repeats = 1000, 300, 200, 1
+        args.cell_count, args.saliency_count = 200, 30
         args.budget_minutes = min(args.budget_minutes, 2)
     return args
 
@@ -178,8 +216,158 @@ def train_with_budget(architecture, minutes, learning_rate):
 
 def generation_rate(workers, count):
     started = time.perf_counter()
-    data.render_dataset(default_config(), seed=7_000_000, count=count, workers=workers, progress=False)
+    data.render_dataset(default_config(), seed=GENERATION_SEED, count=count, workers=workers, progress=False)
     return count / (time.perf_counter() - started)
+
+
+def result_of(report):
+    """A package `Report` in the form of `accuracy_of`'s results, which the tables print."""
+    low, high = report.interval
+    return {"n": report.count, "correct": report.correct, "accuracy": report.accuracy, "low": low, "high": high,
+            "character_accuracy": report.character_accuracy}
+
+
+def pooled(results):
+    """Several results counted as one sample."""
+    correct, total = sum(result["correct"] for result in results), sum(result["n"] for result in results)
+    low, high = wilson_interval(correct, total)
+    return {"n": total, "correct": correct, "accuracy": correct / total, "low": low, "high": high}
+
+
+def read_stream(solvers, captchas, count, seed, bar):
+    """Results of every solver on the same `count` captchas of the stream `seed` of `captchas`.
+
+    Drawing a captcha costs several times more than reading it, so each chunk is drawn once
+    and every model reads it, through its own preprocessing.
+    """
+    for name, solver in solvers.items():
+        if solver.config.charset != captchas.charset:
+            raise ValueError(f"{name} reads {solver.config.charset!r}, not the {captchas.charset!r} of the test captchas.")
+    readings, texts = {name: [] for name in solvers}, []
+    for start in range(0, count, evaluation.CHUNK):
+        size = min(evaluation.CHUNK, count - start)
+        images, chunk_texts = data.draw_range(captchas, seed, start, size)
+        texts.extend(chunk_texts)
+        for name, solver in solvers.items():
+            readings[name].extend(solver.solve_inputs(data.preprocess(images, solver.config)))
+        bar.update(size)
+    # Speed is the comparison section's business, so no reading time is kept here.
+    source = f"{count} fresh {evaluation.describe_captchas(captchas)} (seed {seed})"
+    return {name: result_of(evaluation.score(readings[name], texts, range(count), 0.0, source)) for name in solvers}
+
+
+def size_name(size):
+    return f"{size[0]}x{size[1]}"
+
+
+def measure_sizes(models, count):
+    """{size: {model: result}} on 4-character captchas at each size of SIZES."""
+    captchas = default_config()
+    results = {}
+    with tqdm(total=count * len(SIZES), desc="sizes", unit="captcha") as bar:
+        for index, (width, height) in enumerate(SIZES):
+            results[size_name((width, height))] = read_stream(
+                models, captchas.at(width, height, SIZES_LENGTH), count, SIZES_SEED + index, bar)
+    return results
+
+
+def measure_lengths(ctc, default, count):
+    """{size: {length: {model: result}}} for the ctc model at each size and length of LENGTHS.
+
+    The default model reads the cell of its own captchas (its size and length) too, so
+    the two are compared on the same captchas.
+    """
+    own_cell = (default.config.captcha_width, default.config.captcha_height, default.config.min_length)
+    cells = [(size, length) for size, lengths in LENGTHS.items() for length in lengths]
+    results = {size_name(size): {} for size in LENGTHS}
+    with tqdm(total=count * len(cells), desc="lengths", unit="captcha") as bar:
+        for index, ((width, height), length) in enumerate(cells):
+            solvers = {"ctc": ctc, **({"default": default} if (width, height, length) == own_cell else {})}
+            results[size_name((width, height))][length] = read_stream(
+                solvers, ctc.config.at(width, height, length), count, LENGTHS_SEED + index, bar)
+    return results
+
+
+def box_shape(input_height, input_width):
+    """The masked box of the saliency test, in input pixels: half the height, an eighth of the width."""
+    return input_height // 2, input_width // 8
+
+
+def hottest_box(heatmap, height, width):
+    """(top, left) of the height x width box holding the largest sum of `heatmap`."""
+    # Box sums for every position at once, from the summed-area table.
+    table = np.pad(heatmap.cumsum(axis=0).cumsum(axis=1), ((1, 0), (1, 0)))
+    sums = table[height:, width:] - table[:-height, width:] - table[height:, :-width] + table[:-height, :-width]
+    top, left = np.unravel_index(sums.argmax(), sums.shape)
+    return int(top), int(left)
+
+
+def mask_box(image, top, left, height, width):
+    """A copy of one preprocessed input with a box painted white, the captchas' background."""
+    masked = image.copy()
+    masked[top : top + height, left : left + width] = 255
+    return masked
+
+
+def score_in_slices(solver, inputs, explanations, size=256):
+    """`saliency.score_characters` in slices, so that thousands of masked copies fit in memory."""
+    scores = []
+    for start in range(0, len(inputs), size):
+        scores.extend(saliency.score_characters(solver, inputs[start : start + size], explanations[start : start + size]))
+    return scores
+
+
+def saliency_drops(solver, inputs, explanations, rng):
+    """Per character read: its confidence drop with its hottest box masked, and the mean drop over random boxes.
+
+    Each character is scored on copies of its own captcha, one per masked box, so its
+    drop says what that box meant to that character alone.
+    """
+    height, width = box_shape(*inputs.shape[1:3])
+    free_rows, free_columns = inputs.shape[1] - height + 1, inputs.shape[2] - width + 1
+    variants, variant_characters, before = [], [], []
+    originals = saliency.score_characters(solver, inputs, explanations)
+    for image, characters, confidences in zip(inputs, explanations, originals):
+        for character, confidence in zip(characters, confidences):
+            corners = [hottest_box(character.heatmap, height, width),
+                       *zip(rng.integers(0, free_rows, RANDOM_BOXES), rng.integers(0, free_columns, RANDOM_BOXES))]
+            variants.extend(mask_box(image, top, left, height, width) for top, left in corners)
+            variant_characters.extend([character] for _ in corners)
+            before.append(confidence)
+    if not variants:
+        return []
+    after = np.array(score_in_slices(solver, np.stack(variants), variant_characters)).reshape(len(before), -1)
+    drops = np.array(before)[:, None] - after
+    return [(float(row[0]), float(row[1:].mean())) for row in drops]
+
+
+def measure_saliency(models, count):
+    """Per model: the masking test on `count` of its own captchas, and the first few explained, for the picture."""
+    results, pictured = {}, {}
+    for name, solver in models.items():
+        # One generator per model, so each model's boxes do not depend on the others.
+        rng = np.random.default_rng(SALIENCY_SEED)
+        drops = []
+        for start in tqdm(range(0, count, 16), desc=f"saliency, {name}", unit="chunk"):
+            images, texts = data.draw_range(solver.config, SALIENCY_SEED, start, min(16, count - start))
+            inputs = data.preprocess(images, solver.config)
+            explanations = saliency.explain_inputs(solver, inputs)
+            drops.extend(saliency_drops(solver, inputs, explanations, rng))
+            if start == 0:
+                pictured[name] = list(zip(images, texts, explanations))[:PICTURED_CAPTCHAS]
+        results[name] = {"captchas": count, "test_captchas": evaluation.describe_captchas(solver.config),
+                         "box": list(box_shape(solver.config.input_height, solver.config.input_width)), **summarize_drops(drops)}
+    return results, pictured
+
+
+def summarize_drops(drops):
+    """Mean drops for salient and random boxes, and how often the salient one costs more, with its interval."""
+    # A model that reads no character at all (an untrained one) has nothing to summarize.
+    salient, random_mean = np.array(drops).reshape(-1, 2).T if drops else (np.full(1, np.nan),) * 2
+    wins = int((salient > random_mean).sum())
+    low, high = wilson_interval(wins, len(drops))
+    return {"characters": len(drops), "salient_drop": float(salient.mean()), "random_drop": float(random_mean.mean()),
+            "salient_wins": wins, "share": wins / max(len(drops), 1), "low": low, "high": high}
 
 
 def time_to_reach(history, threshold):
@@ -226,6 +414,73 @@ def plot_speed(speeds, path):
     plt.close(figure)
 
 
+def plot_accuracies(axes, positions, results, label, marker="o", linestyle="-"):
+    """Accuracies at `positions` with their 95% intervals as error bars."""
+    accuracy = np.array([result["accuracy"] for result in results])
+    errors = [accuracy - [result["low"] for result in results], [result["high"] for result in results] - accuracy]
+    axes.errorbar(positions, accuracy, yerr=errors, marker=marker, capsize=3, linestyle=linestyle, label=label)
+
+
+def finish_accuracy_plot(figure, axes, xlabel, path):
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("full-captcha accuracy (95% interval)")
+    axes.set_ylim(0, 1.02)
+    axes.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_sizes(sizes, path):
+    figure, axes = plt.subplots(figsize=(10, 4))
+    names = list(next(iter(sizes.values())))
+    for offset, name in enumerate(names):
+        # Models side by side within each size, so their error bars do not hide each other; no
+        # lines, since the sizes are categories rather than a scale.
+        positions = np.arange(len(sizes)) + 0.15 * (offset - (len(names) - 1) / 2)
+        plot_accuracies(axes, positions, [row[name] for row in sizes.values()], name, linestyle="none")
+    axes.set_xticks(np.arange(len(sizes)), list(sizes))
+    finish_accuracy_plot(figure, axes, "captcha size (4 characters)", path)
+
+
+def plot_lengths(lengths, path):
+    figure, axes = plt.subplots(figsize=(8, 4))
+    for size, row in lengths.items():
+        plot_accuracies(axes, list(row), [cell["ctc"] for cell in row.values()], f"ctc, {size}")
+        for length, cell in row.items():
+            if "default" in cell:
+                plot_accuracies(axes, [length], [cell["default"]], f"default, {size}", marker="s", linestyle="none")
+    axes.set_xticks(range(1, 1 + max(max(row) for row in lengths.values())))
+    finish_accuracy_plot(figure, axes, "characters in the captcha", path)
+
+
+def plot_saliency(pictured, path):
+    """Each pictured captcha, then one overlay per character read, with the box the test masks."""
+    rows = [(name, *item) for name, items in pictured.items() for item in items]
+    columns = 1 + max((len(explanations) for *_, explanations in rows), default=0)
+    figure, grid = plt.subplots(len(rows), columns, figsize=(2.2 * columns, 1.25 * len(rows)), squeeze=False)
+    for axes_row, (name, image, text, explanations) in zip(grid, rows):
+        axes_row[0].imshow(image)
+        reading = "".join(character.character for character in explanations)
+        axes_row[0].set_title(f"{name}: {text}, read {reading}", fontsize=8)
+        for axes, character in zip(axes_row[1:], explanations):
+            axes.imshow(saliency.overlay(image, character.heatmap))
+            height, width = box_shape(*character.heatmap.shape)
+            top, left = hottest_box(character.heatmap, height, width)
+            # The box is found in input pixels; the overlay has the captcha's own size.
+            scale_x, scale_y = image.width / character.heatmap.shape[1], image.height / character.heatmap.shape[0]
+            axes.add_patch(matplotlib.patches.Rectangle((left * scale_x, top * scale_y), width * scale_x,
+                                                        height * scale_y, fill=False, edgecolor="cyan", linewidth=1))
+            axes.set_title(f"{character.character} ({character.confidence:.2f})", fontsize=8)
+        for axes in axes_row:
+            axes.set_axis_off()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 def percent(result):
     return f"{result['accuracy']:.2%} ({result['low']:.2%}-{result['high']:.2%}, n={result['n']:,})"
 
@@ -260,6 +515,34 @@ def versions():
     return ", ".join(f"{name} {version}" for name, version in found.items())
 
 
+def compare(args, solvers):
+    """Accuracy on the shared fresh and frozen captchas, and speed, of every solver: ({name: ...}, {name: ...})."""
+    print("Rendering the shared test captchas...")
+    fresh, fresh_texts = fresh_images(args.count)
+    frozen, frozen_texts = frozen_images(args.frozen_count)
+    accuracy, speeds = {}, {}
+    for name, solver in solvers.items():
+        count = args.count if name.startswith("ours") else min(args.baseline_count, args.count)
+        print(f"Measuring {name} on {count} fresh and {len(frozen)} frozen captchas...")
+        accuracy[name] = {"fresh": accuracy_of(solver, fresh[:count], fresh_texts[:count]),
+                          "frozen": accuracy_of(solver, frozen, frozen_texts)}
+        speed_images = fresh[:2000] if name != "ddddocr" else fresh[:300]
+        speeds[name] = speed_of(solver, speed_images, args.repeats)
+        if isinstance(solver, KerasSolver):
+            speeds[name]["network_per_second"] = network_throughput(solver.solver, speed_images, args.repeats)
+    return accuracy, speeds
+
+
+def section_models(args, ours):
+    """The models of the size, length and saliency sections: both bundled ones, and --model if given."""
+    if args.ctc_model is None and "ctc" not in BUNDLED_MODELS:
+        sys.exit("There is no bundled ctc model yet; pass --ctc-model PATH or --skip sizes lengths saliency.")
+    models = {"default": load_solver(None) if args.model else ours, "ctc": load_solver(args.ctc_model or "ctc")}
+    if args.model:
+        models[args.model] = ours
+    return models
+
+
 def main():
     args = parse_args()
     os.makedirs(OUT, exist_ok=True)
@@ -281,43 +564,45 @@ def main():
             curves[f"{architecture}, {args.budget_minutes:g}-min budget"] = metrics["history"]
             if architecture == "seed":
                 solvers["tutorial (seed)"] = KerasSolver(load_solver(path), "tutorial (seed)")
-    if "ddddocr" not in args.skip:
-        solvers["ddddocr"] = DdddOcrSolver()
-
-    print("Rendering the shared test captchas...")
-    fresh, fresh_texts = fresh_images(args.count)
-    frozen, frozen_texts = frozen_images(args.frozen_count)
 
     accuracy, speeds = {}, {}
-    for name, solver in solvers.items():
-        count = args.count if name.startswith("ours") else min(args.baseline_count, args.count)
-        print(f"Measuring {name} on {count} fresh and {len(frozen)} frozen captchas...")
-        accuracy[name] = {"fresh": accuracy_of(solver, fresh[:count], fresh_texts[:count]),
-                          "frozen": accuracy_of(solver, frozen, frozen_texts)}
-        speed_images = fresh[:2000] if name != "ddddocr" else fresh[:300]
-        speeds[name] = speed_of(solver, speed_images, args.repeats)
-        if isinstance(solver, KerasSolver):
-            speeds[name]["network_per_second"] = network_throughput(solver.solver, speed_images, args.repeats)
+    if "comparison" not in args.skip:
+        if "ddddocr" not in args.skip:
+            solvers["ddddocr"] = DdddOcrSolver()
+        accuracy, speeds = compare(args, solvers)
 
     generation = {}
     if "generation" not in args.skip:
         count = 600 if args.quick else 4000
         generation = {workers: generation_rate(workers, count) for workers in (1, 2)}
 
-    plot_training(curves, os.path.join(BENCH, "accuracy_vs_time.png")) if curves else None
-    plot_speed(speeds, os.path.join(BENCH, "throughput.png"))
-    results = {"accuracy": accuracy, "speeds": speeds, "generation": generation, "budget": budget,
+    sizes, lengths, saliency_results, pictured = {}, {}, {}, {}
+    if {"sizes", "lengths", "saliency"} - set(args.skip):
+        models = section_models(args, ours)
+        if "sizes" not in args.skip:
+            sizes = measure_sizes(models, args.cell_count)
+            plot_sizes(sizes, os.path.join(BENCH, "accuracy_by_size.png"))
+        if "lengths" not in args.skip:
+            lengths = measure_lengths(models["ctc"], models["default"], args.cell_count)
+            plot_lengths(lengths, os.path.join(BENCH, "accuracy_by_length.png"))
+        if "saliency" not in args.skip:
+            saliency_results, pictured = measure_saliency(models, args.saliency_count)
+            plot_saliency(pictured, os.path.join(BENCH, "saliency.png"))
+
+    if curves:
+        plot_training(curves, os.path.join(BENCH, "accuracy_vs_time.png"))
+    if speeds:
+        plot_speed(speeds, os.path.join(BENCH, "throughput.png"))
+    results = {"accuracy": accuracy, "speeds": speeds, "generation": generation, "budget": budget, "sizes": sizes,
+               "lengths": lengths, "saliency": saliency_results,
                "command": " ".join(["python bench/run.py", *sys.argv[1:]]), "minutes": (time.time() - started) / 60}
     with open(os.path.join(BENCH, "results.json"), "w") as handle:
         json.dump(results, handle, indent=2, default=str)
-    write_markdown(args, ours, accuracy, speeds, generation, curves, results)
+    write_markdown(args, ours, results, curves)
     print(f"Wrote bench/RESULTS.md in {results['minutes']:.1f} minutes.")
 
 
-def write_markdown(args, ours, accuracy, speeds, generation, curves, results):
-    ours_name = "ours (default)"
-    megabytes = os.path.getsize(args.model or BUNDLED_MODEL) / 2**20
-    parameters = ours.model.count_params()
+def write_markdown(args, ours, results, curves):
     lines = [
         "# Benchmark results",
         "",
@@ -325,8 +610,31 @@ def write_markdown(args, ours, accuracy, speeds, generation, curves, results):
         f"- date: {datetime.date.today().isoformat()}",
         f"- hardware: {hardware()}",
         f"- versions: Python {platform.python_version()}, {versions()}",
-        f"- test captchas: fresh stream seed {FRESH_SEED} (4 characters of 0-9A-Z, 170x80) and the frozen set "
-        f"`python -m captcha_model generate --count {args.frozen_count} --seed {FROZEN_SEED}`",
+    ]
+    if results["accuracy"]:
+        lines += [f"- test captchas: fresh stream seed {FRESH_SEED} (4 characters of 0-9A-Z, 170x80) and the frozen "
+                  f"set `python -m captcha_model generate --count {args.frozen_count} --seed {FROZEN_SEED}`"]
+        lines += comparison_lines(args, ours, results["accuracy"], results["speeds"])
+    lines += training_lines(curves)
+    if results["generation"]:
+        lines += ["## Data generation", "", "| worker processes | captchas/s |", "|---|---|"]
+        lines += [f"| {workers} | {rate:.0f} |" for workers, rate in results["generation"].items()]
+        lines.append("")
+    if results["sizes"]:
+        lines += size_lines(results["sizes"])
+    if results["lengths"]:
+        lines += length_lines(results["lengths"])
+    if results["saliency"]:
+        lines += saliency_lines(results["saliency"])
+    with open(os.path.join(BENCH, "RESULTS.md"), "w") as handle:
+        handle.write("\n".join(lines))
+
+
+def comparison_lines(args, ours, accuracy, speeds):
+    ours_name = "ours (default)"
+    megabytes = os.path.getsize(args.model or BUNDLED_MODEL) / 2**20
+    parameters = ours.model.count_params()
+    lines = [
         "",
         "## The default model against its targets",
         "",
@@ -361,7 +669,11 @@ def write_markdown(args, ours, accuracy, speeds, generation, curves, results):
             f"{accuracy[name]['fresh']['character_accuracy']:.2%} | {speeds[name]['batch_per_second']:.0f} | "
             f"{speeds[name]['single_ms']:.1f} ms ({speeds[name]['single_p95_ms']:.1f} ms) | {ratio:.1f}x |"
         )
-    lines += ["", "![throughput](throughput.png)", "", "## Training cost", ""]
+    return lines + ["", "![throughput](throughput.png)"]
+
+
+def training_lines(curves):
+    lines = ["", "## Training cost", ""]
     if curves:
         lines += ["| run | 90% reached after | 99% reached after | final validation accuracy | total |",
                   "|---|---|---|---|---|"]
@@ -376,12 +688,65 @@ def write_markdown(args, ours, accuracy, speeds, generation, curves, results):
         lines += ["", "Validation accuracy is measured after each epoch on fresh captchas; "
                   "the same-budget runs train on fresh captchas from one stream with the same flags.", "",
                   "![accuracy against training time](accuracy_vs_time.png)", ""]
-    if generation:
-        lines += ["## Data generation", "", "| worker processes | captchas/s |", "|---|---|"]
-        lines += [f"| {workers} | {rate:.0f} |" for workers, rate in generation.items()]
-        lines.append("")
-    with open(os.path.join(BENCH, "RESULTS.md"), "w") as handle:
-        handle.write("\n".join(lines))
+    return lines
+
+
+def size_lines(sizes):
+    names = list(next(iter(sizes.values())))
+    lines = ["## Accuracy per captcha size", "",
+             f"{SIZES_LENGTH}-character captchas of 0-9A-Z at each size, drawn from seed {SIZES_SEED} plus the "
+             "row's index; every model reads the same captchas, resized to its own input size. Cells: "
+             "full-captcha accuracy (95% interval, n).", "",
+             "| size | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for size, row in sizes.items():
+        note = SIZE_NOTES.get(tuple(int(side) for side in size.split("x")))
+        label = f"{size} ({note})" if note else size
+        lines.append(f"| {label} | " + " | ".join(percent(row[name]) for name in names) + " |")
+    return lines + ["", "![accuracy per captcha size](accuracy_by_size.png)", ""]
+
+
+def length_lines(lengths):
+    lines = ["## Accuracy per text length", ""]
+    pooled_cells = lengths.get(size_name(POOLED_SIZE), {})
+    pooled_results = [pooled_cells[length]["ctc"] for length in POOLED_LENGTHS if length in pooled_cells]
+    if pooled_results:
+        summary = pooled(pooled_results)
+        lines += [f"**ctc model, lengths {POOLED_LENGTHS[0]}-{POOLED_LENGTHS[-1]} at {size_name(POOLED_SIZE)}: "
+                  f"{summary['accuracy']:.2%} over {summary['n']:,} captchas** (pooled; 95% interval "
+                  f"{summary['low']:.2%}-{summary['high']:.2%}).", ""]
+    lines += [f"The ctc model on captchas of one length each, drawn from seed {LENGTHS_SEED} plus the cell's index "
+              "(sizes in the order of the columns, then lengths). Cells: full-captcha accuracy (95% interval, n).", "",
+              "| characters | " + " | ".join(f"ctc, {size}" for size in lengths) + " |",
+              "|---|" + "---|" * len(lengths)]
+    for length in sorted({length for row in lengths.values() for length in row}):
+        cells = [percent(row[length]["ctc"]) if length in row else "" for row in lengths.values()]
+        lines.append(f"| {length} | " + " | ".join(cells) + " |")
+    lines += ["", "The ctc and the default model on the same captchas:", "",
+              "| captchas | ctc | default |", "|---|---|---|"]
+    for size, row in lengths.items():
+        for length, cell in row.items():
+            if "default" in cell:
+                lines.append(f"| {length} characters, {size} | {percent(cell['ctc'])} | {percent(cell['default'])} |")
+    return lines + ["", "![accuracy per text length](accuracy_by_length.png)", ""]
+
+
+def saliency_lines(results):
+    lines = ["## Saliency honesty", "",
+             "Each model explains its own readings with LayerCAM heat maps (`captcha_model.saliency`). For each "
+             "character read, the box of half the input height and an eighth of its width with the most heat is "
+             f"painted white (the background), and separately {RANDOM_BOXES} boxes of the same size at random "
+             "places; the drop is the character's probability at its own output positions before minus after. "
+             "Honest maps cost the character more when their hottest box is hidden than a random box does. "
+             f"Captchas from seed {SALIENCY_SEED}, each model on its own kind of captcha.", "",
+             "| model | captchas | characters read | box (input pixels) | mean drop, salient box | "
+             "mean drop, random box | salient drop > mean random drop (95% interval) |",
+             "|---|---|---|---|---|---|---|"]
+    for name, result in results.items():
+        lines.append(f"| {name} | {result['captchas']:,} {result['test_captchas']} | {result['characters']:,} | "
+                     f"{result['box'][0]}x{result['box'][1]} | {result['salient_drop']:.3f} | "
+                     f"{result['random_drop']:.3f} | {result['share']:.1%} ({result['low']:.1%}-{result['high']:.1%}) |")
+    return lines + ["", "Each pictured captcha, then one heat map per character read (its confidence in brackets) "
+                    "with the box that the test masks:", "", "![saliency maps](saliency.png)", ""]
 
 
 if __name__ == "__main__":
