@@ -1,25 +1,32 @@
 """The captcha-break web demo and API: `python app.py`, or the Hugging Face Space.
 
-Three tabs draw a captcha and read it, read an uploaded image, and measure accuracy
-on fresh captchas; a fourth describes the model. Each tab's button is also a named
-API endpoint (`/generate`, `/solve`, `/evaluate`) for `gradio_client`.
+Three tabs draw a captcha of a chosen length and size and read it, read an uploaded
+image, and measure accuracy on fresh captchas; a fourth describes the model. The
+readings of the first two come with a saliency map per character: what the model read
+it from. Each tab's button is also a named API endpoint (`/generate`, `/solve`,
+`/explain`, `/evaluate`) for `gradio_client`.
+
+Visitors choose the model at the top of the page among those bundled with
+`captcha_model` and the one `--model` or the CAPTCHA_MODEL environment variable names
+(a .keras file or a Hub repo); without either, the bundled `default` model is chosen,
+so the demo works offline. Every endpoint takes the model's name as its last,
+optional parameter.
 
 Serving: http://127.0.0.1:7860 unless GRADIO_SERVER_NAME or GRADIO_SERVER_PORT say
-otherwise. `--model` or the CAPTCHA_MODEL environment variable names the model (a
-.keras file or a Hub repo); the default is the one bundled with `captcha_model`, so the
-demo works offline.
+otherwise.
 
 Everything about models, data and scoring lives in `captcha_model`; this file only
 turns its results into components. The module-level `demo` is what Spaces and the
-tests serve, built around a model loaded once at import.
+tests serve, built around the chosen model, loaded once at import; the others are
+loaded when a visitor first picks them.
 """
 
 import argparse
 import collections
+import dataclasses
 import functools
 import hashlib
 import io
-import json
 import math
 import os
 import secrets
@@ -31,8 +38,10 @@ import gradio as gr
 import matplotlib.pyplot as plt
 from PIL import Image
 
-from captcha_model import data, evaluation, hub, model as model_lib, solver as solver_lib
+from captcha_model import data, evaluation, hub, model as model_lib, saliency, solver as solver_lib
 
+# The bundled model `captcha_model.load_solver(None)` loads, chosen when no other is named.
+DEFAULT_MODEL = "default"
 MAX_EVALUATION_COUNT = 2000
 # The queue holds at most QUEUE_SIZE waiting requests of every kind, and runs up to
 # READING_CONCURRENCY readings at once. Evaluations run one at a time in their own lane and
@@ -55,6 +64,12 @@ EXAMPLE_UPLOADS = [(101, "png"), (102, "jpeg"), (103, "gif"), (104, "webp"), (10
 # The network's input is tiny (40x88 by default); it is enlarged with square pixels so
 # visitors see exactly the pixels the model reads.
 MODEL_INPUT_DISPLAY_WIDTH = 352
+# The captcha sizes the app draws. The captcha library draws any size, but below these
+# the characters overlap into a smudge, and above them the picture is no longer a captcha.
+CAPTCHA_WIDTHS = (40, 400)
+CAPTCHA_HEIGHTS = (20, 200)
+# The length the generate tab starts at for a model that reads several: the most common one.
+TYPICAL_LENGTH = 4
 
 THEME = gr.themes.Soft(
     primary_hue="indigo",
@@ -72,13 +87,15 @@ CSS = """
 
 
 def load_app_solver(source):
-    """(solver, notice): the model to serve and a note for visitors, or None.
+    """(solver, notice, name): the model to serve first, a note for visitors or None, and its name.
 
-    The only place the app loads a model. `source` is a .keras path, a Hub repo
-    OWNER/NAME[@REVISION], or None for the bundled model; a model that cannot be had
-    is replaced by the bundled one, and the notice says so on the page.
+    `source` is a bundled model's name, a .keras path, a Hub repo OWNER/NAME[@REVISION],
+    or None for the bundled default model; a model that cannot be had is replaced by the
+    bundled default one, and the notice says so on the page. The name is how the page's
+    model choice lists it: the source as given, or the bundled model's name.
     """
-    return hub.load_solver_with_fallback(source)
+    solver, notice = hub.load_solver_with_fallback(source)
+    return solver, notice, DEFAULT_MODEL if notice or not source else source
 
 
 def user_error(message):
@@ -176,6 +193,56 @@ def length_summary(config):
     return f"{config.min_length} to {config.max_length} characters"
 
 
+def size_summary(config):
+    """'170×80', or '120×50 to 240×100' for a model trained on a range of sizes."""
+    if config.fixed_size:
+        return f"{config.captcha_width}×{config.captcha_height}"
+    (low_width, high_width), (low_height, high_height) = config.captcha_width_range, config.captcha_height_range
+    return f"{low_width}×{low_height} to {high_width}×{high_height}"
+
+
+def captcha_summary(config):
+    """What a model reads, e.g. '4 characters of 0-9, A-Z, drawn 170×80'."""
+    return f"{length_summary(config)} of {charset_summary(config.charset)}, drawn {size_summary(config)}"
+
+
+def typical_length(config):
+    """The length the generate tab proposes for `config`: TYPICAL_LENGTH where the model reads it."""
+    return min(max(TYPICAL_LENGTH, config.min_length), config.max_length)
+
+
+def optional_whole_number(value, name):
+    """`whole_number`, or None for an empty box: the model's own value."""
+    return None if value is None or value == "" else whole_number(value, name)
+
+
+def check_length(length, config):
+    """A captcha length for `config`, None when empty, or a clear error outside the model's lengths."""
+    length = optional_whole_number(length, "length")
+    if length is not None and not config.min_length <= length <= config.max_length:
+        accepted = f"{config.min_length}" if config.fixed_length else f"from {config.min_length} to {config.max_length}"
+        raise user_error(f"This model reads {length_summary(config)}: the length must be {accepted}, not {length}.")
+    return length
+
+
+def check_side(value, name, bounds):
+    """A captcha width or height in pixels, None when empty, or a clear error outside `bounds`."""
+    value = optional_whole_number(value, name)
+    if value is not None and not bounds[0] <= value <= bounds[1]:
+        raise user_error(f"The captcha {name} must be from {bounds[0]} to {bounds[1]} pixels, not {value}.")
+    return value
+
+
+def captchas_to_draw(config, length=None, width=None, height=None):
+    """The config of the captchas to draw for a model: `config` at the length and size asked for.
+
+    Empty values keep the model's own: a model trained on a range of lengths or sizes then
+    draws from its whole range, and a width or height given alone keeps the model's other side.
+    """
+    return config.at(width=check_side(width, "width", CAPTCHA_WIDTHS),
+                     height=check_side(height, "height", CAPTCHA_HEIGHTS), length=check_length(length, config))
+
+
 def percent(value):
     return f"{value:.1%}"
 
@@ -243,34 +310,99 @@ def write_example_uploads(config, directory):
     return paths
 
 
-class CaptchaApp:
-    """The functions behind the components, around one loaded solver.
+@dataclasses.dataclass(frozen=True)
+class ServedModel:
+    """A loaded model and the pictures the Model tab shows of it, made once when it is loaded."""
 
-    Each public method takes component values and returns component values, so it
-    can be called, tested and served without a browser.
+    solver: solver_lib.Solver
+    network_diagram: str
+    training_curve: str | None
+
+
+class CaptchaApp:
+    """The functions behind the components, around the models visitors can choose.
+
+    `solver` is the model chosen when the page opens, listed as `name` (default: its
+    source); the other choices are the models bundled with `captcha_model`, loaded when a
+    visitor first picks them and kept from then on. Each public method takes component
+    values and returns component values, so it can be called, tested and served without
+    a browser; `model`, the chosen model's name, is the last of them and defaults to `name`.
     """
 
-    def __init__(self, solver, notice=None):
-        self.solver = solver
-        self.config = solver.config
+    def __init__(self, solver, notice=None, name=None):
+        self.name = name or solver.source
         self.notice = notice
-        self.metrics = solver.metrics
         self.files = tempfile.mkdtemp(prefix="captcha-break-")
-        # One reading before serving builds the model's prediction function, so the
-        # first visitor does not wait for it and concurrent first requests cannot race.
-        solver.solve([data.sample_captcha(self.config, DEFAULT_GENERATE_SEED)[1]])
+        self.model_names = [*solver_lib.BUNDLED_MODELS, *([] if self.name in solver_lib.BUNDLED_MODELS else [self.name])]
+        # What each model reads comes from its file's config, so that the page can describe
+        # every choice, and refuse a text a model cannot have, without loading its network.
+        self.configs = {
+            name: solver.config if name == self.name else model_lib.read_config(solver_lib.BUNDLED_MODELS[name])
+            for name in self.model_names
+        }
+        # One lock per model: two first requests for the same model load it once, while
+        # the models already loaded keep serving.
+        self.loading_locks = {name: threading.Lock() for name in self.model_names}
+        self.served_models = {self.name: self.prepare(self.name, solver)}
 
-    def generate(self, text, seed):
-        """Draw the captcha of `text` (random when empty) for `seed`, then read it.
+    def prepare(self, name, solver):
+        """A `ServedModel` for a freshly loaded `solver`, warmed up for its first visitor."""
+        # One reading before serving builds the model's prediction function, so the first
+        # visitor does not wait for it and concurrent first requests cannot race.
+        solver.solve([data.sample_captcha(solver.config, DEFAULT_GENERATE_SEED)[1]])
+        folder = os.path.join(self.files, "model-" + hashlib.sha256(name.encode()).hexdigest()[:16])
+        os.makedirs(folder)
+        history = (solver.metrics or {}).get("history")
+        curve = os.path.join(folder, "training_curve.png") if history else None
+        if curve:
+            evaluation.plot_training_curve(history, curve)
+        diagram = save_figure(model_lib.plot_network(solver.model), os.path.join(folder, "network.png"))
+        return ServedModel(solver, diagram, curve)
 
+    def check_model(self, model):
+        """The name of a model visitors can choose: `model`, or this app's first one when empty."""
+        model = model or self.name
+        if model not in self.configs:
+            choices = ", ".join(repr(name) for name in self.model_names)
+            raise user_error(f"Unknown model {model!r}; the models are {choices}.")
+        return model
+
+    def config_of(self, model=None):
+        """The config of the model named `model`, without loading it."""
+        return self.configs[self.check_model(model)]
+
+    def served(self, model=None):
+        """The `ServedModel` named `model`, loaded on first use."""
+        model = self.check_model(model)
+        with self.loading_locks[model]:
+            if model not in self.served_models:
+                try:
+                    self.served_models[model] = self.prepare(model, solver_lib.load_solver(model))
+                except ValueError as error:
+                    raise user_error(f"Could not load the model {model!r}: {error}") from None
+        return self.served_models[model]
+
+    def solver_of(self, model=None):
+        return self.served(model).solver
+
+    def generate(self, text, seed, length=None, width=None, height=None, model=None):
+        """Draw the captcha of `text` (random, of `length` characters, when empty) for `seed`, then read it.
+
+        Draws at `width` x `height` pixels; empty values keep the model's own length and size.
         Returns the image's file, its true text, the reading, a verdict and per-character confidences.
         """
         seed = whole_number(seed, "seed")
+        text = (text or "").strip() or None
+        config = self.config_of(model)
+        # A text sets its own length: the length asked for counts only for random texts.
+        captchas = captchas_to_draw(config, None if text else length, width, height)
+        # One captcha has one size: the model's own where none was asked for, not one drawn from its range.
+        captchas = captchas.at(width=captchas.captcha_width, height=captchas.captcha_height)
         try:
-            truth, image = data.sample_captcha(self.config, seed, text=(text or "").strip() or None)
+            truth, image = data.sample_captcha(captchas, seed, text=text)
         except ValueError as error:
             raise user_error(error) from None
-        reading = self.solver.solve([image])[0]
+        reading = self.solver_of(model).solve([image])[0]
         picture = self.picture_file(image, "captcha")
         return picture, truth, reading.text, verdict(truth, reading), character_confidences(reading)
 
@@ -295,62 +427,98 @@ class CaptchaApp:
             os.replace(partial, path)
         return path
 
-    def check_generate_inputs(self, text, seed):
-        """Messages under the text and seed boxes for input `generate` would refuse."""
+    def check_generate_inputs(self, text, seed, length=None, width=None, height=None, model=None):
+        """Messages under the boxes for input `generate` would refuse."""
+        model_check = validation(lambda: self.check_model(model))
+        config = self.configs.get(model or self.name)
         text = (text or "").strip()
         return [
-            validation(lambda: data.check_text(text, self.config) if text else None),
+            validation(lambda: data.check_text(text, config) if text and config else None),
             validation(lambda: whole_number(seed, "seed")),
+            # A text sets its own length, and lengths are the model's to judge.
+            validation(lambda: check_length(length, config) if config and not text else None),
+            validation(lambda: check_side(width, "width", CAPTCHA_WIDTHS)),
+            validation(lambda: check_side(height, "height", CAPTCHA_HEIGHTS)),
+            model_check,
         ]
 
-    def new_random_captcha(self):
+    def new_random_captcha(self, length=None, width=None, height=None, model=None):
         """A random text on a seed no training run used: clears the text box and sets the seed."""
         seed = FRESH_SEEDS[secrets.randbelow(len(FRESH_SEEDS))]
-        return "", seed, *self.generate("", seed)
+        return "", seed, *self.generate("", seed, length, width, height, model)
 
-    def solve(self, upload):
+    def solve(self, upload, model=None):
         """Read an uploaded image: its reading, per-character confidences, the model's input and details.
 
         `upload` is the image component's raw file payload: the app decodes the file
         itself, so a broken or oversized file gets a clear message instead of a
         decoding error from deep inside the web framework.
         """
-        if not upload:
-            raise user_error("Upload or paste an image first.")
-        try:
-            image = solver_lib.open_image(uploaded_path(upload))
-            reading = self.solver.solve([image])[0]
-        except ValueError as error:
-            raise user_error(error) from None
+        image = self.open_upload(upload)
+        solver = self.solver_of(model)
+        reading = solver.solve([image])[0]
         details = (
             f"Read `{reading.text or '(nothing)'}` with {floor_percent(reading.confidence, 1)} confidence "
             f"from a {image.width}×{image.height} {image.format} image in mode {image.mode}."
         )
-        picture = self.picture_file(model_input_picture(image, self.config), "model-input")
+        picture = self.picture_file(model_input_picture(image, solver.config), "model-input")
         return reading.text, character_confidences(reading), picture, details
 
-    def solve_if_present(self, upload):
-        """`solve`, or empty outputs when the image was cleared."""
-        return self.solve(upload) if upload else ("", None, None, "")
+    @staticmethod
+    def open_upload(upload):
+        """The decoded image of an upload's raw payload, or a clear error."""
+        if not upload:
+            raise user_error("Upload or paste an image first.")
+        try:
+            return solver_lib.open_image(uploaded_path(upload))
+        except ValueError as error:
+            raise user_error(error) from None
 
-    def evaluate(self, count, seed, progress=gr.Progress()):
+    def solve_if_present(self, upload, model=None):
+        """`solve`, or empty outputs when the image was cleared."""
+        return self.solve(upload, model) if upload else ("", None, None, "")
+
+    def explain(self, upload, model=None):
+        """Why the model read an uploaded image as it did: one heat map over the image per character.
+
+        Returns (picture file, caption) pairs, the caption naming the character and its confidence.
+        """
+        return self.explain_picture(self.open_upload(upload), model)
+
+    def explain_if_present(self, upload, model=None):
+        """`explain`, or no pictures when the image was cleared."""
+        return self.explain(upload, model) if upload else []
+
+    def explain_picture(self, image, model=None):
+        """`explain` for a decoded image: one `saliency.explain` call for all its characters."""
+        characters = saliency.explain(self.solver_of(model), [image])[0]
+        return [
+            (self.picture_file(saliency.overlay(image, character.heatmap), "saliency"),
+             f"{character.character} · {floor_percent(character.confidence, 1)}")
+            for character in characters
+        ]
+
+    def evaluate(self, count, seed, length=None, width=None, height=None, model=None, progress=gr.Progress()):
         """Read `count` fresh captchas of the stream `seed` and report how well it went.
 
-        Returns a Markdown summary, a plot of confusions, the failures as (image,
-        caption) pairs, and the full report as a dict.
+        The captchas have `length` characters and `width` x `height` pixels; empty values
+        keep the model's own. Returns a Markdown summary, a plot of confusions, the
+        failures as (image, caption) pairs, and the full report as a dict.
         """
         count = self.evaluation_count(count)
         seed = whole_number(seed, "seed")
+        captchas = captchas_to_draw(self.config_of(model), length, width, height)
+        solver = self.solver_of(model)
         description = f"Drawing and reading {count:,} captchas"
         progress(0, desc=description)
         report = evaluation.evaluate_stream(
-            self.solver, count, seed, progress=False,
+            solver, count, seed, progress=False, captchas=captchas,
             on_progress=lambda fraction: progress(fraction, desc=description),
         )
         figure = evaluation.plot_confusions(report)
         plt.close(figure)
         failures = [
-            (self.picture_file(data.sample_captcha(self.config, seed, failure.index)[1], "captcha"),
+            (self.picture_file(data.sample_captcha(captchas, seed, failure.index)[1], "captcha"),
              f"#{failure.index}: {failure.truth} → {failure.predicted or '(nothing)'}")
             for failure in report.failures[:MAX_FAILURES_SHOWN]
         ]
@@ -364,12 +532,21 @@ class CaptchaApp:
             raise user_error(f"Evaluate between 1 and {MAX_EVALUATION_COUNT:,} captchas at a time, not {count:,}.")
         return count
 
-    def check_evaluate_inputs(self, count, seed, waiting_limit):
-        """Messages under the count and seed boxes for input `evaluate` would refuse, or while the lane is full.
+    def check_evaluate_inputs(self, count, seed, length=None, width=None, height=None, model=None, *,
+                              waiting_limit):
+        """Messages under the boxes for input `evaluate` would refuse, or while the lane is full.
 
         Only a request that would run is counted in by `waiting_limit`.
         """
-        checks = [validation(lambda: self.evaluation_count(count)), validation(lambda: whole_number(seed, "seed"))]
+        config = self.configs.get(model or self.name)
+        checks = [
+            validation(lambda: self.evaluation_count(count)),
+            validation(lambda: whole_number(seed, "seed")),
+            validation(lambda: check_length(length, config) if config else None),
+            validation(lambda: check_side(width, "width", CAPTCHA_WIDTHS)),
+            validation(lambda: check_side(height, "height", CAPTCHA_HEIGHTS)),
+            validation(lambda: self.check_model(model)),
+        ]
         if all(check["is_valid"] for check in checks):
             checks[0] = validation(waiting_limit.admit)
         return checks
@@ -384,6 +561,7 @@ class CaptchaApp:
             f"### {percent(report.accuracy)} of {report.count:,} captchas read right",
             "| Measure | Result |",
             "|---|---|",
+            f"| Captchas | {report.source} |",
             f"| Full-captcha accuracy | **{percent(report.accuracy)}** ({report.correct:,} of {report.count:,}; "
             f"95% interval {percent(low)} to {percent(high)}) |",
             f"| Per-character accuracy | {percent(report.character_accuracy)} (1 - edit distance / characters) |",
@@ -391,34 +569,34 @@ class CaptchaApp:
             f"| Failures | {failures} |",
         ])
 
-    def model_headline(self):
-        """One line naming the served model, for the top of the page."""
-        architecture = model_lib.get_architecture(self.config.architecture)
+    def model_headline(self, model=None):
+        """One line naming the chosen model, for the top of the page."""
+        solver = self.solver_of(model)
+        architecture = model_lib.get_architecture(solver.config.architecture)
         line = (
-            f"**Model:** {self.solver.source} · `{architecture.name}` architecture ({architecture.description}) · "
-            f"{self.solver.model.count_params():,} parameters · reads {length_summary(self.config)} "
-            f"of {charset_summary(self.config.charset)}"
+            f"**Model:** {solver.source} · `{architecture.name}` architecture ({architecture.description}) · "
+            f"{solver.model.count_params():,} parameters · reads {captcha_summary(solver.config)}"
         )
-        test = (self.metrics or {}).get("test")
+        test = (solver.metrics or {}).get("test")
         if test:
             line += f" · test accuracy {percent(test['accuracy'])} on {test['count']:,} fresh captchas"
         return line
 
-    def model_details(self):
+    def model_details(self, model=None):
         """Markdown: the model's configuration and, where train.py left them, its training metrics."""
-        config = self.config
+        solver = self.solver_of(model)
+        config = solver.config
         channels = "grayscale" if config.input_channels == 1 else "RGB"
         lines = [
             "### The model",
-            f"- **Source:** {self.solver.source}",
+            f"- **Source:** {solver.source}",
             f"- **Architecture:** `{config.architecture}`, {model_lib.get_architecture(config.architecture).description}",
-            f"- **Parameters:** {self.solver.model.count_params():,}",
-            f"- **Captchas:** {length_summary(config)} of `{config.charset}`, "
-            f"drawn {config.captcha_width}×{config.captcha_height}",
+            f"- **Parameters:** {solver.model.count_params():,}",
+            f"- **Captchas:** {length_summary(config)} of `{config.charset}`, drawn {size_summary(config)}",
             f"- **Network input:** {config.input_width}×{config.input_height} {channels}",
             "### Training",
         ]
-        metrics = self.metrics
+        metrics = solver.metrics
         if not metrics:
             return "\n".join(lines + ["_No training metrics were found beside this model._"])
         lines.append(
@@ -438,24 +616,78 @@ class CaptchaApp:
             ]
         return "\n".join(lines)
 
-    def network_diagram(self):
+    def network_diagram(self, model=None):
         """A PNG of the network's layers and shapes."""
-        return save_figure(model_lib.plot_network(self.solver.model), os.path.join(self.files, "network.png"))
+        return self.served(model).network_diagram
 
-    def training_curve(self):
+    def training_curve(self, model=None):
         """A PNG of the training history, or None where the metrics hold none."""
-        history = (self.metrics or {}).get("history")
-        if not history:
-            return None
-        path = os.path.join(self.files, "training_curve.png")
-        evaluation.plot_training_curve(history, path)
-        return path
+        return self.served(model).training_curve
 
-    def keras_summary(self):
+    def keras_summary(self, model=None):
         """The network's layer table, as Keras prints it."""
         lines = []
-        self.solver.model.summary(print_fn=lambda line, line_break=True: lines.append(line), line_length=90)
+        self.solver_of(model).model.summary(print_fn=lambda line, line_break=True: lines.append(line), line_length=90)
         return "\n".join(lines)
+
+    def text_help(self, model=None):
+        """The hint under the captcha text box: what the model reads."""
+        config = self.config_of(model)
+        return f"{length_summary(config)} of {charset_summary(config.charset)}; empty: a random text"
+
+    def choose_model(self, model, text, length):
+        """The page's components for a newly chosen model, loading it if it is its first visitor.
+
+        A typed text the model cannot have is cleared, and the length moves into the model's range.
+        """
+        model = self.check_model(model)
+        config = self.config_of(model)
+        text = (text or "").strip()
+        keeps_text = validation(lambda: data.check_text(text, config) if text else None)["is_valid"]
+        length = min(max(int(length or config.min_length), config.min_length), config.max_length)
+        curve = self.training_curve(model)
+        return (
+            self.model_headline(model),
+            gr.update(value=text if keeps_text else "", info=self.text_help(model)),
+            gr.update(**length_slider_settings(config, length)),
+            *(gr.update(placeholder=placeholder) for placeholder in generate_size_placeholders(config)),
+            gr.update(label=model_input_label(config)),
+            *(gr.update(placeholder=placeholder) for placeholder in evaluation_placeholders(config)),
+            self.model_details(model),
+            gr.update(value=curve, visible=curve is not None),
+            self.keras_summary(model),
+            self.network_diagram(model),
+        )
+
+
+def model_input_label(config):
+    return f"What the model sees: {config.input_width}×{config.input_height}, enlarged"
+
+
+def span_text(low, high):
+    """'4', or '1 to 8': a placeholder for a box whose empty value means the model's own range."""
+    return f"{low}" if low == high else f"{low} to {high}"
+
+
+def length_slider_settings(config, length):
+    """The generate tab's length slider for `config`, at `length`, shown only for a model of several lengths.
+
+    Gradio refuses a slider whose minimum is its maximum, so for a model of one length the
+    hidden slider spans one more; the text box's hint names the length.
+    """
+    return {"minimum": config.min_length, "maximum": config.max_length + config.fixed_length, "value": length,
+            "visible": not config.fixed_length}
+
+
+def generate_size_placeholders(config):
+    """The size an empty width or height box draws in the generate tab: the model's own."""
+    return str(config.captcha_width), str(config.captcha_height)
+
+
+def evaluation_placeholders(config):
+    """The lengths, widths and heights an empty box evaluates on: the model's own ranges."""
+    return (span_text(config.min_length, config.max_length), span_text(*config.captcha_width_range),
+            span_text(*config.captcha_height_range))
 
 
 def confidence_display(elem_id):
@@ -463,10 +695,23 @@ def confidence_display(elem_id):
                               show_legend=False, elem_id=elem_id)
 
 
+def saliency_display(elem_id):
+    return gr.Gallery(label="Why: where the model read each character (heat over the captcha)", columns=4,
+                      height="auto", object_fit="contain", format="png", allow_preview=True, elem_id=elem_id)
+
+
+def size_inputs(prefix, placeholders, info):
+    """Width and height boxes in pixels, empty by default: the model's own size."""
+    return [
+        gr.Number(label=f"{side.capitalize()} (pixels)", value=None, precision=0, placeholder=placeholder,
+                  elem_id=f"{prefix}-{side}", info=info.format(low=bounds[0], high=bounds[1]), min_width=120)
+        for side, placeholder, bounds in zip(("width", "height"), placeholders, (CAPTCHA_WIDTHS, CAPTCHA_HEIGHTS))
+    ]
+
+
 def build_demo(app):
     """The Blocks UI around a `CaptchaApp`, with its queue configured."""
-    config = app.config
-    text_help = f"{length_summary(config)} of {charset_summary(config.charset)}"
+    config = app.config_of()
     with gr.Blocks(title="captcha-break: read captchas with a small CNN", analytics_enabled=False) as demo:
         gr.Markdown(
             "# captcha-break\n"
@@ -475,21 +720,31 @@ def build_demo(app):
             "upload your own, or measure accuracy on thousands. Every button is also an API endpoint: "
             "see *Use via API* at the bottom of the page."
         )
-        gr.Markdown(app.model_headline(), elem_id="model-headline")
+        model = gr.Radio(
+            app.model_names, value=app.name, label="Model", elem_id="model-choice",
+            info=" · ".join(f"{name}: {captcha_summary(app.config_of(name))}" for name in app.model_names),
+        )
+        headline = gr.Markdown(app.model_headline(), elem_id="model-headline")
         if app.notice:
             gr.Markdown(f"**Warning:** {app.notice}", elem_id="model-notice")
 
         with gr.Tab("Generate & solve", id="generate"):
             with gr.Row():
                 with gr.Column(scale=2):
-                    text = gr.Textbox(label="Captcha text", placeholder="empty: random text", info=text_help,
+                    text = gr.Textbox(label="Captcha text", placeholder="empty: random text", info=app.text_help(),
                                       elem_id="generate-text")
                     seed = gr.Number(label="Seed", value=DEFAULT_GENERATE_SEED, precision=0, elem_id="generate-seed",
-                                     info="The same text and seed always draw the same image.")
+                                     info="The same text, size and seed always draw the same image.")
+                    length = gr.Slider(**length_slider_settings(config, typical_length(config)), step=1,
+                                       label="Length of a random text", elem_id="generate-length",
+                                       info="Within the lengths the model reads; a typed text sets its own.")
+                    with gr.Row():
+                        generate_size = size_inputs("generate", generate_size_placeholders(config),
+                                                    "{low} to {high}; empty: the model's own")
                     generate_button = gr.Button("Generate & solve", variant="primary", elem_id="generate-button")
                     random_button = gr.Button("New random captcha", elem_id="random-button")
                 with gr.Column(scale=3):
-                    captcha = gr.Image(label="Captcha", format="png", interactive=False, height=200,
+                    captcha = gr.Image(label="Captcha", format="png", type="pil", interactive=False, height=200,
                                        buttons=["download", "fullscreen"], elem_id="generated-image")
                     with gr.Row():
                         truth = gr.Textbox(label="True text", interactive=False, elem_id="generated-truth")
@@ -497,16 +752,27 @@ def build_demo(app):
                                                        elem_id="generated-reading")
                     generated_verdict = gr.Markdown(label="Verdict", elem_id="verdict")
                     generated_confidences = confidence_display("generated-confidences")
+                    generated_saliency = saliency_display("generated-saliency")
+            generate_inputs = [text, seed, length, *generate_size, model]
             generate_outputs = [captcha, truth, generated_reading, generated_verdict, generated_confidences]
+
+            def explain_generated(event):
+                """Follow a successful drawing with the saliency of its reading."""
+                event.success(app.explain_picture, [captcha, model], generated_saliency, api_visibility="private")
+
             # Invalid input is explained under its box before anything runs, and to API clients.
-            generate_button.click(app.generate, [text, seed], generate_outputs, api_name="generate",
-                                  validator=app.check_generate_inputs)
-            text.submit(app.generate, [text, seed], generate_outputs, api_visibility="private",
-                        validator=app.check_generate_inputs)
-            random_button.click(app.new_random_captcha, None, [text, seed, *generate_outputs],
-                                api_visibility="private")
+            # Raw values reach `generate`, so that its own messages explain refusals.
+            explain_generated(generate_button.click(app.generate, generate_inputs, generate_outputs,
+                                                    api_name="generate", preprocess=False,
+                                                    validator=app.check_generate_inputs))
+            explain_generated(text.submit(app.generate, generate_inputs, generate_outputs, api_visibility="private",
+                                          preprocess=False, validator=app.check_generate_inputs))
+            explain_generated(random_button.click(app.new_random_captcha, generate_inputs[2:],
+                                                  [text, seed, *generate_outputs], api_visibility="private",
+                                                  preprocess=False))
             # The first visit opens on a captcha already read, not on empty boxes.
-            demo.load(app.generate, [text, seed], generate_outputs, api_visibility="private")
+            explain_generated(demo.load(app.generate, generate_inputs, generate_outputs, api_visibility="private",
+                                        preprocess=False))
 
         with gr.Tab("Upload & solve", id="upload"):
             with gr.Row():
@@ -523,17 +789,22 @@ def build_demo(app):
                                 label="Example captchas (PNG, JPEG, GIF, WebP, BMP): click one")
                 with gr.Column():
                     model_input = gr.Image(
-                        label=f"What the model sees: {config.input_width}×{config.input_height}, enlarged",
-                        interactive=False, format="png", height=220, buttons=["download"], elem_id="model-input",
+                        label=model_input_label(config), interactive=False, format="png", height=220,
+                        buttons=["download"], elem_id="model-input",
                     )
                     upload_reading = gr.Textbox(label="Model's reading", interactive=False, elem_id="upload-reading")
                     upload_details = gr.Markdown(label="Details", elem_id="upload-details")
                     upload_confidences = confidence_display("upload-confidences")
+                    upload_saliency = saliency_display("upload-saliency")
             solve_outputs = [upload_reading, upload_confidences, model_input, upload_details]
-            # The raw payload reaches `solve`, which decodes the file with clear errors.
-            solve_button.click(app.solve, upload, solve_outputs, preprocess=False, api_name="solve")
+            # The raw payload reaches `solve` and `explain`, which decode the file with clear errors.
+            solve_button.click(app.solve, [upload, model], solve_outputs, preprocess=False, api_name="solve").success(
+                app.explain, [upload, model], upload_saliency, preprocess=False, api_name="explain")
             # Uploads, pastes and example clicks are read at once; clearing empties the outputs.
-            upload.change(app.solve_if_present, upload, solve_outputs, preprocess=False, api_visibility="private")
+            solve_upload = upload.change(app.solve_if_present, [upload, model], solve_outputs, preprocess=False,
+                                         api_visibility="private")
+            solve_upload.success(app.explain_if_present, [upload, model], upload_saliency, preprocess=False,
+                                 api_visibility="private")
 
         with gr.Tab("Accuracy", id="evaluate"):
             with gr.Row(equal_height=True):
@@ -543,10 +814,17 @@ def build_demo(app):
                                        f"{MAX_WAITING_EVALUATIONS} waiting, so that no visitor can hog the server.")
                 evaluation_seed = gr.Number(label="Seed", value=DEFAULT_EVALUATION_SEED, precision=0,
                                             elem_id="evaluate-seed",
-                                            info="The bundled model trained on seed 1,000 and validated on 1,001,000: "
-                                                 "other seeds give captchas the model has never seen.")
+                                            info="The bundled models trained on seed 1,000 and validated on "
+                                                 "1,001,000: other seeds give captchas they have never seen.")
                 evaluate_button = gr.Button("Evaluate", variant="primary", scale=0, min_width=160,
                                             elem_id="evaluate-button")
+            length_placeholder, *size_placeholders = evaluation_placeholders(config)
+            with gr.Row():
+                evaluation_length = gr.Number(label="Length (characters)", value=None, precision=0,
+                                              placeholder=length_placeholder, elem_id="evaluate-length",
+                                              info="Empty: every length the model reads", min_width=120)
+                evaluation_size = size_inputs("evaluate", size_placeholders,
+                                              "{low} to {high}; empty: every size the model reads")
             summary = gr.Markdown(label="Summary", elem_id="evaluation-summary")
             with gr.Row():
                 confusions = gr.Plot(label="Most confused characters", show_label=False, elem_id="confusions")
@@ -562,7 +840,8 @@ def build_demo(app):
             # The validator runs before a request joins the queue: it refuses a bad count, or
             # one evaluation too many, at once. It sees the raw numbers, so that its message,
             # rather than the slider's own range check, explains a refusal.
-            evaluate_button.click(app.evaluate, [count, evaluation_seed], [summary, confusions, failures, report],
+            evaluate_button.click(app.evaluate, [count, evaluation_seed, evaluation_length, *evaluation_size, model],
+                                  [summary, confusions, failures, report],
                                   api_name="evaluate", concurrency_limit=1, concurrency_id=EVALUATION_LANE,
                                   preprocess=False,
                                   validator=functools.partial(app.check_evaluate_inputs, waiting_limit=evaluation_limit))
@@ -570,15 +849,30 @@ def build_demo(app):
         with gr.Tab("Model", id="model"):
             with gr.Row():
                 with gr.Column():
-                    gr.Markdown(app.model_details(), elem_id="model-details")
+                    model_details = gr.Markdown(app.model_details(), elem_id="model-details")
                     curve = app.training_curve()
-                    if curve:
-                        gr.Image(curve, label="Training curve", interactive=False, buttons=["fullscreen"])
+                    training_curve = gr.Image(curve, label="Training curve", interactive=False,
+                                              buttons=["fullscreen"], visible=curve is not None,
+                                              elem_id="training-curve")
                     with gr.Accordion("Keras summary", open=False):
-                        gr.Code(app.keras_summary(), language=None, elem_id="keras-summary")
+                        keras_summary = gr.Code(app.keras_summary(), language=None, elem_id="keras-summary")
                 with gr.Column():
-                    gr.Image(app.network_diagram(), label="Network", show_label=False, interactive=False,
-                             buttons=["download", "fullscreen"], elem_id="network-diagram")
+                    network_diagram = gr.Image(app.network_diagram(), label="Network", show_label=False,
+                                               interactive=False, buttons=["download", "fullscreen"],
+                                               elem_id="network-diagram")
+
+        # A newly chosen model describes itself everywhere, then reads the captcha and the upload on show.
+        chosen = model.change(
+            app.choose_model, [model, text, length],
+            [headline, text, length, *generate_size, model_input, evaluation_length, *evaluation_size,
+             model_details, training_curve, keras_summary, network_diagram],
+            api_visibility="private",
+        )
+        explain_generated(chosen.success(app.generate, generate_inputs, generate_outputs, api_visibility="private",
+                                         preprocess=False))
+        chosen.success(app.solve_if_present, [upload, model], solve_outputs, preprocess=False,
+                       api_visibility="private").success(
+            app.explain_if_present, [upload, model], upload_saliency, preprocess=False, api_visibility="private")
 
     # Readings are quick and may run a few at a time; evaluations are long, so they queue
     # one at a time in their own lane, and the queue refuses visitors beyond its size.
@@ -599,14 +893,15 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Serve the captcha-break web demo and its API.")
     parser.add_argument(
         "--model", default=os.environ.get(hub.MODEL_VARIABLE) or None,
-        help=f"the model to serve: a .keras file or a Hub repo OWNER/NAME[@REVISION] "
-             f"(default: ${hub.MODEL_VARIABLE}, else the bundled model)",
+        help=f"the model chosen when the page opens: a bundled model's name ({', '.join(solver_lib.BUNDLED_MODELS)}), "
+             f"a .keras file or a Hub repo OWNER/NAME[@REVISION] (default: ${hub.MODEL_VARIABLE}, else "
+             f"{DEFAULT_MODEL}); visitors can also choose any bundled model",
     )
     return parser.parse_args(argv)
 
 
-# Run as `python app.py`, the command line names the model; imported, as by the tests,
-# the environment does. Either way the model is loaded once, before serving.
+# Run as `python app.py`, the command line names the first model; imported, as by the tests,
+# the environment does. Either way it is loaded once, before serving.
 MODEL_SOURCE = parse_args(None if __name__ == "__main__" else []).model
 demo = build_demo(CaptchaApp(*load_app_solver(MODEL_SOURCE)))
 

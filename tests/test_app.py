@@ -2,14 +2,18 @@
 
 Every request goes through the real server, queue and components, on captchas drawn by
 the same generator as training. Hostile uploads, many visitors at once and secrets are
-in test_reliability.py.
+in test_reliability.py. The bundled ctc model is checked for doing what it is asked
+(the right captcha drawn, its own reading returned), not for reading well: that is
+measured where it is trained.
 """
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -20,7 +24,7 @@ from PIL import Image
 
 import app
 from app_server import free_port, serving
-from captcha_model import data, load_solver, solver as solver_lib
+from captcha_model import data, load_solver, saliency, solver as solver_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,11 +45,35 @@ def save_captcha(config, path, seed, file_format="PNG", convert=None):
     return text
 
 
-def test_the_three_endpoints_are_named_and_documented(client):
+@pytest.fixture(scope="module")
+def ctc_solver():
+    return load_solver("ctc")
+
+
+def test_the_four_endpoints_are_named_and_documented(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/generate", "/solve", "/evaluate"} <= set(endpoints)
-    assert [parameter["component"] for parameter in endpoints["/solve"]["parameters"]] == ["Image"]
+    assert {"/generate", "/solve", "/explain", "/evaluate"} <= set(endpoints)
+    assert [parameter["component"] for parameter in endpoints["/solve"]["parameters"]] == ["Image", "Radio"]
     assert endpoints["/solve"]["returns"][0]["component"] == "Textbox"
+    assert [item["component"] for item in endpoints["/explain"]["returns"]] == ["Gallery"]
+    # Every endpoint takes the model last, defaulting to the one served before models could be chosen.
+    for endpoint in ("/generate", "/solve", "/explain", "/evaluate"):
+        model = endpoints[endpoint]["parameters"][-1]
+        assert (model["parameter_name"], model["parameter_has_default"], model["parameter_default"]) == (
+            "model", True, "default")
+    generate = {parameter["parameter_name"]: parameter for parameter in endpoints["/generate"]["parameters"]}
+    assert list(generate) == ["text", "seed", "length", "width", "height", "model"]
+    assert generate["length"]["parameter_default"] == 4
+    assert generate["width"]["parameter_default"] is None and generate["height"]["parameter_has_default"]
+
+
+def test_the_page_offers_every_bundled_model(client):
+    choice = next(component for component in client.config["components"]
+                  if component["props"].get("elem_id") == "model-choice")
+    assert [value for _, value in choice["props"]["choices"]] == list(solver_lib.BUNDLED_MODELS)
+    assert {"default", "ctc"} <= set(solver_lib.BUNDLED_MODELS)
+    assert choice["props"]["value"] == "default"
+    assert "ctc: 1 to 8 characters of 0-9, A-Z, drawn 120×50 to 240×100" in choice["props"]["info"]
 
 
 def test_generate_draws_the_requested_text_and_reads_it(client, config):
@@ -75,6 +103,97 @@ def test_generate_without_text_draws_the_seeds_random_text(client, config):
 def test_generate_explains_invalid_text(client, text, message):
     with pytest.raises(ValidationError, match=f"text: Captcha text .*{message}"):
         client.predict(text, 1, api_name="/generate")
+
+
+def test_generate_draws_a_6_character_200x70_captcha_for_the_ctc_model(client, ctc_solver):
+    image_path, truth, reading, verdict, confidences = client.predict("", 3, 6, 200, 70, "ctc", api_name="/generate")
+    expected_text, expected_image = data.sample_captcha(ctc_solver.config.at(200, 70, 6), 3)
+    assert truth == expected_text and len(truth) == 6
+    with Image.open(image_path) as image:
+        assert image.size == (200, 70)
+        assert image.convert("RGB").tobytes() == expected_image.tobytes()
+    # The reading is the ctc model's own, whatever it is worth.
+    assert reading == ctc_solver.solve([expected_image])[0].text
+    assert "".join(item["token"] for item in confidences) == reading
+    assert verdict.startswith("✓ **Right**" if reading == truth else "✗ **Wrong**")
+
+
+def test_a_typed_text_sets_the_length_and_an_empty_size_is_the_models_own(client, ctc_solver):
+    image_path, truth, *_ = client.predict("AB12CD7", 5, 3, None, None, "ctc", api_name="/generate")
+    assert truth == "AB12CD7"
+    config = ctc_solver.config
+    with Image.open(image_path) as image:
+        assert image.size == (config.captcha_width, config.captcha_height)
+        expected = data.sample_captcha(config.at(config.captcha_width, config.captcha_height), 5, text=truth)[1]
+        assert image.convert("RGB").tobytes() == expected.tobytes()
+
+
+def test_each_request_is_read_by_the_model_it_names(client, solver, ctc_solver, tmp_path):
+    path = tmp_path / "captcha.png"
+    save_captcha(solver.config, path, seed=21)
+    expected = {
+        name: [f"{item.character} · {app.floor_percent(item.confidence, 1)}"
+               for item in saliency.explain(model, [str(path)])[0]]
+        for name, model in (("default", solver), ("ctc", ctc_solver))
+    }
+    # The two models explain this captcha differently, so the answers tell which one read it.
+    assert expected["default"] != expected["ctc"]
+    for name in ("ctc", "default", "ctc"):
+        shown = client.predict(handle_file(str(path)), name, api_name="/explain")
+        assert [item["caption"] for item in shown] == expected[name]
+        reading = client.predict(handle_file(str(path)), name, api_name="/solve")[0]
+        assert reading == "".join(caption[0] for caption in expected[name])
+
+
+def test_explain_returns_one_overlay_per_character_read(client, config, tmp_path):
+    path = tmp_path / "captcha.png"
+    truth = save_captcha(config, path, seed=2)
+    reading = client.predict(handle_file(str(path)), api_name="/solve")[0]
+    assert reading == truth
+    shown = client.predict(handle_file(str(path)), api_name="/explain")
+    assert len(shown) == len(reading)
+    pictures = set()
+    for item, character in zip(shown, reading):
+        assert re.fullmatch(rf"{character} · \d{{1,3}}\.\d%", item["caption"]), item["caption"]
+        with Image.open(item["image"]) as overlay:
+            assert overlay.size == (config.captcha_width, config.captcha_height)
+            pictures.add(overlay.tobytes())
+    # Each character has a map of its own.
+    assert len(pictures) == len(reading)
+
+
+def test_explain_without_an_image_asks_for_one(client):
+    with pytest.raises(AppError, match="Upload or paste an image"):
+        client.predict(None, api_name="/explain")
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (("", 1, 4, 39, 80, "default"), "width: The captcha width must be from 40 to 400 pixels, not 39"),
+        (("", 1, 4, 170, 201, "default"), "height: The captcha height must be from 20 to 200 pixels, not 201"),
+        (("", 1, 4, 170.5, 80, "default"), "width: The width must be a whole number, got 170.5"),
+        (("", 1, 6, None, None, "default"), "length: This model reads 4 characters: the length must be 4, not 6"),
+        (("", 1, 9, None, None, "ctc"), "length: This model reads 1 to 8 characters: the length must be from 1 to 8"),
+        (("ABCDEFGHJ", 1, 4, None, None, "ctc"), "text: Captcha text must have 1 to 8 characters, got 9"),
+        (("", 1, 4, None, None, "nope"), "model: Unknown model 'nope'; the models are 'default', 'ctc'"),
+    ],
+    ids=["narrow", "tall", "fractional", "length-default", "length-ctc", "text-ctc", "model"],
+)
+def test_generate_explains_bad_sizes_lengths_and_models(client, arguments, message):
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        client.predict(*arguments, api_name="/generate")
+    # The server goes on drawing and reading.
+    assert client.predict("7K2P", 8, api_name="/generate")[2] == "7K2P"
+
+
+@pytest.mark.parametrize("endpoint", ["/solve", "/explain"])
+def test_readings_refuse_an_unknown_model_with_the_names_accepted(client, config, tmp_path, endpoint):
+    path = tmp_path / "captcha.png"
+    truth = save_captcha(config, path, seed=2)
+    with pytest.raises(AppError, match=re.escape("Unknown model 'ctc2'; the models are 'default', 'ctc'.")):
+        client.predict(handle_file(str(path)), "ctc2", api_name=endpoint)
+    assert client.predict(handle_file(str(path)), api_name="/solve")[0] == truth
 
 
 def test_solve_reads_an_uploaded_png(client, config, tmp_path):
@@ -129,6 +248,37 @@ def test_a_small_evaluation_reports_plausible_accuracy(client, config):
             assert image.size == (config.captcha_width, config.captcha_height)
 
 
+def test_an_evaluation_at_a_chosen_size_and_length(client, ctc_solver):
+    summary, _, failures, report = client.predict(20, 424242, 6, 200, 70, "ctc", api_name="/evaluate")
+    assert report["count"] == 20
+    assert report["source"] == "20 fresh 200x70 captchas of 6 characters (seed 424242)"
+    assert f"| Captchas | {report['source']} |" in summary
+    # The captchas read are those of the stream at that size and length.
+    expected = data.draw_range(ctc_solver.config.at(200, 70, 6), 424242, 0, 20)[1]
+    for failure in report["failures"]:
+        assert failure["truth"] == expected[failure["index"]]
+    for shown in failures:
+        with Image.open(shown["image"]) as image:
+            assert image.size == (200, 70)
+
+
+def test_an_evaluation_with_empty_boxes_draws_the_models_own_captchas(client):
+    report = client.predict(10, 1, None, None, None, "ctc", api_name="/evaluate")[3]
+    assert report["source"] == "10 fresh captchas of 1-8 characters, 120x50 to 240x100 (seed 1)"
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [((10, 1, 0, None, None, "ctc"), "length: This model reads 1 to 8 characters: the length must be from 1 to 8, not 0"),
+     ((10, 1, None, 401, None, "ctc"), "width: The captcha width must be from 40 to 400 pixels, not 401"),
+     ((10, 1, None, None, None, "none"), "model: Unknown model 'none'; the models are 'default', 'ctc'")],
+    ids=["length", "width", "model"],
+)
+def test_evaluations_refuse_bad_sizes_lengths_and_models(client, arguments, message):
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        client.predict(*arguments, api_name="/evaluate")
+
+
 @pytest.mark.parametrize(
     "count, message",
     [(0, "Evaluate between 1 and 2,000 captchas at a time, not 0"),
@@ -146,6 +296,75 @@ def test_helpers_describe_charsets_and_confidences():
     assert [app.confidence_category(value) for value in (0.999, 1.0, 0.29, 0.0)] == ["99%", "100%", "29%", "0%"]
     assert app.floor_percent(0.99996, 1) == "99.9%"
     assert set(app.CONFIDENCE_COLORS) == {f"{percentage}%" for percentage in range(101)}
+
+
+def test_captchas_to_draw_keeps_the_models_own_values_where_none_is_asked_for(ctc_solver):
+    config = ctc_solver.config
+    assert app.captchas_to_draw(config) == config
+    assert app.captchas_to_draw(config, "", "", "") == config
+    assert app.captchas_to_draw(config, 6, 200, 70) == config.at(200, 70, 6)
+    assert app.captchas_to_draw(config, width=150.0).captcha_width_range == (150, 150)
+    assert app.captchas_to_draw(config, width=150).captcha_height == config.captcha_height
+    with pytest.raises(app.gr.Error, match="must be from 20 to 200 pixels, not 19"):
+        app.captchas_to_draw(config, height=19)
+    assert app.evaluation_placeholders(config) == ("1 to 8", "120 to 240", "50 to 100")
+
+
+def test_choosing_a_model_moves_the_length_slider_into_its_lengths():
+    captcha_app = app.CaptchaApp(*app.load_app_solver(None))
+    headline, text, length, width, height, model_input, *_ = captcha_app.choose_model("ctc", "7K2P", 4)
+    assert headline.startswith("**Model:** bundled ctc model")
+    assert (length["minimum"], length["maximum"], length["value"], length["visible"]) == (1, 8, 4, True)
+    assert text["value"] == "7K2P" and text["info"].startswith("1 to 8 characters")
+    assert (width["placeholder"], height["placeholder"]) == tuple(
+        str(side) for side in (captcha_app.config_of("ctc").captcha_width, captcha_app.config_of("ctc").captcha_height))
+    # Back on the model of one length, a text it cannot have is cleared and the slider hidden at that length.
+    _, text, length, *_ = captcha_app.choose_model("default", "AB12CD7", 7)
+    assert text["value"] == "" and text["info"].startswith("4 characters")
+    assert (length["minimum"], length["value"], length["visible"]) == (4, 4, False)
+    with pytest.raises(app.gr.Error, match="Unknown model 'x'; the models are 'default', 'ctc'."):
+        captcha_app.choose_model("x", "", 4)
+
+
+@pytest.mark.parametrize("source, name", [(None, "default"), ("", "default"), ("ctc", "ctc")])
+def test_the_first_model_is_listed_under_its_bundled_name(source, name):
+    solver, notice, listed = app.load_app_solver(source)
+    assert (notice, listed) == (None, name)
+    captcha_app = app.CaptchaApp(solver, notice, listed)
+    assert captcha_app.model_names == list(solver_lib.BUNDLED_MODELS)
+    assert captcha_app.solver_of() is solver and captcha_app.config_of() == solver.config
+
+
+def test_a_model_named_by_path_is_offered_beside_the_bundled_ones(tmp_path):
+    model_path = str(tmp_path / "mine.keras")
+    shutil.copy(solver_lib.BUNDLED_MODEL, model_path)
+    captcha_app = app.CaptchaApp(*app.load_app_solver(model_path))
+    assert captcha_app.model_names == [*solver_lib.BUNDLED_MODELS, model_path]
+    assert captcha_app.solver_of().source == model_path
+    assert captcha_app.model_headline(model_path).startswith(f"**Model:** {model_path}")
+    assert captcha_app.model_headline("default").startswith("**Model:** bundled default model")
+
+
+def test_a_model_that_cannot_be_loaded_falls_back_to_the_default_one(tmp_path):
+    solver, notice, name = app.load_app_solver(str(tmp_path / "missing.keras"))
+    assert name == "default" and notice.startswith("Could not load the model")
+    assert app.CaptchaApp(solver, notice, name).model_names == list(solver_lib.BUNDLED_MODELS)
+
+
+def test_other_models_are_loaded_once_on_first_use_even_when_asked_for_at_once(monkeypatch):
+    captcha_app = app.CaptchaApp(*app.load_app_solver(None))
+    loads = []
+    monkeypatch.setattr(app.solver_lib, "load_solver", lambda source: loads.append(source) or load_solver(source))
+    assert loads == []
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(captcha_app.solver_of("ctc"))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert loads == ["ctc"]
+    assert len(answers) == 4 and all(answer is answers[0] for answer in answers)
+    assert answers[0].config.architecture == "ctc"
 
 
 def test_model_tab_shows_training_metrics_found_beside_a_model(tmp_path, config):
