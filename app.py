@@ -38,7 +38,7 @@ import gradio as gr
 import matplotlib.pyplot as plt
 from PIL import Image
 
-from captcha_model import data, evaluation, hub, model as model_lib, saliency, solver as solver_lib
+from captcha_model import config as config_lib, data, evaluation, hub, model as model_lib, saliency, solver as solver_lib
 
 # The bundled model `captcha_model.load_solver(None)` loads, chosen when no other is named.
 DEFAULT_MODEL = "default"
@@ -64,10 +64,12 @@ EXAMPLE_UPLOADS = [(101, "png"), (102, "jpeg"), (103, "gif"), (104, "webp"), (10
 # The network's input is tiny (40x88 by default); it is enlarged with square pixels so
 # visitors see exactly the pixels the model reads.
 MODEL_INPUT_DISPLAY_WIDTH = 352
-# The captcha sizes the app draws. The captcha library draws any size, but below these
-# the characters overlap into a smudge, and above them the picture is no longer a captcha.
+# The captcha sizes the app draws, (smallest, largest) in pixels. The captcha library draws
+# any size, but below these the characters overlap into a smudge, and above them the
+# picture is no longer a captcha.
 CAPTCHA_WIDTHS = (40, 400)
 CAPTCHA_HEIGHTS = (20, 200)
+SIZES_TEXT = f"{CAPTCHA_WIDTHS[0]}x{CAPTCHA_HEIGHTS[0]} to {CAPTCHA_WIDTHS[1]}x{CAPTCHA_HEIGHTS[1]}"
 # The length the generate tab starts at for a model that reads several: the most common one.
 TYPICAL_LENGTH = 4
 
@@ -105,11 +107,15 @@ def user_error(message):
 
 def whole_number(value, name):
     """A component's number as an int, or a clear error for empty or fractional input."""
-    if value is None or value == "":
+    if value is None or str(value).strip() == "":
         raise user_error(f"Enter a {name}.")
-    if float(value) != int(float(value)):
+    try:
+        number = float(value)
+    except ValueError:
+        raise user_error(f"The {name} must be a whole number, got {value!r}.") from None
+    if number != int(number):
         raise user_error(f"The {name} must be a whole number, got {value}.")
-    return int(float(value))
+    return int(number)
 
 
 def validation(check):
@@ -211,36 +217,43 @@ def typical_length(config):
     return min(max(TYPICAL_LENGTH, config.min_length), config.max_length)
 
 
-def optional_whole_number(value, name):
-    """`whole_number`, or None for an empty box: the model's own value."""
-    return None if value is None or value == "" else whole_number(value, name)
+def is_empty(value):
+    return value is None or str(value).strip() == ""
 
 
 def check_length(length, config):
     """A captcha length for `config`, None when empty, or a clear error outside the model's lengths."""
-    length = optional_whole_number(length, "length")
+    length = None if is_empty(length) else whole_number(length, "length")
     if length is not None and not config.min_length <= length <= config.max_length:
         accepted = f"{config.min_length}" if config.fixed_length else f"from {config.min_length} to {config.max_length}"
         raise user_error(f"This model reads {length_summary(config)}: the length must be {accepted}, not {length}.")
     return length
 
 
-def check_side(value, name, bounds):
-    """A captcha width or height in pixels, None when empty, or a clear error outside `bounds`."""
-    value = optional_whole_number(value, name)
-    if value is not None and not bounds[0] <= value <= bounds[1]:
-        raise user_error(f"The captcha {name} must be from {bounds[0]} to {bounds[1]} pixels, not {value}.")
-    return value
+def check_size(size):
+    """A captcha size 'WIDTHxHEIGHT' as (width, height), None when empty, or a clear error."""
+    if is_empty(size):
+        return None
+    try:
+        # Visitors may well copy the page's own "170×80".
+        width, height = config_lib.parse_size(str(size).replace("×", "x"))
+    except ValueError as error:
+        raise user_error(f"{error} Sizes from {SIZES_TEXT} are drawn.") from None
+    if not (CAPTCHA_WIDTHS[0] <= width <= CAPTCHA_WIDTHS[1] and CAPTCHA_HEIGHTS[0] <= height <= CAPTCHA_HEIGHTS[1]):
+        raise user_error(f"Captchas are drawn from {SIZES_TEXT} pixels (width from {CAPTCHA_WIDTHS[0]} to "
+                         f"{CAPTCHA_WIDTHS[1]}, height from {CAPTCHA_HEIGHTS[0]} to {CAPTCHA_HEIGHTS[1]}), "
+                         f"not {width}x{height}.")
+    return width, height
 
 
-def captchas_to_draw(config, length=None, width=None, height=None):
+def captchas_to_draw(config, length=None, size=None):
     """The config of the captchas to draw for a model: `config` at the length and size asked for.
 
     Empty values keep the model's own: a model trained on a range of lengths or sizes then
-    draws from its whole range, and a width or height given alone keeps the model's other side.
+    draws from its whole range.
     """
-    return config.at(width=check_side(width, "width", CAPTCHA_WIDTHS),
-                     height=check_side(height, "height", CAPTCHA_HEIGHTS), length=check_length(length, config))
+    width, height = check_size(size) or (None, None)
+    return config.at(width=width, height=height, length=check_length(length, config))
 
 
 def percent(value):
@@ -333,7 +346,8 @@ class CaptchaApp:
         self.name = name or solver.source
         self.notice = notice
         self.files = tempfile.mkdtemp(prefix="captcha-break-")
-        self.model_names = [*solver_lib.BUNDLED_MODELS, *([] if self.name in solver_lib.BUNDLED_MODELS else [self.name])]
+        # The first model leads the choice; the bundled ones follow in their own order.
+        self.model_names = [self.name, *(name for name in solver_lib.BUNDLED_MODELS if name != self.name)]
         # What each model reads comes from its file's config, so that the page can describe
         # every choice, and refuse a text a model cannot have, without loading its network.
         self.configs = {
@@ -385,17 +399,17 @@ class CaptchaApp:
     def solver_of(self, model=None):
         return self.served(model).solver
 
-    def generate(self, text, seed, length=None, width=None, height=None, model=None):
+    def generate(self, text, seed, length=None, size=None, model=None):
         """Draw the captcha of `text` (random, of `length` characters, when empty) for `seed`, then read it.
 
-        Draws at `width` x `height` pixels; empty values keep the model's own length and size.
+        Draws at `size`, 'WIDTHxHEIGHT' in pixels; empty values keep the model's own length and size.
         Returns the image's file, its true text, the reading, a verdict and per-character confidences.
         """
         seed = whole_number(seed, "seed")
         text = (text or "").strip() or None
         config = self.config_of(model)
         # A text sets its own length: the length asked for counts only for random texts.
-        captchas = captchas_to_draw(config, None if text else length, width, height)
+        captchas = captchas_to_draw(config, None if text else length, size)
         # One captcha has one size: the model's own where none was asked for, not one drawn from its range.
         captchas = captchas.at(width=captchas.captcha_width, height=captchas.captcha_height)
         try:
@@ -427,7 +441,7 @@ class CaptchaApp:
             os.replace(partial, path)
         return path
 
-    def check_generate_inputs(self, text, seed, length=None, width=None, height=None, model=None):
+    def check_generate_inputs(self, text, seed, length=None, size=None, model=None):
         """Messages under the boxes for input `generate` would refuse."""
         model_check = validation(lambda: self.check_model(model))
         config = self.configs.get(model or self.name)
@@ -437,15 +451,14 @@ class CaptchaApp:
             validation(lambda: whole_number(seed, "seed")),
             # A text sets its own length, and lengths are the model's to judge.
             validation(lambda: check_length(length, config) if config and not text else None),
-            validation(lambda: check_side(width, "width", CAPTCHA_WIDTHS)),
-            validation(lambda: check_side(height, "height", CAPTCHA_HEIGHTS)),
+            validation(lambda: check_size(size)),
             model_check,
         ]
 
-    def new_random_captcha(self, length=None, width=None, height=None, model=None):
+    def new_random_captcha(self, length=None, size=None, model=None):
         """A random text on a seed no training run used: clears the text box and sets the seed."""
         seed = FRESH_SEEDS[secrets.randbelow(len(FRESH_SEEDS))]
-        return "", seed, *self.generate("", seed, length, width, height, model)
+        return "", seed, *self.generate("", seed, length, size, model)
 
     def solve(self, upload, model=None):
         """Read an uploaded image: its reading, per-character confidences, the model's input and details.
@@ -498,16 +511,16 @@ class CaptchaApp:
             for character in characters
         ]
 
-    def evaluate(self, count, seed, length=None, width=None, height=None, model=None, progress=gr.Progress()):
+    def evaluate(self, count, seed, length=None, size=None, model=None, progress=gr.Progress()):
         """Read `count` fresh captchas of the stream `seed` and report how well it went.
 
-        The captchas have `length` characters and `width` x `height` pixels; empty values
-        keep the model's own. Returns a Markdown summary, a plot of confusions, the
+        The captchas have `length` characters and `size`, 'WIDTHxHEIGHT' in pixels; empty
+        values keep the model's own lengths and sizes. Returns a Markdown summary, a plot of confusions, the
         failures as (image, caption) pairs, and the full report as a dict.
         """
         count = self.evaluation_count(count)
         seed = whole_number(seed, "seed")
-        captchas = captchas_to_draw(self.config_of(model), length, width, height)
+        captchas = captchas_to_draw(self.config_of(model), length, size)
         solver = self.solver_of(model)
         description = f"Drawing and reading {count:,} captchas"
         progress(0, desc=description)
@@ -532,8 +545,7 @@ class CaptchaApp:
             raise user_error(f"Evaluate between 1 and {MAX_EVALUATION_COUNT:,} captchas at a time, not {count:,}.")
         return count
 
-    def check_evaluate_inputs(self, count, seed, length=None, width=None, height=None, model=None, *,
-                              waiting_limit):
+    def check_evaluate_inputs(self, count, seed, length=None, size=None, model=None, *, waiting_limit):
         """Messages under the boxes for input `evaluate` would refuse, or while the lane is full.
 
         Only a request that would run is counted in by `waiting_limit`.
@@ -543,8 +555,7 @@ class CaptchaApp:
             validation(lambda: self.evaluation_count(count)),
             validation(lambda: whole_number(seed, "seed")),
             validation(lambda: check_length(length, config) if config else None),
-            validation(lambda: check_side(width, "width", CAPTCHA_WIDTHS)),
-            validation(lambda: check_side(height, "height", CAPTCHA_HEIGHTS)),
+            validation(lambda: check_size(size)),
             validation(lambda: self.check_model(model)),
         ]
         if all(check["is_valid"] for check in checks):
@@ -650,7 +661,7 @@ class CaptchaApp:
             self.model_headline(model),
             gr.update(value=text if keeps_text else "", info=self.text_help(model)),
             gr.update(**length_slider_settings(config, length)),
-            *(gr.update(placeholder=placeholder) for placeholder in generate_size_placeholders(config)),
+            gr.update(placeholder=generate_size_placeholder(config)),
             gr.update(label=model_input_label(config)),
             *(gr.update(placeholder=placeholder) for placeholder in evaluation_placeholders(config)),
             self.model_details(model),
@@ -665,7 +676,7 @@ def model_input_label(config):
 
 
 def span_text(low, high):
-    """'4', or '1 to 8': a placeholder for a box whose empty value means the model's own range."""
+    """'4', or '1 to 8': the values an empty box stands for."""
     return f"{low}" if low == high else f"{low} to {high}"
 
 
@@ -679,15 +690,16 @@ def length_slider_settings(config, length):
             "visible": not config.fixed_length}
 
 
-def generate_size_placeholders(config):
-    """The size an empty width or height box draws in the generate tab: the model's own."""
-    return str(config.captcha_width), str(config.captcha_height)
+def generate_size_placeholder(config):
+    """The size an empty size box draws in the generate tab: the model's own."""
+    return f"{config.captcha_width}x{config.captcha_height}"
 
 
 def evaluation_placeholders(config):
-    """The lengths, widths and heights an empty box evaluates on: the model's own ranges."""
-    return (span_text(config.min_length, config.max_length), span_text(*config.captcha_width_range),
-            span_text(*config.captcha_height_range))
+    """The lengths and sizes that empty boxes evaluate on: the model's own ranges."""
+    (low_width, high_width), (low_height, high_height) = config.captcha_width_range, config.captcha_height_range
+    return (f"every length: {span_text(config.min_length, config.max_length)}",
+            f"every size: {span_text(f'{low_width}x{low_height}', f'{high_width}x{high_height}')}")
 
 
 def confidence_display(elem_id):
@@ -700,13 +712,9 @@ def saliency_display(elem_id):
                       height="auto", object_fit="contain", format="png", allow_preview=True, elem_id=elem_id)
 
 
-def size_inputs(prefix, placeholders, info):
-    """Width and height boxes in pixels, empty by default: the model's own size."""
-    return [
-        gr.Number(label=f"{side.capitalize()} (pixels)", value=None, precision=0, placeholder=placeholder,
-                  elem_id=f"{prefix}-{side}", info=info.format(low=bounds[0], high=bounds[1]), min_width=120)
-        for side, placeholder, bounds in zip(("width", "height"), placeholders, (CAPTCHA_WIDTHS, CAPTCHA_HEIGHTS))
-    ]
+def size_input(elem_id, placeholder, info):
+    return gr.Textbox(label="Size (WIDTHxHEIGHT in pixels)", placeholder=placeholder, elem_id=elem_id,
+                      info=f"From {SIZES_TEXT}; {info}", min_width=160)
 
 
 def build_demo(app):
@@ -738,9 +746,8 @@ def build_demo(app):
                     length = gr.Slider(**length_slider_settings(config, typical_length(config)), step=1,
                                        label="Length of a random text", elem_id="generate-length",
                                        info="Within the lengths the model reads; a typed text sets its own.")
-                    with gr.Row():
-                        generate_size = size_inputs("generate", generate_size_placeholders(config),
-                                                    "{low} to {high}; empty: the model's own")
+                    generate_size = size_input("generate-size", generate_size_placeholder(config),
+                                               "empty: the model's own size")
                     generate_button = gr.Button("Generate & solve", variant="primary", elem_id="generate-button")
                     random_button = gr.Button("New random captcha", elem_id="random-button")
                 with gr.Column(scale=3):
@@ -753,7 +760,7 @@ def build_demo(app):
                     generated_verdict = gr.Markdown(label="Verdict", elem_id="verdict")
                     generated_confidences = confidence_display("generated-confidences")
                     generated_saliency = saliency_display("generated-saliency")
-            generate_inputs = [text, seed, length, *generate_size, model]
+            generate_inputs = [text, seed, length, generate_size, model]
             generate_outputs = [captcha, truth, generated_reading, generated_verdict, generated_confidences]
 
             def explain_generated(event):
@@ -818,13 +825,11 @@ def build_demo(app):
                                                  "1,001,000: other seeds give captchas they have never seen.")
                 evaluate_button = gr.Button("Evaluate", variant="primary", scale=0, min_width=160,
                                             elem_id="evaluate-button")
-            length_placeholder, *size_placeholders = evaluation_placeholders(config)
+            length_placeholder, size_placeholder = evaluation_placeholders(config)
             with gr.Row():
-                evaluation_length = gr.Number(label="Length (characters)", value=None, precision=0,
-                                              placeholder=length_placeholder, elem_id="evaluate-length",
-                                              info="Empty: every length the model reads", min_width=120)
-                evaluation_size = size_inputs("evaluate", size_placeholders,
-                                              "{low} to {high}; empty: every size the model reads")
+                evaluation_length = gr.Textbox(label="Length (characters)", placeholder=length_placeholder,
+                                               elem_id="evaluate-length", info="Empty: every length the model reads")
+                evaluation_size = size_input("evaluate-size", size_placeholder, "empty: every size the model reads")
             summary = gr.Markdown(label="Summary", elem_id="evaluation-summary")
             with gr.Row():
                 confusions = gr.Plot(label="Most confused characters", show_label=False, elem_id="confusions")
@@ -840,7 +845,7 @@ def build_demo(app):
             # The validator runs before a request joins the queue: it refuses a bad count, or
             # one evaluation too many, at once. It sees the raw numbers, so that its message,
             # rather than the slider's own range check, explains a refusal.
-            evaluate_button.click(app.evaluate, [count, evaluation_seed, evaluation_length, *evaluation_size, model],
+            evaluate_button.click(app.evaluate, [count, evaluation_seed, evaluation_length, evaluation_size, model],
                                   [summary, confusions, failures, report],
                                   api_name="evaluate", concurrency_limit=1, concurrency_id=EVALUATION_LANE,
                                   preprocess=False,
@@ -864,7 +869,7 @@ def build_demo(app):
         # A newly chosen model describes itself everywhere, then reads the captcha and the upload on show.
         chosen = model.change(
             app.choose_model, [model, text, length],
-            [headline, text, length, *generate_size, model_input, evaluation_length, *evaluation_size,
+            [headline, text, length, generate_size, model_input, evaluation_length, evaluation_size,
              model_details, training_curve, keras_summary, network_diagram],
             api_visibility="private",
         )

@@ -62,16 +62,15 @@ def test_the_four_endpoints_are_named_and_documented(client):
         assert (model["parameter_name"], model["parameter_has_default"], model["parameter_default"]) == (
             "model", True, "default")
     generate = {parameter["parameter_name"]: parameter for parameter in endpoints["/generate"]["parameters"]}
-    assert list(generate) == ["text", "seed", "length", "width", "height", "model"]
-    assert generate["length"]["parameter_default"] == 4
-    assert generate["width"]["parameter_default"] is None and generate["height"]["parameter_has_default"]
+    assert list(generate) == ["text", "seed", "length", "size", "model"]
+    assert (generate["length"]["parameter_default"], generate["size"]["parameter_default"]) == (4, None)
 
 
 def test_the_page_offers_every_bundled_model(client):
     choice = next(component for component in client.config["components"]
                   if component["props"].get("elem_id") == "model-choice")
-    assert [value for _, value in choice["props"]["choices"]] == list(solver_lib.BUNDLED_MODELS)
-    assert {"default", "ctc"} <= set(solver_lib.BUNDLED_MODELS)
+    assert sorted(solver_lib.BUNDLED_MODELS) == ["ctc", "default"]
+    assert [value for _, value in choice["props"]["choices"]] == ["default", "ctc"]
     assert choice["props"]["value"] == "default"
     assert "ctc: 1 to 8 characters of 0-9, A-Z, drawn 120×50 to 240×100" in choice["props"]["info"]
 
@@ -106,7 +105,7 @@ def test_generate_explains_invalid_text(client, text, message):
 
 
 def test_generate_draws_a_6_character_200x70_captcha_for_the_ctc_model(client, ctc_solver):
-    image_path, truth, reading, verdict, confidences = client.predict("", 3, 6, 200, 70, "ctc", api_name="/generate")
+    image_path, truth, reading, verdict, confidences = client.predict("", 3, 6, "200x70", "ctc", api_name="/generate")
     expected_text, expected_image = data.sample_captcha(ctc_solver.config.at(200, 70, 6), 3)
     assert truth == expected_text and len(truth) == 6
     with Image.open(image_path) as image:
@@ -119,7 +118,7 @@ def test_generate_draws_a_6_character_200x70_captcha_for_the_ctc_model(client, c
 
 
 def test_a_typed_text_sets_the_length_and_an_empty_size_is_the_models_own(client, ctc_solver):
-    image_path, truth, *_ = client.predict("AB12CD7", 5, 3, None, None, "ctc", api_name="/generate")
+    image_path, truth, *_ = client.predict("AB12CD7", 5, 3, "", "ctc", api_name="/generate")
     assert truth == "AB12CD7"
     config = ctc_solver.config
     with Image.open(image_path) as image:
@@ -170,15 +169,18 @@ def test_explain_without_an_image_asks_for_one(client):
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        (("", 1, 4, 39, 80, "default"), "width: The captcha width must be from 40 to 400 pixels, not 39"),
-        (("", 1, 4, 170, 201, "default"), "height: The captcha height must be from 20 to 200 pixels, not 201"),
-        (("", 1, 4, 170.5, 80, "default"), "width: The width must be a whole number, got 170.5"),
-        (("", 1, 6, None, None, "default"), "length: This model reads 4 characters: the length must be 4, not 6"),
-        (("", 1, 9, None, None, "ctc"), "length: This model reads 1 to 8 characters: the length must be from 1 to 8"),
-        (("ABCDEFGHJ", 1, 4, None, None, "ctc"), "text: Captcha text must have 1 to 8 characters, got 9"),
-        (("", 1, 4, None, None, "nope"), "model: Unknown model 'nope'; the models are 'default', 'ctc'"),
+        (("", 1, 4, "39x80", "default"), "size: Captchas are drawn from 40x20 to 400x200 pixels (width from 40 to "
+                                          "400, height from 20 to 200), not 39x80"),
+        (("", 1, 4, "170x201", "default"), "size: Captchas are drawn from 40x20 to 400x200 pixels"),
+        (("", 1, 4, "170 by 80", "default"), "size: A captcha size is WIDTHxHEIGHT in pixels, e.g. 160x60; got "
+                                             "'170 by 80'. Sizes from 40x20 to 400x200 are drawn."),
+        (("", 1, 6, "", "default"), "length: This model reads 4 characters: the length must be 4, not 6"),
+        (("", 1, 9, "", "ctc"), "length: This model reads 1 to 8 characters: the length must be from 1 to 8, not 9"),
+        (("", 1, 2.5, "", "ctc"), "length: The length must be a whole number, got 2.5"),
+        (("ABCDEFGHJ", 1, 4, "", "ctc"), "text: Captcha text must have 1 to 8 characters, got 9"),
+        (("", 1, 4, "", "nope"), "model: Unknown model 'nope'; the models are 'default', 'ctc'"),
     ],
-    ids=["narrow", "tall", "fractional", "length-default", "length-ctc", "text-ctc", "model"],
+    ids=["narrow", "tall", "not-a-size", "length-default", "length-ctc", "fractional", "text-ctc", "model"],
 )
 def test_generate_explains_bad_sizes_lengths_and_models(client, arguments, message):
     with pytest.raises(ValidationError, match=re.escape(message)):
@@ -249,7 +251,7 @@ def test_a_small_evaluation_reports_plausible_accuracy(client, config):
 
 
 def test_an_evaluation_at_a_chosen_size_and_length(client, ctc_solver):
-    summary, _, failures, report = client.predict(20, 424242, 6, 200, 70, "ctc", api_name="/evaluate")
+    summary, _, failures, report = client.predict(20, 424242, "6", "200x70", "ctc", api_name="/evaluate")
     assert report["count"] == 20
     assert report["source"] == "20 fresh 200x70 captchas of 6 characters (seed 424242)"
     assert f"| Captchas | {report['source']} |" in summary
@@ -263,16 +265,17 @@ def test_an_evaluation_at_a_chosen_size_and_length(client, ctc_solver):
 
 
 def test_an_evaluation_with_empty_boxes_draws_the_models_own_captchas(client):
-    report = client.predict(10, 1, None, None, None, "ctc", api_name="/evaluate")[3]
+    report = client.predict(10, 1, "", "", "ctc", api_name="/evaluate")[3]
     assert report["source"] == "10 fresh captchas of 1-8 characters, 120x50 to 240x100 (seed 1)"
 
 
 @pytest.mark.parametrize(
     "arguments, message",
-    [((10, 1, 0, None, None, "ctc"), "length: This model reads 1 to 8 characters: the length must be from 1 to 8, not 0"),
-     ((10, 1, None, 401, None, "ctc"), "width: The captcha width must be from 40 to 400 pixels, not 401"),
-     ((10, 1, None, None, None, "none"), "model: Unknown model 'none'; the models are 'default', 'ctc'")],
-    ids=["length", "width", "model"],
+    [((10, 1, "0", "", "ctc"), "length: This model reads 1 to 8 characters: the length must be from 1 to 8, not 0"),
+     ((10, 1, "six", "", "ctc"), "length: The length must be a whole number, got 'six'"),
+     ((10, 1, "", "401x100", "ctc"), "size: Captchas are drawn from 40x20 to 400x200 pixels"),
+     ((10, 1, "", "", "none"), "model: Unknown model 'none'; the models are 'default', 'ctc'")],
+    ids=["length", "not-a-length", "size", "model"],
 )
 def test_evaluations_refuse_bad_sizes_lengths_and_models(client, arguments, message):
     with pytest.raises(ValidationError, match=re.escape(message)):
@@ -301,23 +304,22 @@ def test_helpers_describe_charsets_and_confidences():
 def test_captchas_to_draw_keeps_the_models_own_values_where_none_is_asked_for(ctc_solver):
     config = ctc_solver.config
     assert app.captchas_to_draw(config) == config
-    assert app.captchas_to_draw(config, "", "", "") == config
-    assert app.captchas_to_draw(config, 6, 200, 70) == config.at(200, 70, 6)
-    assert app.captchas_to_draw(config, width=150.0).captcha_width_range == (150, 150)
-    assert app.captchas_to_draw(config, width=150).captcha_height == config.captcha_height
-    with pytest.raises(app.gr.Error, match="must be from 20 to 200 pixels, not 19"):
-        app.captchas_to_draw(config, height=19)
-    assert app.evaluation_placeholders(config) == ("1 to 8", "120 to 240", "50 to 100")
+    assert app.captchas_to_draw(config, "", " ") == config
+    assert app.captchas_to_draw(config, 6, "200x70") == config.at(200, 70, 6)
+    assert app.captchas_to_draw(config, "3", "150×60") == config.at(150, 60, 3)
+    with pytest.raises(app.gr.Error, match="not 150x19"):
+        app.captchas_to_draw(config, size="150x19")
+    assert app.evaluation_placeholders(config) == ("every length: 1 to 8", "every size: 120x50 to 240x100")
 
 
 def test_choosing_a_model_moves_the_length_slider_into_its_lengths():
     captcha_app = app.CaptchaApp(*app.load_app_solver(None))
-    headline, text, length, width, height, model_input, *_ = captcha_app.choose_model("ctc", "7K2P", 4)
+    headline, text, length, size, model_input, *_ = captcha_app.choose_model("ctc", "7K2P", 4)
     assert headline.startswith("**Model:** bundled ctc model")
     assert (length["minimum"], length["maximum"], length["value"], length["visible"]) == (1, 8, 4, True)
     assert text["value"] == "7K2P" and text["info"].startswith("1 to 8 characters")
-    assert (width["placeholder"], height["placeholder"]) == tuple(
-        str(side) for side in (captcha_app.config_of("ctc").captcha_width, captcha_app.config_of("ctc").captcha_height))
+    ctc_config = captcha_app.config_of("ctc")
+    assert size["placeholder"] == f"{ctc_config.captcha_width}x{ctc_config.captcha_height}"
     # Back on the model of one length, a text it cannot have is cleared and the slider hidden at that length.
     _, text, length, *_ = captcha_app.choose_model("default", "AB12CD7", 7)
     assert text["value"] == "" and text["info"].startswith("4 characters")
@@ -331,7 +333,7 @@ def test_the_first_model_is_listed_under_its_bundled_name(source, name):
     solver, notice, listed = app.load_app_solver(source)
     assert (notice, listed) == (None, name)
     captcha_app = app.CaptchaApp(solver, notice, listed)
-    assert captcha_app.model_names == list(solver_lib.BUNDLED_MODELS)
+    assert captcha_app.model_names == [name, *sorted({"default", "ctc"} - {name})]
     assert captcha_app.solver_of() is solver and captcha_app.config_of() == solver.config
 
 
@@ -339,7 +341,7 @@ def test_a_model_named_by_path_is_offered_beside_the_bundled_ones(tmp_path):
     model_path = str(tmp_path / "mine.keras")
     shutil.copy(solver_lib.BUNDLED_MODEL, model_path)
     captcha_app = app.CaptchaApp(*app.load_app_solver(model_path))
-    assert captcha_app.model_names == [*solver_lib.BUNDLED_MODELS, model_path]
+    assert captcha_app.model_names == [model_path, "ctc", "default"]
     assert captcha_app.solver_of().source == model_path
     assert captcha_app.model_headline(model_path).startswith(f"**Model:** {model_path}")
     assert captcha_app.model_headline("default").startswith("**Model:** bundled default model")
@@ -348,7 +350,7 @@ def test_a_model_named_by_path_is_offered_beside_the_bundled_ones(tmp_path):
 def test_a_model_that_cannot_be_loaded_falls_back_to_the_default_one(tmp_path):
     solver, notice, name = app.load_app_solver(str(tmp_path / "missing.keras"))
     assert name == "default" and notice.startswith("Could not load the model")
-    assert app.CaptchaApp(solver, notice, name).model_names == list(solver_lib.BUNDLED_MODELS)
+    assert app.CaptchaApp(solver, notice, name).model_names == ["default", "ctc"]
 
 
 def test_other_models_are_loaded_once_on_first_use_even_when_asked_for_at_once(monkeypatch):

@@ -6,6 +6,7 @@ Chromium at /usr/bin/chromium (CI's .ci/run installs it).
 """
 
 import os
+import re
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -45,19 +46,32 @@ def browser():
 
 @pytest.fixture
 def page(browser, app_url):
-    """A fresh page on the app, opened on its first tab once the first captcha has been read."""
+    """A fresh page on the app, opened on its first tab once the first captcha has been read and explained."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     expect.set_options(timeout=TIMEOUT_MS)
     page.goto(app_url)
     expect(textbox(page, "generated-reading")).not_to_have_value("", timeout=TIMEOUT_MS)
+    # The first reading's explanation follows it; an event that ended meanwhile would lose its messages.
+    expect(saliency_captions(page, "generated-saliency")).not_to_have_count(0)
     yield page
     context.close()
 
 
 def textbox(page, elem_id):
     return page.locator(f"#{elem_id}").get_by_role("textbox")
+
+
+def saliency_captions(page, elem_id):
+    return page.locator(f"#{elem_id} .caption-label")
+
+
+def expect_saliency_of_the_reading(page, elem_id, reading):
+    """One overlay per character read, each captioned with its character and confidence."""
+    expect(saliency_captions(page, elem_id)).to_have_text(
+        [re.compile(rf"^{re.escape(character)} · \d{{1,3}}\.\d%$") for character in reading])
+    expect(page.locator(f"#{elem_id} img")).to_have_count(len(reading))
 
 
 def screenshot(page, tmp_path, name):
@@ -76,6 +90,7 @@ def test_generate_and_solve(page, tmp_path):
     expect(textbox(page, "generated-reading")).to_have_value("7K2P")
     expect(page.locator("#verdict")).to_contain_text("Right")
     expect(page.locator("#generated-confidences")).to_contain_text("%")
+    expect_saliency_of_the_reading(page, "generated-saliency", "7K2P")
     screenshot(page, tmp_path, "02-generated")
 
     page.locator("#random-button").click()
@@ -102,7 +117,46 @@ def test_upload_and_solve(page, tmp_path, config):
     expect(textbox(page, "upload-reading")).to_have_value(text)
     expect(page.locator("#upload-details")).to_contain_text("170×80 PNG image")
     expect(page.locator("#model-input img")).to_be_visible()
+    expect_saliency_of_the_reading(page, "upload-saliency", text)
     screenshot(page, tmp_path, "04-uploaded")
+
+
+def test_the_ctc_model_draws_and_reads_6_characters_at_200x70(page, tmp_path):
+    length = page.locator("#generate-length")
+    # The default model reads 4 characters only: there is no length to choose.
+    expect(length).to_have_count(0)
+    page.locator("#model-choice").get_by_label("ctc").check()
+    expect(page.locator("#model-headline")).to_contain_text("bundled ctc model")
+    # The length slider spans the ctc model's lengths, and the chosen model reads the captcha on show.
+    expect(length.locator("input[type=range]")).to_have_attribute("min", "1")
+    expect(length.locator("input[type=range]")).to_have_attribute("max", "8")
+    expect(page.locator("#generated-saliency [data-testid=status-tracker]")).to_have_class(re.compile(r"\bhide\b"))
+    length.locator("input[type=number]").fill("6")
+    length.locator("input[type=number]").press("Enter")
+    textbox(page, "generate-size").fill("200x70")
+    page.locator("#generate-button").click()
+    expect(textbox(page, "generated-truth")).to_have_value(re.compile(r"^[0-9A-Z]{6}$"))
+    image = page.locator("#generated-image img")
+    expect(image).to_have_js_property("naturalWidth", 200)
+    expect(image).to_have_js_property("naturalHeight", 70)
+    expect(page.locator("#verdict")).to_contain_text("confidence")
+    reading = textbox(page, "generated-reading").input_value()
+    expect_saliency_of_the_reading(page, "generated-saliency", reading)
+    screenshot(page, tmp_path, "07-ctc-generated")
+
+    page.get_by_role("tab", name="Model").click()
+    expect(page.locator("#model-details")).to_contain_text("1 to 8 characters")
+    page.get_by_role("tab", name="Generate & solve").click()
+    page.locator("#model-choice").get_by_label("default").check()
+    expect(page.locator("#model-headline")).to_contain_text("bundled default model")
+    expect(length).to_have_count(0)
+
+
+def test_a_bad_size_gets_a_clear_message(page, tmp_path):
+    textbox(page, "generate-size").fill("1000x70")
+    page.locator("#generate-button").click()
+    expect(page.locator("#generate-size")).to_contain_text("Captchas are drawn from 40x20 to 400x200 pixels")
+    screenshot(page, tmp_path, "08-bad-size")
 
 
 def test_accuracy_evaluation(page, tmp_path):
