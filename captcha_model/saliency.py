@@ -130,11 +130,11 @@ def explain(solver, images):
 
 def _to_input_size(heatmap, config):
     """A small feature-map heat map stretched to the model's input size, scaled to 0..1."""
-    peak = heatmap.max()
-    scaled = heatmap / peak if peak > 0 else heatmap
-    image = Image.fromarray(scaled.astype(np.float32))
-    resized = image.resize((config.input_width, config.input_height), Image.Resampling.BILINEAR)
-    return np.clip(np.asarray(resized), 0.0, 1.0)
+    image = Image.fromarray(heatmap.astype(np.float32))
+    resized = np.asarray(image.resize((config.input_width, config.input_height), Image.Resampling.BILINEAR))
+    resized = np.maximum(resized, 0.0)
+    peak = resized.max()
+    return resized / peak if peak > 0 else resized
 
 
 def score_characters(solver, inputs, explanations):

@@ -164,3 +164,36 @@ def test_fresh_stream_renders_the_seeded_stream():
     expected, texts = data.render_range(CONFIG, seed=9, start=3, count=3)
     assert np.array_equal(inputs, expected)
     assert [data.decode_indices(row, CONFIG) for row in labels] == texts
+
+
+VARIABLE = CaptchaConfig(min_length=1, max_length=8, captcha_width_range=(120, 240), captcha_height_range=(50, 100))
+
+
+def test_variable_lengths_and_sizes_are_seeded_and_cover_their_ranges():
+    samples = [data.sample_captcha(VARIABLE, seed=9, index=index) for index in range(120)]
+    lengths = {len(text) for text, _ in samples}
+    sizes = [image.size for _, image in samples]
+    assert lengths == set(range(1, 9))
+    assert all(120 <= width <= 240 and 50 <= height <= 100 for width, height in sizes)
+    # The config's own size and the library's default each get a share; the rest vary.
+    assert 0.25 < sizes.count((170, 80)) / len(sizes) < 0.55
+    assert 0.08 < sizes.count(data.LIBRARY_DEFAULT_SIZE) / len(sizes) < 0.35
+    assert len(set(sizes)) > 30
+    again_text, again = data.sample_captcha(VARIABLE, seed=9, index=17)
+    assert again_text == samples[17][0] and np.array_equal(pixels(again), pixels(samples[17][1]))
+
+
+def test_one_size_configs_draw_nothing_extra():
+    # Streams of one-size configs predate size ranges and must stay the same: the size draws
+    # nothing from a sample's RNG, so a ranged config restricted to 170x80 gives the same pixels.
+    fixed_text, fixed = data.sample_captcha(CONFIG, seed=4, index=2)
+    restricted_text, restricted = data.sample_captcha(VARIABLE.at(170, 80, length=4), seed=4, index=2)
+    assert fixed_text == restricted_text and np.array_equal(pixels(fixed), pixels(restricted))
+    assert data.sample_captcha(VARIABLE.at(160, 60), seed=4, index=2)[1].size == (160, 60)
+
+
+def test_library_default_size_is_read_from_the_library():
+    from captcha.image import ImageCaptcha
+
+    generator = ImageCaptcha()
+    assert data.LIBRARY_DEFAULT_SIZE == (generator._width, generator._height) == (160, 60)

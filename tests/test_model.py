@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from captcha_model import model as model_lib
-from captcha_model.config import CaptchaConfig
+from captcha_model.config import CaptchaConfig, parse_size
 
 
 def test_seed_architecture_matches_the_tutorial():
@@ -170,3 +170,60 @@ def test_config_round_trip_and_validation():
         CaptchaConfig(charset="AAB")
     with pytest.raises(ValueError, match="min_length <= max_length"):
         CaptchaConfig(min_length=5, max_length=4)
+
+
+def test_ctc_architecture_reads_22_columns_of_up_to_8_characters():
+    config = model_lib.default_config("ctc")
+    assert (config.min_length, config.max_length) == (1, 8)
+    network = model_lib.build_model(config)
+    # Twice the default's 11 columns: 8 characters with repeats need blanks between them.
+    assert network.output_shape == (None, 22, config.num_classes + 1)
+    assert isinstance(network.get_layer("column_gru"), keras.layers.Bidirectional)
+    with pytest.raises(ValueError, match="too few for 12 characters; use max_length <= 11"):
+        model_lib.build_model(model_lib.default_config("ctc", max_length=12))
+
+
+def test_ctc_decoding_of_variable_lengths_with_blanks_and_repeats():
+    config = model_lib.default_config("ctc")
+    blank = config.num_classes
+    padding = [blank] * 10
+    # Three readings of one batch: "A", "7" twice (a blank between) and "ZZZ" with merged repeats.
+    rows = [
+        [blank, 10, 10, 10] + [blank] * 8 + padding,
+        [7, blank, 7, blank] + [blank] * 8 + padding,
+        [35, 35, blank, 35, blank, blank, 35, 35, 35] + [blank] * 3 + padding,
+    ]
+    readings = model_lib.decode_outputs(np.stack([one_hot_frames(row) for row in rows]), config)
+    assert [reading.text for reading in readings] == ["A", "77", "ZZZ"]
+    assert [len(reading.character_confidences) for reading in readings] == [1, 2, 3]
+
+
+def test_ctc_model_round_trips_with_its_size_ranges(tmp_path):
+    config = model_lib.default_config("ctc", min_length=2, max_length=6)
+    network = model_lib.build_model(config)
+    path = tmp_path / "ctc.keras"
+    model_lib.save_model(network, config, path)
+    loaded, loaded_config = model_lib.load_model(path)
+    assert loaded_config == config
+    assert loaded_config.captcha_width_range == (120, 240) and not loaded_config.fixed_size
+    inputs = np.random.default_rng(1).integers(0, 256, (2, 40, 88, 1), dtype=np.uint8)
+    assert np.array_equal(network.predict_on_batch(inputs), loaded.predict_on_batch(inputs))
+
+
+def test_config_size_ranges_round_trip_and_are_checked():
+    config = CaptchaConfig(captcha_width_range=[120, 240], captcha_height_range=[50, 100])
+    assert config.captcha_width_range == (120, 240)
+    assert CaptchaConfig.from_json(config.to_json()) == config
+    assert CaptchaConfig().captcha_width_range == (170, 170) and CaptchaConfig().fixed_size
+    one_size = config.at(160, 60, length=6)
+    assert (one_size.captcha_width, one_size.captcha_height, one_size.min_length, one_size.max_length) == (160, 60, 6, 6)
+    assert one_size.fixed_size and one_size.fixed_length
+    with pytest.raises(ValueError, match=r"captcha_width_range must be \(smallest, largest\)"):
+        CaptchaConfig(captcha_width_range=(240, 120))
+
+
+@pytest.mark.parametrize("text", ["160x", "x60", "160*60", "big"])
+def test_sizes_are_parsed_or_refused_with_an_example(text):
+    assert parse_size(" 160X60 ") == (160, 60)
+    with pytest.raises(ValueError, match="WIDTHxHEIGHT in pixels, e.g. 160x60"):
+        parse_size(text)

@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 
-from captcha_model import data, model as model_lib
+from captcha_model import data, evaluation, model as model_lib
+from captcha_model.solver import BUNDLED_MODEL, Solver
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--steps-per-epoch", "3", "--batch-size", "8", "--validation-size", "16", "--patience", "100"]
@@ -95,7 +97,7 @@ def test_unwritable_output_fails_at_start_up(tmp_path):
 def test_bad_flags_are_refused_with_what_is_accepted(tmp_path):
     result = train("--arch", "transformer", "--output", str(tmp_path), "--train-size", "0")
     assert result.returncode != 0
-    assert "accepted architectures are ['default', 'seed']" in result.stderr
+    assert "accepted architectures are ['ctc', 'default', 'seed']" in result.stderr
     result = train("--resume", "--output", str(tmp_path / "empty"))
     assert "--resume needs" in result.stderr
 
@@ -103,16 +105,64 @@ def test_bad_flags_are_refused_with_what_is_accepted(tmp_path):
 def test_help_documents_every_flag():
     result = train("--help")
     for flag in ["--arch", "--epochs", "--batch-size", "--steps-per-epoch", "--workers", "--learning-rate",
-                 "--output", "--seed", "--resume", "--push-to-hub", "--train-size"]:
+                 "--output", "--seed", "--resume", "--push-to-hub", "--train-size", "--lengths", "--size",
+                 "--size-range", "--init-from"]:
         assert flag in result.stdout
 
 
 def test_learning_rate_schedule_warms_up_then_decays():
-    sys.path.insert(0, ROOT)
-    import train as train_module
-
-    args = train_module.parse_args(["--epochs", "10", "--learning-rate", "0.01", "--warmup-epochs", "1"])
-    schedule = train_module.cosine_schedule(args)
+    args = train_module().parse_args(["--epochs", "10", "--learning-rate", "0.01", "--warmup-epochs", "1"])
+    schedule = train_module().cosine_schedule(args)
     rates = np.array([schedule(epoch) for epoch in range(10)])
     assert rates[0] < rates[1] == pytest.approx(0.01)
     assert (np.diff(rates[1:]) < 0).all() and rates[-1] < 0.002
+
+
+def train_module():
+    sys.path.insert(0, ROOT)
+    import train as module
+
+    return module
+
+
+def test_length_and_size_flags_shape_the_config():
+    module = train_module()
+    args = module.parse_args(["--arch", "ctc", "--lengths", "3-6", "--size", "160x60", "--size-range", "120x50-200x90"])
+    config = model_lib.default_config(args.arch, **args.lengths, **args.size, **args.size_range)
+    assert (config.min_length, config.max_length) == (3, 6)
+    assert (config.captcha_width, config.captcha_height) == (160, 60)
+    assert (config.captcha_width_range, config.captcha_height_range) == ((120, 200), (50, 90))
+    assert module.parse_args(["--lengths", "5"]).lengths == {"min_length": 5, "max_length": 5}
+    for flag, value, message in [("--lengths", "a-b", "a length like 4"), ("--size", "160", "e.g. 160x60"),
+                                 ("--size-range", "120x50", "two sizes like 120x50-240x100")]:
+        result = train(flag, value, "--output", "unused")
+        assert result.returncode != 0 and message in result.stderr
+
+
+def test_a_warm_started_ctc_model_learns_variable_length_text():
+    """From the bundled default model's trunk, a few hundred captchas of 1-3 characters teach the
+    ctc architecture to read fresh ones: a real, if short, training run."""
+    module = train_module()
+    keras.utils.set_random_seed(0)
+    config = model_lib.default_config("ctc", min_length=1, max_length=3, captcha_width_range=(),
+                                      captcha_height_range=())
+    inputs, texts = data.render_range(config, seed=11, start=0, count=512)
+    targets = model_lib.TrainingTargets(config)(*data.encode_batch(texts, config))
+    network = model_lib.build_model(config)
+    module.warm_start(network, BUNDLED_MODEL)
+    solver = Solver(network, config, "a model in training")
+    test_inputs, test_texts = data.render_range(config, seed=12, start=0, count=200)
+    before = evaluation.evaluate_arrays(solver, test_inputs, test_texts, "fresh captchas").accuracy
+    model_lib.compile_model(network, config, keras.optimizers.Adam(1e-3))
+    network.fit(inputs, targets, batch_size=32, epochs=6, verbose=0)
+    model_lib.recalibrate_batch_norm(network, [inputs[start : start + 64] for start in range(0, 512, 64)])
+    after = evaluation.evaluate_arrays(solver, test_inputs, test_texts, "fresh captchas").accuracy
+    assert before < 0.05 and after > before + 0.1
+    assert {len(reading.text) for reading in solver.solve_inputs(test_inputs)} >= {1, 2, 3}
+
+
+def test_warm_start_needs_a_matching_layer(tmp_path):
+    module = train_module()
+    seed_config = model_lib.default_config("seed")
+    with pytest.raises(ValueError, match="no layer of it has a name and shape"):
+        module.warm_start(model_lib.build_model(seed_config), BUNDLED_MODEL)
