@@ -9,7 +9,7 @@ import sys
 from captcha_model import data, evaluation, hub
 from captcha_model.config import parse_size
 from captcha_model.model import default_config
-from captcha_model.solver import BUNDLED_MODEL, load_solver
+from captcha_model.solver import BUNDLED_MODELS, load_solver
 
 
 def load_chosen_solver(args):
@@ -76,7 +76,7 @@ def generate(args):
 
 
 def push(args):
-    model = args.model or BUNDLED_MODEL
+    model = BUNDLED_MODELS.get(args.model or "default", args.model)
     commit = hub.push(model, args.repo, private=args.private)
     print(f"Pushed {model} to {commit.repo_url} at revision {commit.oid}")
     return 0
@@ -125,8 +125,9 @@ def build_parser():
 
     command = commands.add_parser("push", help="upload a model, its metrics and a model card to the Hugging Face Hub",
                                   description="The token comes from HF_TOKEN or `hf auth login`.")
-    command.add_argument("model", nargs="?", metavar="MODEL", help="a .keras file; metrics.json and training_curve.png beside it "
-                                                  "go along (default: the bundled model)")
+    command.add_argument("model", nargs="?", metavar="MODEL",
+                         help="a bundled model's name (default, ctc) or a .keras file; metrics.json and "
+                              "training_curve.png beside it go along (default: the bundled default model)")
     command.add_argument("repo", metavar="OWNER/NAME", help="the model repo, created if it does not exist")
     command.add_argument("--private", action="store_true", help="create the repo as private")
     command.set_defaults(run=push)

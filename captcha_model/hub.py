@@ -37,7 +37,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import validate_repo_id
 
-from captcha_model import model as model_lib, solver as solver_lib
+from captcha_model import evaluation, model as model_lib, solver as solver_lib
 
 logger = logging.getLogger(__name__)
 
@@ -298,8 +298,8 @@ def _summary_section(repo_id, config, parameters):
         f"`{config.charset}`.\n\n"
         f"- Architecture `{config.architecture}`: {architecture.description}, {parameters:,} parameters.\n"
         f"- Input: the captcha resized to {config.input_height}x{config.input_width} "
-        f"{'grayscale' if config.input_channels == 1 else 'RGB'} pixels (uint8); the library draws it at "
-        f"{config.captcha_width}x{config.captcha_height}.\n"
+        f"{'grayscale' if config.input_channels == 1 else 'RGB'} pixels (uint8); trained on "
+        f"{evaluation.describe_captchas(config)}.\n"
         f"- Files: `{MODEL_FILE}` (weights, with its config inside), `{CONFIG_FILE}` (the same config), "
         f"`{METRICS_FILE}` and `{CURVE_FILE}` (when training wrote them)."
     )

@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+from PIL import Image
+
 from captcha_model.__main__ import main
 
 
@@ -75,3 +77,18 @@ def test_module_runs_as_a_program():
     result = subprocess.run([sys.executable, "-m", "captcha_model", "--help"], capture_output=True, text=True)
     assert result.returncode == 0
     assert all(command in result.stdout for command in ("solve", "evaluate", "generate"))
+
+
+def test_size_and_length_choose_the_captchas(tmp_path, capsys):
+    assert main(["generate", "--count", "6", "--seed", "10", "--out", str(tmp_path), "--size", "160x60",
+                 "--length", "6"]) == 0
+    labels = read_labels(tmp_path)
+    assert {len(text) for text in labels.values()} == {6}
+    with Image.open(tmp_path / "0.png") as image:
+        assert image.size == (160, 60)
+    capsys.readouterr()
+    assert main(["evaluate", "--count", "20", "--seed", "11", "--model", "ctc", "--size", "200x70",
+                 "--length", "5"]) == 0
+    assert "20 fresh 200x70 captchas of 5 characters (seed 11)" in capsys.readouterr().out
+    assert main(["evaluate", "--count", "5", "--size", "wide"]) == 2
+    assert "WIDTHxHEIGHT in pixels, e.g. 160x60" in capsys.readouterr().err
