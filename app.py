@@ -53,8 +53,8 @@ EVALUATION_LANE = "evaluate"
 MAX_WAITING_EVALUATIONS = 4
 DEFAULT_EVALUATION_COUNT = 200
 MAX_FAILURES_SHOWN = 24
-# train.py draws from the streams --seed, --seed + 10**6 and --seed + 2 * 10**6 (1000,
-# 1001000 and 2001000 for the bundled model), so with the usual small seeds, random
+# train.py draws from the streams --seed, --seed + 10**6 and --seed + 2 * 10**6 (seeds 1000
+# and 3000 for the bundled default and ctc models), so with the usual small seeds, random
 # captchas from here on are ones no model trained on.
 FRESH_SEEDS = range(10**7, 10**9)
 DEFAULT_GENERATE_SEED = 7
@@ -821,8 +821,9 @@ def build_demo(app):
                                        f"{MAX_WAITING_EVALUATIONS} waiting, so that no visitor can hog the server.")
                 evaluation_seed = gr.Number(label="Seed", value=DEFAULT_EVALUATION_SEED, precision=0,
                                             elem_id="evaluate-seed",
-                                            info="The bundled models trained on seed 1,000 and validated on "
-                                                 "1,001,000: other seeds give captchas they have never seen.")
+                                            info="The bundled models trained on seeds 1,000 and 3,000 and were validated "
+                                                 "on 1,001,000 and 1,003,000: other seeds give captchas they "
+                                                 "have never seen.")
                 evaluate_button = gr.Button("Evaluate", variant="primary", scale=0, min_width=160,
                                             elem_id="evaluate-button")
             length_placeholder, size_placeholder = evaluation_placeholders(config)

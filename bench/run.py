@@ -11,8 +11,8 @@ is kept; since this machine may be shared, ratios (ours / baseline) say more tha
 seconds. Then both bundled models (and --model) read 4-character captchas of many
 sizes, the ctc model reads texts of 1 to 8 characters, and a masking test checks that
 each model's saliency maps point at what drives its readings. Results go to
-bench/RESULTS.md with plots beside it; a run with sections skipped writes only the
-sections it measured.
+bench/RESULTS.md with plots beside it. Sections that a run skips keep the figures (and
+plots) of the last run that measured them, and RESULTS.md names the command behind each.
 """
 
 import argparse
@@ -561,7 +561,6 @@ def main():
                 continue
             path, metrics = train_with_budget(architecture, args.budget_minutes, learning_rate)
             budget[architecture] = metrics
-            curves[f"{architecture}, {args.budget_minutes:g}-min budget"] = metrics["history"]
             if architecture == "seed":
                 solvers["tutorial (seed)"] = KerasSolver(load_solver(path), "tutorial (seed)")
 
@@ -589,32 +588,77 @@ def main():
             saliency_results, pictured = measure_saliency(models, args.saliency_count)
             plot_saliency(pictured, os.path.join(BENCH, "saliency.png"))
 
-    if curves:
-        plot_training(curves, os.path.join(BENCH, "accuracy_vs_time.png"))
+    if budget:
+        plot_training({**curves, **budget_curves(budget)}, os.path.join(BENCH, "accuracy_vs_time.png"))
     if speeds:
         plot_speed(speeds, os.path.join(BENCH, "throughput.png"))
+    command = " ".join(["python bench/run.py", *sys.argv[1:]])
     results = {"accuracy": accuracy, "speeds": speeds, "generation": generation, "budget": budget, "sizes": sizes,
-               "lengths": lengths, "saliency": saliency_results,
-               "command": " ".join(["python bench/run.py", *sys.argv[1:]]), "minutes": (time.time() - started) / 60}
+               "lengths": lengths, "saliency": saliency_results, "command": command,
+               "minutes": (time.time() - started) / 60}
+    results["measured_by"] = {key: command for key in SECTION_RESULTS if results[key]}
+    if accuracy:
+        results["comparison_settings"] = {"frozen_count": args.frozen_count, "repeats": args.repeats}
+    keep_previous_sections(results, os.path.join(BENCH, "results.json"))
     with open(os.path.join(BENCH, "results.json"), "w") as handle:
         json.dump(results, handle, indent=2, default=str)
-    write_markdown(args, ours, results, curves)
+    write_markdown(args, ours, results, {**curves, **budget_curves(results["budget"])})
     print(f"Wrote bench/RESULTS.md in {results['minutes']:.1f} minutes.")
+
+
+# The keys of results.json that hold each section's figures.
+SECTION_RESULTS = ("accuracy", "speeds", "budget", "generation", "sizes", "lengths", "saliency")
+
+
+def keep_previous_sections(results, path):
+    """Fill the sections this run skipped from the previous results.json, with the command that measured them.
+
+    A run of a few sections then refreshes those without dropping the others from RESULTS.md.
+    """
+    if not os.path.exists(path):
+        return
+    with open(path) as handle:
+        previous = json.load(handle)
+    for key in SECTION_RESULTS:
+        if not results[key] and previous.get(key):
+            results[key] = previous[key]
+            results["measured_by"][key] = previous.get("measured_by", {}).get(key, previous["command"])
+    if "comparison_settings" not in results and results["accuracy"]:
+        # Results written before the settings were recorded came from runs with the defaults.
+        results["comparison_settings"] = previous.get("comparison_settings", {"frozen_count": 2000, "repeats": 3})
+
+
+def budget_curves(budget):
+    """Validation histories of the same-budget runs, labelled with the budget they used."""
+    return {f"{architecture}, {round(metrics['wall_seconds'] / 60)}-min budget": metrics["history"]
+            for architecture, metrics in budget.items()}
+
+
+def earlier_sections(results):
+    """e.g. "accuracy, speeds by `python bench/run.py --budget-minutes 8`", or "none"."""
+    by_command = {}
+    for key, command in results["measured_by"].items():
+        if command != results["command"]:
+            by_command.setdefault(command, []).append(key)
+    return "; ".join(f"{', '.join(keys)} by `{command}`" for command, keys in by_command.items()) or "none"
 
 
 def write_markdown(args, ours, results, curves):
     lines = [
         "# Benchmark results",
         "",
-        f"- command: `{results['command']}` ({results['minutes']:.0f} minutes)",
+        f"- command of the latest run: `{results['command']}` ({results['minutes']:.0f} minutes)",
+        f"- sections kept from earlier runs: {earlier_sections(results)}",
         f"- date: {datetime.date.today().isoformat()}",
         f"- hardware: {hardware()}",
         f"- versions: Python {platform.python_version()}, {versions()}",
     ]
     if results["accuracy"]:
         lines += [f"- test captchas: fresh stream seed {FRESH_SEED} (4 characters of 0-9A-Z, 170x80) and the frozen "
-                  f"set `python -m captcha_model generate --count {args.frozen_count} --seed {FROZEN_SEED}`"]
-        lines += comparison_lines(args, ours, results["accuracy"], results["speeds"])
+                  f"set `python -m captcha_model generate --count {results['comparison_settings']['frozen_count']} "
+                  f"--seed {FROZEN_SEED}`"]
+        lines += comparison_lines(args, ours, results["accuracy"], results["speeds"],
+                                  results["comparison_settings"]["repeats"])
     lines += training_lines(curves)
     if results["generation"]:
         lines += ["## Data generation", "", "| worker processes | captchas/s |", "|---|---|"]
@@ -630,7 +674,7 @@ def write_markdown(args, ours, results, curves):
         handle.write("\n".join(lines))
 
 
-def comparison_lines(args, ours, accuracy, speeds):
+def comparison_lines(args, ours, accuracy, speeds, repeats):
     ours_name = "ours (default)"
     megabytes = os.path.getsize(args.model or BUNDLED_MODEL) / 2**20
     parameters = ours.model.count_params()
@@ -655,7 +699,7 @@ def comparison_lines(args, ours, accuracy, speeds):
         "",
         "Throughput and latency start from decoded PIL images and include preprocessing, except the "
         "row for the network alone, which starts from preprocessed batches; "
-        f"medians of {args.repeats} repeats.",
+        f"medians of {repeats} repeats.",
         "",
         "## Side by side, on the same captchas",
         "",
