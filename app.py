@@ -85,6 +85,8 @@ CSS = """
 /* Gradio shows images no larger than they are; a 170x80 captcha reads better enlarged. */
 #generated-image img, #upload-image img { width: 340px !important; max-width: 100% !important; height: auto !important; object-fit: contain !important; }
 #verdict p { font-size: 1.1rem; }
+/* Saliency thumbnails show the whole captcha, not a square crop of it. */
+#generated-saliency img, #upload-saliency img { object-fit: contain !important; }
 """
 
 
@@ -708,8 +710,11 @@ def confidence_display(elem_id):
 
 
 def saliency_display(elem_id):
-    return gr.Gallery(label="Why: where the model read each character (heat over the captcha)", columns=4,
-                      height="auto", object_fit="contain", format="png", allow_preview=True, elem_id=elem_id)
+    # The label sits in the gallery's corner and would hide the tops of the overlays, so a
+    # heading above the gallery names it instead.
+    gr.Markdown("**Why:** where the model read each character (heat over the captcha)")
+    return gr.Gallery(label="Saliency per character", show_label=False, columns=4, height=150,
+                      object_fit="contain", format="png", allow_preview=True, elem_id=elem_id)
 
 
 def size_input(elem_id, placeholder, info):
