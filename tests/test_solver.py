@@ -30,6 +30,21 @@ def test_bundled_model_reads_at_least_97_percent_of_fresh_captchas(solver):
     assert report.character_accuracy >= report.accuracy
 
 
+@pytest.mark.parametrize("size, length, bound", [
+    # The library's default size, which the default model reads badly (58%): the bench measured
+    # 98.0% over 2,000 captchas of it, and 95.8% of 6-character captchas at 170x80.
+    ((160, 60), 4, 0.95),
+    ((170, 80), 6, 0.92),
+])
+def test_bundled_ctc_model_reads_other_sizes_and_lengths(size, length, bound):
+    ctc = load_solver("ctc")
+    captchas = ctc.config.at(*size, length=length)
+    # Seed 434343 is none of the ctc model's streams (3000, 1003000 and 2003000).
+    report = evaluation.evaluate_stream(ctc, count=400, seed=434343, progress=False, captchas=captchas)
+    print(report.summary())
+    assert report.count == 400 and report.accuracy >= bound, report.summary()
+
+
 def test_bundled_model_is_small_and_loads_by_default(solver):
     import os
 
