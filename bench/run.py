@@ -377,6 +377,13 @@ def time_to_reach(history, threshold):
     return None, None
 
 
+def save_plot(figure, path):
+    """Lay out, write and release a figure."""
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 def plot_training(curves, path):
     figure, (by_time, by_samples) = plt.subplots(1, 2, figsize=(11, 4))
     for name, history in curves.items():
@@ -393,9 +400,7 @@ def plot_training(curves, path):
         axes.set_ylim(0, 1)
         axes.grid(alpha=0.3)
         axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_plot(figure, path)
 
 
 def plot_speed(speeds, path):
@@ -409,9 +414,7 @@ def plot_speed(speeds, path):
     single.set_yscale("log")
     for axes in (batch, single):
         axes.grid(alpha=0.3, axis="y")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_plot(figure, path)
 
 
 def plot_accuracies(axes, positions, results, label, marker="o", linestyle="-"):
@@ -428,9 +431,7 @@ def finish_accuracy_plot(figure, axes, xlabel, path):
     axes.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     axes.grid(alpha=0.3)
     axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_plot(figure, path)
 
 
 def plot_sizes(sizes, path):
@@ -476,9 +477,7 @@ def plot_saliency(pictured, path):
             axes.set_title(f"{character.character} ({character.confidence:.2f})", fontsize=8)
         for axes in axes_row:
             axes.set_axis_off()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_plot(figure, path)
 
 
 def percent(result):

@@ -252,36 +252,45 @@ def _softmax(logits):
     return exponentials / exponentials.sum(axis=-1, keepdims=True)
 
 
+def read_characters(outputs, config):
+    """Model outputs for a batch -> per image, the characters read as (class index, frames, confidence).
+
+    `frames` are the output positions that emitted the character: the CTC columns of its
+    run (greedy decoding: repeats merge, blanks separate), or the head's own position.
+    A character's confidence is its probability (for CTC: the highest over its columns).
+    """
+    if get_architecture(config.architecture).output_kind == "heads":
+        probabilities = np.stack([np.asarray(head) for head in outputs], axis=1)
+        return [
+            [(int(row[position].argmax()), (position,), float(row[position].max())) for position in range(len(row))]
+            for row in probabilities
+        ]
+    probabilities = _softmax(np.asarray(outputs, dtype=np.float64))
+    blank = config.num_classes
+    images = []
+    for row in probabilities:
+        characters, previous = [], blank
+        for frame, index in enumerate(row.argmax(axis=-1)):
+            if index != blank and index != previous:
+                characters.append([int(index), [frame], float(row[frame, index])])
+            elif index != blank:
+                characters[-1][1].append(frame)
+                characters[-1][2] = max(characters[-1][2], float(row[frame, index]))
+            previous = index
+        images.append([(index, tuple(frames), confidence) for index, frames, confidence in characters])
+    return images
+
+
 def decode_outputs(outputs, config):
     """Model outputs for a batch -> one `Reading` per image.
 
     A character's confidence is its probability (for CTC: the highest over the
     columns that emitted it); the text's confidence is their product.
     """
-    if get_architecture(config.architecture).output_kind == "heads":
-        probabilities = np.stack([np.asarray(head) for head in outputs], axis=1)
-        readings = []
-        for row in probabilities:
-            indices = row.argmax(axis=-1)
-            confidences = row.max(axis=-1)
-            readings.append(_reading(indices, confidences, config))
-        return readings
-    probabilities = _softmax(np.asarray(outputs, dtype=np.float64))
-    blank = config.num_classes
-    readings = []
-    for row in probabilities:
-        best = row.argmax(axis=-1)
-        indices, confidences = [], []
-        previous = blank
-        for frame, index in enumerate(best):
-            if index != blank and index != previous:
-                indices.append(index)
-                confidences.append(row[frame, index])
-            elif index != blank:
-                confidences[-1] = max(confidences[-1], row[frame, index])
-            previous = index
-        readings.append(_reading(indices, confidences, config))
-    return readings
+    return [
+        _reading([index for index, _, _ in characters], [confidence for _, _, confidence in characters], config)
+        for characters in read_characters(outputs, config)
+    ]
 
 
 def _reading(indices, confidences, config):

@@ -48,31 +48,6 @@ def _feature_layer(model):
     raise ValueError(f"Model {model.name!r} has no convolutional feature map to explain.")
 
 
-def _targets(outputs, config):
-    """Per image, the characters read: (class index, frames, confidence) from greedy decoding."""
-    output_kind = model_lib.get_architecture(config.architecture).output_kind
-    if output_kind == "heads":
-        probabilities = np.stack([np.asarray(head) for head in outputs], axis=1)
-        return [
-            [(int(row[position].argmax()), (position,), float(row[position].max())) for position in range(len(row))]
-            for row in probabilities
-        ]
-    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(outputs, axis=-1))
-    blank = config.num_classes
-    targets = []
-    for row in probabilities:
-        characters, previous = [], blank
-        for frame, index in enumerate(row.argmax(axis=-1)):
-            if index != blank and index != previous:
-                characters.append([int(index), [frame], float(row[frame, index])])
-            elif index != blank:
-                characters[-1][1].append(frame)
-                characters[-1][2] = max(characters[-1][2], float(row[frame, index]))
-            previous = index
-        targets.append([(index, tuple(frames), confidence) for index, frames, confidence in characters])
-    return targets
-
-
 def _log_probabilities(outputs, config):
     """(batch, frames, classes) log probabilities for either output kind."""
     if model_lib.get_architecture(config.architecture).output_kind == "heads":
@@ -99,7 +74,7 @@ def explain_inputs(solver, inputs):
         features, outputs = features_model(inputs, training=False)
         outputs = outputs[0] if len(outputs) == 1 else outputs
         log_probabilities = _log_probabilities(outputs, config)
-    targets = _targets(outputs, config)
+    targets = model_lib.read_characters(outputs, config)
     explanations = [[] for _ in targets]
     for position in range(max((len(characters) for characters in targets), default=0)):
         selection = _selection(targets, position, log_probabilities.shape)
