@@ -57,6 +57,11 @@ def parse_args(argv=None):
     parser.add_argument("--train-size", type=int, default=400_000,
                         help="render this many captchas once (kept in --cache-dir) and cycle through them; "
                              "0: render every batch afresh, which costs CPU but never repeats a captcha")
+    parser.add_argument("--emphasize", metavar="CHARS",
+                        help="draw these characters more often in training texts, e.g. 0O, the pair most "
+                             "errors confuse (validation and test texts stay uniform)")
+    parser.add_argument("--emphasis-share", type=float, default=0.3,
+                        help="with --emphasize: the chance that a training character is one of CHARS")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="processes rendering captchas")
     parser.add_argument("--validation-size", type=int, default=2000, help="fresh captchas checked after each epoch")
     parser.add_argument("--test-size", type=int, default=10000, help="fresh captchas in the final evaluation (0: skip)")
@@ -70,6 +75,7 @@ def parse_args(argv=None):
     parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
     args = parser.parse_args(argv)
     model_lib.get_architecture(args.arch)
+    training_emphasis(args)
     for name in ("epochs", "steps_per_epoch", "batch_size", "workers", "validation_size"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
@@ -157,12 +163,18 @@ def check_output_directory(path, needed_megabytes=100, purpose="training"):
         )
 
 
+def training_emphasis(args):
+    """The `data.Emphasis` that --emphasize and --emphasis-share ask for, or None."""
+    return data.Emphasis(args.emphasize, args.emphasis_share) if args.emphasize else None
+
+
 def check_cache_directory(args, config):
     """Fail now if the training pool is to be rendered but `--cache-dir` has no room to keep it.
 
     Rendering a large pool takes many minutes, and the pool is written only after that.
     """
-    if not args.train_size or os.path.exists(data.cache_path(config, args.seed, args.train_size, args.cache_dir)):
+    path = data.cache_path(config, args.seed, args.train_size, args.cache_dir, training_emphasis(args))
+    if not args.train_size or os.path.exists(path):
         return
     check_output_directory(
         args.cache_dir, math.ceil(data.cache_bytes(config, args.train_size) / 2**20),
@@ -258,6 +270,9 @@ def main(argv=None):
         config = model_lib.default_config(args.arch, **(args.lengths or {}), **(args.size or {}),
                                             **(args.size_range or {}))
         state = {"epoch": 0, "samples_seen": 0, "wall_seconds": 0.0, "history": [], "args": vars(args)}
+    emphasis = training_emphasis(args)
+    if emphasis:
+        emphasis.check(config)
     check_cache_directory(args, config)
 
     with strategy.scope():
@@ -272,9 +287,10 @@ def main(argv=None):
     targets = model_lib.TrainingTargets(config)
     pool = None
     if args.train_size:
-        pool = data.cached_dataset(config, args.seed, args.train_size, args.cache_dir, workers=args.workers)
+        pool = data.cached_dataset(config, args.seed, args.train_size, args.cache_dir, workers=args.workers,
+                                   emphasis=emphasis)
     train_stream = data.CaptchaStream(
-        config, args.batch_size, targets, seed=args.seed, pool=pool,
+        config, args.batch_size, targets, seed=args.seed, pool=pool, emphasis=emphasis,
         start_batch=state["epoch"] * args.steps_per_epoch,
         workers=1 if pool is not None else args.workers,
         use_multiprocessing=pool is None and args.workers > 1,
@@ -308,6 +324,8 @@ def main(argv=None):
         "samples_seen": state["samples_seen"],
         "wall_seconds": round(state["wall_seconds"], 1),
         "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+        # The flags of the run's first start: the recipe, --emphasize and --init-from included.
+        "args": state["args"],
         "history": state["history"],
     }
     if args.test_size:

@@ -83,11 +83,48 @@ def check_text(text, config):
         )
 
 
-def random_text(rng, config, length=None):
-    """Draw a captcha text from `rng`: random length in the config's range unless given."""
+@dataclasses.dataclass(frozen=True)
+class Emphasis:
+    """Training captchas that show some characters more often than the uniform charset does.
+
+    Each character of a text is drawn from `characters` with probability `share`, else
+    from the whole charset. `0` and `O` make most errors, yet uniform texts give them 2
+    characters in 36; emphasis lets training spend more of its samples on them. It
+    shapes training data only: validation and tests keep uniform texts.
+    """
+
+    characters: str
+    share: float = 0.3
+
+    def __post_init__(self):
+        if not self.characters:
+            raise ValueError("Emphasis needs at least one character, e.g. '0O'.")
+        if not 0.0 < self.share <= 1.0:
+            raise ValueError(f"Emphasis share must lie in (0, 1], got {self.share}.")
+
+    def check(self, config):
+        """Raise ValueError unless every emphasized character is in the config's charset."""
+        unknown = sorted(set(self.characters) - set(config.charset))
+        if unknown:
+            raise ValueError(
+                f"Emphasized characters {''.join(unknown)!r} are outside the charset; "
+                f"accepted characters are {config.charset!r}."
+            )
+
+
+def random_text(rng, config, length=None, emphasis=None):
+    """Draw a captcha text from `rng`: random length in the config's range unless given.
+
+    Without `emphasis` every character is uniform over the charset.
+    """
     if length is None:
         length = rng.randint(config.min_length, config.max_length)
-    return "".join(rng.choice(config.charset) for _ in range(length))
+    if emphasis is None:
+        return "".join(rng.choice(config.charset) for _ in range(length))
+    return "".join(
+        rng.choice(emphasis.characters) if rng.random() < emphasis.share else rng.choice(config.charset)
+        for _ in range(length)
+    )
 
 
 def random_size(rng, config):
@@ -119,15 +156,16 @@ def _draw(text, rng, width, height):
         return generator.generate_image(text)
 
 
-def sample_captcha(config, seed, index=0, text=None):
+def sample_captcha(config, seed, index=0, text=None, emphasis=None):
     """The `index`-th captcha of the stream named by `seed`: (text, RGB image).
 
     Each sample has its own RNG, so any worker can draw any sample and a stream is
-    the same however it is split between processes.
+    the same however it is split between processes. `emphasis` (an `Emphasis`) draws
+    the text with some characters more often.
     """
     rng = random.Random(f"sample:{seed}:{index}")
     if text is None:
-        text = random_text(rng, config)
+        text = random_text(rng, config, emphasis=emphasis)
     else:
         check_text(text, config)
     image = _draw(text, rng, *random_size(rng, config))
@@ -200,19 +238,19 @@ def preprocess(images, config):
     return batch
 
 
-def draw_range(config, seed, start, count):
+def draw_range(config, seed, start, count, emphasis=None):
     """Samples start..start+count of a seeded stream as (PIL images, texts)."""
     texts, images = [], []
     for index in range(start, start + count):
-        text, image = sample_captcha(config, seed, index)
+        text, image = sample_captcha(config, seed, index, emphasis=emphasis)
         texts.append(text)
         images.append(image)
     return images, texts
 
 
-def render_range(config, seed, start, count):
+def render_range(config, seed, start, count, emphasis=None):
     """Samples start..start+count of a seeded stream as (model input, texts)."""
-    images, texts = draw_range(config, seed, start, count)
+    images, texts = draw_range(config, seed, start, count, emphasis)
     return preprocess(images, config), texts
 
 
@@ -220,7 +258,7 @@ def _render_chunk(arguments):
     return render_range(*arguments)
 
 
-def render_dataset(config, seed, count, workers=None, chunk_size=256, progress=True):
+def render_dataset(config, seed, count, workers=None, chunk_size=256, progress=True, emphasis=None):
     """Render `count` samples of a seeded stream in parallel worker processes.
 
     Returns (uint8 inputs of shape (count, H, W, 1), list of texts); the result does
@@ -228,7 +266,7 @@ def render_dataset(config, seed, count, workers=None, chunk_size=256, progress=T
     """
     workers = workers or multiprocessing.cpu_count()
     chunks = [
-        (config, seed, start, min(chunk_size, count - start)) for start in range(0, count, chunk_size)
+        (config, seed, start, min(chunk_size, count - start), emphasis) for start in range(0, count, chunk_size)
     ]
     inputs = np.empty(
         (count, config.input_height, config.input_width, config.input_channels), dtype=np.uint8
@@ -237,7 +275,7 @@ def render_dataset(config, seed, count, workers=None, chunk_size=256, progress=T
     bar = tqdm(total=count, desc=f"rendering captchas (seed {seed})", unit="img", disable=not progress)
     # Spawned workers start clean instead of inheriting a forked TensorFlow runtime.
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        for (_, _, start, size), (chunk_inputs, chunk_texts) in zip(
+        for (_, _, start, size, _), (chunk_inputs, chunk_texts) in zip(
             chunks, pool.imap(_render_chunk, chunks)
         ):
             inputs[start : start + size] = chunk_inputs
@@ -247,11 +285,13 @@ def render_dataset(config, seed, count, workers=None, chunk_size=256, progress=T
     return inputs, texts
 
 
-def cache_path(config, seed, count, cache_dir):
+def cache_path(config, seed, count, cache_dir, emphasis=None):
     """Where `cached_dataset` keeps the rendered samples of this stream."""
     # The architecture does not change the pixels, so models of every kind share a cache.
     pixels = dataclasses.replace(config, architecture="any")
-    key = hashlib.sha1(f"{pixels.to_json()}|{seed}|{count}".encode()).hexdigest()[:12]
+    # Uniform pools keep the key they had before emphasis existed.
+    texts = "" if emphasis is None else f"|{emphasis}"
+    key = hashlib.sha1(f"{pixels.to_json()}|{seed}|{count}{texts}".encode()).hexdigest()[:12]
     return os.path.join(cache_dir, f"captchas-{seed}-{count}-{key}.npz")
 
 
@@ -260,13 +300,13 @@ def cache_bytes(config, count):
     return count * (config.input_height * config.input_width * config.input_channels + 4 * config.max_length)
 
 
-def cached_dataset(config, seed, count, cache_dir, workers=None):
+def cached_dataset(config, seed, count, cache_dir, workers=None, emphasis=None):
     """`render_dataset`, kept in `cache_dir` so a resumed or repeated run renders nothing twice."""
-    path = cache_path(config, seed, count, cache_dir)
+    path = cache_path(config, seed, count, cache_dir, emphasis)
     if os.path.exists(path):
         with np.load(path) as stored:
             return stored["inputs"], [str(text) for text in stored["texts"]]
-    inputs, texts = render_dataset(config, seed, count, workers=workers)
+    inputs, texts = render_dataset(config, seed, count, workers=workers, emphasis=emphasis)
     os.makedirs(cache_dir, exist_ok=True)
     partial = path + ".partial.npz"
     try:
@@ -287,11 +327,14 @@ class CaptchaStream(keras.utils.PyDataset):
     With a pool (inputs, texts) from `cached_dataset`, batches walk through the pool
     in a new seeded order on every pass, which costs no rendering at all. Either way,
     `start_batch` lets a resumed run carry on where the interrupted one stopped.
+    `emphasis` shapes the texts of freshly rendered batches; a pool brings its own.
     """
 
-    def __init__(self, config, batch_size, make_targets, seed=0, pool=None, start_batch=0, **kwargs):
+    def __init__(self, config, batch_size, make_targets, seed=0, pool=None, start_batch=0, emphasis=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.config = config
+        self.emphasis = emphasis
         self.batch_size = batch_size
         self.make_targets = make_targets
         self.seed = seed
@@ -309,7 +352,9 @@ class CaptchaStream(keras.utils.PyDataset):
     def __getitem__(self, index):
         batch = self.start_batch + index
         if self.pool_inputs is None:
-            inputs, texts = render_range(self.config, self.seed, batch * self.batch_size, self.batch_size)
+            inputs, texts = render_range(
+                self.config, self.seed, batch * self.batch_size, self.batch_size, self.emphasis
+            )
             labels, lengths = encode_batch(texts, self.config)
         else:
             rows = self._pool_rows(batch)

@@ -197,3 +197,43 @@ def test_library_default_size_is_read_from_the_library():
 
     generator = ImageCaptcha()
     assert data.LIBRARY_DEFAULT_SIZE == (generator._width, generator._height) == (160, 60)
+
+
+def test_emphasis_draws_its_characters_at_the_asked_share():
+    emphasis = data.Emphasis("0O", share=0.3)
+    texts = [data.sample_captcha(CONFIG, seed=6, index=index, emphasis=emphasis)[0] for index in range(3000)]
+    characters = "".join(texts)
+    # Each character is 0 or O with probability 0.3 + 0.7 * 2/36 = 0.339 (n=12,000, sd 0.004).
+    assert 0.32 < sum(character in "0O" for character in characters) / len(characters) < 0.36
+    assert abs(characters.count("0") - characters.count("O")) < 0.1 * characters.count("0")
+    assert all(len(text) == 4 for text in texts)
+    only = [data.sample_captcha(CONFIG, seed=6, index=index, emphasis=data.Emphasis("Q", 1.0))[0] for index in range(5)]
+    assert only == ["QQQQ"] * 5
+
+
+def test_emphasis_is_seeded_and_leaves_uniform_streams_alone():
+    emphasis = data.Emphasis("0O")
+    first, first_texts = data.render_range(CONFIG, seed=12, start=0, count=3, emphasis=emphasis)
+    again, again_texts = data.render_range(CONFIG, seed=12, start=0, count=3, emphasis=emphasis)
+    assert first_texts == again_texts and np.array_equal(first, again)
+    uniform, uniform_texts = data.render_range(CONFIG, seed=12, start=0, count=3)
+    assert uniform_texts != first_texts
+    assert data.cache_path(CONFIG, 12, 3, "cache") != data.cache_path(CONFIG, 12, 3, "cache", emphasis)
+    stream = data.CaptchaStream(CONFIG, batch_size=3, make_targets=lambda labels, lengths: labels, seed=12,
+                                emphasis=emphasis)
+    assert np.array_equal(stream[0][0], first)
+
+
+@pytest.mark.parametrize("characters, share, message", [
+    ("", 0.3, "at least one character"),
+    ("0O", 0.0, r"share must lie in \(0, 1\]"),
+    ("0O", 1.5, r"share must lie in \(0, 1\]"),
+])
+def test_bad_emphasis_is_refused_with_what_is_accepted(characters, share, message):
+    with pytest.raises(ValueError, match=message):
+        data.Emphasis(characters, share)
+
+
+def test_emphasis_outside_the_charset_names_accepted_characters():
+    with pytest.raises(ValueError, match="'o'.*accepted characters are '0123"):
+        data.Emphasis("0o").check(CONFIG)

@@ -27,7 +27,7 @@ def train(*arguments, **options):
 def test_short_run_writes_a_loadable_model_and_its_reports(tmp_path):
     output = tmp_path / "run"
     result = train("--epochs", "2", *TINY, "--test-size", "20", "--train-size", "0", "--workers", "2",
-                   "--output", str(output))
+                   "--emphasize", "0O", "--output", str(output))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Training on the CPU" in result.stdout
     assert "epoch 2: loss" in result.stdout
@@ -37,6 +37,7 @@ def test_short_run_writes_a_loadable_model_and_its_reports(tmp_path):
     assert network.predict_on_batch(inputs).shape == (2, 11, 37)
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["samples_seen"] == 2 * 3 * 8
+    assert metrics["args"]["emphasize"] == "0O" and metrics["args"]["emphasis_share"] == 0.3
     assert metrics["test"]["count"] == 20
     assert [record["epoch"] for record in metrics["history"]] == [1, 2]
     assert (output / "training_curve.png").stat().st_size > 1000
@@ -100,13 +101,15 @@ def test_bad_flags_are_refused_with_what_is_accepted(tmp_path):
     assert "accepted architectures are ['ctc', 'default', 'seed']" in result.stderr
     result = train("--resume", "--output", str(tmp_path / "empty"))
     assert "--resume needs" in result.stderr
+    result = train("--emphasize", "0o", "--output", str(tmp_path), "--train-size", "0")
+    assert result.returncode != 0 and "accepted characters are '0123" in result.stderr
 
 
 def test_help_documents_every_flag():
     result = train("--help")
     for flag in ["--arch", "--epochs", "--batch-size", "--steps-per-epoch", "--workers", "--learning-rate",
                  "--output", "--seed", "--resume", "--push-to-hub", "--train-size", "--lengths", "--size",
-                 "--size-range", "--init-from"]:
+                 "--size-range", "--init-from", "--emphasize", "--emphasis-share"]:
         assert flag in result.stdout
 
 
