@@ -168,12 +168,12 @@ def training_emphasis(args):
     return data.Emphasis(args.emphasize, args.emphasis_share) if args.emphasize else None
 
 
-def check_cache_directory(args, config):
+def check_cache_directory(args, config, emphasis):
     """Fail now if the training pool is to be rendered but `--cache-dir` has no room to keep it.
 
     Rendering a large pool takes many minutes, and the pool is written only after that.
     """
-    path = data.cache_path(config, args.seed, args.train_size, args.cache_dir, training_emphasis(args))
+    path = data.cache_path(config, args.seed, args.train_size, args.cache_dir, emphasis)
     if not args.train_size or os.path.exists(path):
         return
     check_output_directory(
@@ -273,7 +273,7 @@ def main(argv=None):
     emphasis = training_emphasis(args)
     if emphasis:
         emphasis.check(config)
-    check_cache_directory(args, config)
+    check_cache_directory(args, config, emphasis)
 
     with strategy.scope():
         if args.resume:

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from captcha.image import DEFAULT_FONTS, ImageCaptcha  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from captcha_model.data import _seeded_library  # noqa: E402
+from captcha_model.data import _normalize_mode, _seeded_library  # noqa: E402
 
 FONT_SIZE = 56
 SEEDS = (1, 2, 3)
@@ -50,8 +50,7 @@ def library_glyph(generator, character, seed):
     """The glyph as `ImageCaptcha` pastes it into a captcha, black on white."""
     with _seeded_library(random.Random(seed)):
         glyph = generator._draw_character(character, ImageDraw.Draw(Image.new("RGB", (1, 1))), (0, 0, 0, 255))
-    white = Image.new("RGBA", glyph.size, (255, 255, 255, 255))
-    return Image.alpha_composite(white, glyph).convert("L")
+    return _normalize_mode(glyph, "L")
 
 
 def ink_size(image):

@@ -75,10 +75,15 @@ def check_text(text, config):
             else f"{config.min_length} to {config.max_length}"
         )
         raise ValueError(f"Captcha text must have {accepted} characters, got {len(text)} in {text!r}.")
-    unknown = sorted(set(text) - set(config.charset))
+    _check_charset(f"Captcha text {text!r}", text, config)
+
+
+def _check_charset(subject, characters, config):
+    """Raise ValueError, naming `subject` and the accepted characters, unless all are in the charset."""
+    unknown = sorted(set(characters) - set(config.charset))
     if unknown:
         raise ValueError(
-            f"Captcha text {text!r} has characters {''.join(unknown)!r} outside the charset; "
+            f"{subject} has characters {''.join(unknown)!r} outside the charset; "
             f"accepted characters are {config.charset!r}."
         )
 
@@ -104,12 +109,7 @@ class Emphasis:
 
     def check(self, config):
         """Raise ValueError unless every emphasized character is in the config's charset."""
-        unknown = sorted(set(self.characters) - set(config.charset))
-        if unknown:
-            raise ValueError(
-                f"Emphasized characters {''.join(unknown)!r} are outside the charset; "
-                f"accepted characters are {config.charset!r}."
-            )
+        _check_charset(f"Emphasis {self.characters!r}", self.characters, config)
 
 
 def random_text(rng, config, length=None, emphasis=None):
