@@ -59,21 +59,40 @@ def build_seed(config):
     return keras.Model(inputs, outputs, name="seed")
 
 
-def _trunk(config, column_pools):
+def _trunk(config, column_pools, detail=False):
     """The BatchNorm CNN shared by the CTC architectures: the input image and its feature map.
 
     Four stages separated by three 2x poolings of the height; `column_pools` of them also
-    halve the width, which sets how many columns CTC reads.
+    halve the width, which sets how many columns CTC reads. With `detail` the input is
+    twice the trunk's size: the trunk reads it halved, and `_detail_branch` adds what
+    only the full resolution shows to the first stage's features.
     """
     inputs = keras.Input((config.input_height, config.input_width, config.input_channels), name="image")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    full_size = x
+    if detail:
+        x = layers.AveragePooling2D(2, name="half_size")(x)
     stages = [("stage1", (16,)), ("stage2", (32,)), ("stage3", (64, 64)), ("stage4", (128, 128))]
     for stage, (name, widths) in enumerate(stages):
         for position, filters in enumerate(widths):
             x = _conv_bn_relu(x, filters, f"{name}_{position + 1}")
+        if detail and stage == 0:
+            x = layers.Add(name="detail_add")([x, _detail_branch(full_size, widths[-1])])
         if stage < len(stages) - 1:
             x = layers.MaxPooling2D((2, 2 if stage < column_pools else 1), name=f"{name}_pool")(x)
     return inputs, x
+
+
+def _detail_branch(full_size, filters):
+    """Features of the full-resolution image at the size of the trunk's first stage.
+
+    The first convolution strides over the full-size image; the last BatchNorm starts
+    with a zero scale, so the branch adds nothing until training finds a use for it: a
+    model warm-started from `default` weights begins by computing what that model computed.
+    """
+    x = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu", name="detail_conv1")(full_size)
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name="detail_conv2")(x)
+    return layers.BatchNormalization(gamma_initializer="zeros", name="detail_bn")(x)
 
 
 def build_default(config):
@@ -84,11 +103,35 @@ def build_default(config):
     or a blank. Channels stay few at full resolution, where convolutions cost most.
     """
     inputs, x = _trunk(config, column_pools=3)
+    return _read_columns(config, inputs, x, "default")
+
+
+def build_sharp(config):
+    """The default network on an input of twice its size (80x176), with a detail branch.
+
+    DroidSansMono draws 0 narrower than O, and the library stretches both to the same
+    cell, so the two differ in stroke width and curvature: details that halving the
+    captcha blurs and that cause most of the default model's errors. The trunk still
+    reads the halved image; a branch of two convolutions at full size adds to its first
+    stage. Every layer of `default` keeps its name and shape, so `--init-from` a
+    default model starts where that model stands.
+    """
+    if config.input_height % 16 or config.input_width % 16:
+        raise ValueError(
+            "Architecture 'sharp' halves its input four times; input_height and input_width must be multiples "
+            f"of 16, got {config.input_height}x{config.input_width}."
+        )
+    inputs, x = _trunk(config, column_pools=3, detail=True)
+    return _read_columns(config, inputs, x, "sharp")
+
+
+def _read_columns(config, inputs, x, name):
+    """The default's reading: each column of the feature map classified as a character or a blank."""
     x = _columns_to_sequence(x)
     x = layers.Dense(128, activation="relu", name="column_dense")(x)
     x = layers.Dropout(0.2, name="column_dropout")(x)
     outputs = layers.Dense(config.num_classes + 1, name="ctc_logits")(x)
-    return keras.Model(inputs, outputs, name="default")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def build_ctc(config):
@@ -124,6 +167,8 @@ def _columns_to_sequence(x):
 ARCHITECTURES = {
     "seed": Architecture("seed", "heads", build_seed, "the tutorial's VGG-style CNN with four softmax heads"),
     "default": Architecture("default", "ctc", build_default, "a compact BatchNorm CNN read with CTC"),
+    "sharp": Architecture("sharp", "ctc", build_sharp, "the default CNN on a twice-larger input, with a "
+                          "full-resolution branch that tells 0 from O"),
     "ctc": Architecture("ctc", "ctc", build_ctc, "the default CNN with a GRU over 22 columns, for 1-8 characters "
                         "of any size"),
 }
@@ -305,6 +350,8 @@ def default_config(architecture="default", **overrides):
     if architecture == "seed":
         # The tutorial fed full-size RGB captchas to its network.
         overrides = {"input_height": 80, "input_width": 170, "input_channels": 3, **overrides}
+    if architecture == "sharp":
+        overrides = {"input_height": 80, "input_width": 176, **overrides}
     if architecture == "ctc":
         # Texts of 1 to 8 characters on captchas from 120x50 to 240x100: the sizes sites use.
         overrides = {"min_length": 1, "max_length": 8, "captcha_width_range": (120, 240),
@@ -420,8 +467,10 @@ def _layer_label(layer):
     kind = type(layer).__name__
     labels = {
         "InputLayer": lambda: "Input",
-        "Conv2D": lambda: f"Conv {'×'.join(map(str, layer.kernel_size))}, {layer.filters} filters",
+        "Conv2D": lambda: f"Conv {'×'.join(map(str, layer.kernel_size))}, {layer.filters} filters"
+        + (f", stride {layer.strides[0]}" if max(layer.strides) > 1 else ""),
         "MaxPooling2D": lambda: f"Max pool {'×'.join(map(str, layer.pool_size))}",
+        "AveragePooling2D": lambda: f"Average pool {'×'.join(map(str, layer.pool_size))}",
         "Dense": lambda: f"Dense {layer.units}",
         "Rescaling": lambda: "scale to 0-1",
         "BatchNormalization": lambda: "BatchNorm",
@@ -436,21 +485,31 @@ def _layer_label(layer):
     return label
 
 
+def _inputs(layer):
+    return layer.input if isinstance(layer.input, list) else [layer.input]
+
+
 def _network_rows(model):
-    """The layers of `model` grouped for drawing: rows of boxes, each box a list of layers."""
-    rows = []
+    """The layers of `model` grouped for drawing: rows of boxes, each box a list of layers.
+
+    A box is a layer and the in-place layers that follow it. It sits one row below the
+    lowest box it reads from, so parallel branches and per-position heads share rows.
+    """
+    rows, row_of_output = [], {}
     for layer in model.layers:
-        kind = type(layer).__name__
-        if kind == "InputLayer":
-            rows.append([[layer]])
-            continue
-        box = rows[-1][-1]
-        if kind in _FOLDED_LAYERS and len(rows[-1]) == 1 and layer.input is box[-1].output:
-            box.append(layer)
-        elif type(box[0]).__name__ != "InputLayer" and layer.input is box[0].input:
-            rows[-1].append([layer])
-        else:
-            rows.append([[layer]])
+        parents = [row_of_output[id(tensor)] for tensor in _inputs(layer) if id(tensor) in row_of_output]
+        folded = False
+        if type(layer).__name__ in _FOLDED_LAYERS and len(parents) == 1:
+            for box in rows[parents[0]]:
+                if box[-1].output is layer.input:
+                    box.append(layer)
+                    folded = True
+        if not folded:
+            row = max(parents, default=-1) + 1
+            if row == len(rows):
+                rows.append([])
+            rows[row].append([layer])
+        row_of_output[id(layer.output)] = parents[0] if folded else row
     return rows
 
 
@@ -477,7 +536,7 @@ def plot_network(model):
         y = -row_height * (row_number + 0.5)
         for position, layers in enumerate(boxes):
             x = width * (position + 0.5) / len(boxes)
-            centres[id(layers[-1])] = (x, y)
+            centres[id(layers[-1].output)] = (x, y)
             shape = "×".join(str(size) for size in layers[-1].output.shape[1:])
             if any(layers[-1].output is output for output in model.outputs):
                 shape = f"output {layers[-1].name}: {shape}"
@@ -488,10 +547,9 @@ def plot_network(model):
                       "facecolor": _BOX_COLORS.get(type(layers[0]).__name__, "#ececec")},
             )
             if row_number:
-                for parent in rows[row_number - 1]:
-                    if layers[0].input is parent[-1].output:
-                        parent_x, parent_y = centres[id(parent[-1])]
-                        axes.annotate("", xy=(x, y + 0.2), xytext=(parent_x, parent_y - 0.2),
-                                      arrowprops={"arrowstyle": "->", "color": "#666666"})
+                for tensor in _inputs(layers[0]):
+                    parent_x, parent_y = centres[id(tensor)]
+                    axes.annotate("", xy=(x, y + 0.2), xytext=(parent_x, parent_y - 0.2),
+                                  arrowprops={"arrowstyle": "->", "color": "#666666"})
     figure.tight_layout()
     return figure
