@@ -59,40 +59,21 @@ def build_seed(config):
     return keras.Model(inputs, outputs, name="seed")
 
 
-def _trunk(config, column_pools, detail=False):
+def _trunk(config, column_pools):
     """The BatchNorm CNN shared by the CTC architectures: the input image and its feature map.
 
     Four stages separated by three 2x poolings of the height; `column_pools` of them also
-    halve the width, which sets how many columns CTC reads. With `detail` the input is
-    twice the trunk's size: the trunk reads it halved, and `_detail_branch` adds what
-    only the full resolution shows to the first stage's features.
+    halve the width, which sets how many columns CTC reads.
     """
     inputs = keras.Input((config.input_height, config.input_width, config.input_channels), name="image")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    full_size = x
-    if detail:
-        x = layers.AveragePooling2D(2, name="half_size")(x)
     stages = [("stage1", (16,)), ("stage2", (32,)), ("stage3", (64, 64)), ("stage4", (128, 128))]
     for stage, (name, widths) in enumerate(stages):
         for position, filters in enumerate(widths):
             x = _conv_bn_relu(x, filters, f"{name}_{position + 1}")
-        if detail and stage == 0:
-            x = layers.Add(name="detail_add")([x, _detail_branch(full_size, widths[-1])])
         if stage < len(stages) - 1:
             x = layers.MaxPooling2D((2, 2 if stage < column_pools else 1), name=f"{name}_pool")(x)
     return inputs, x
-
-
-def _detail_branch(full_size, filters):
-    """Features of the full-resolution image at the size of the trunk's first stage.
-
-    The first convolution strides over the full-size image; the last BatchNorm starts
-    with a zero scale, so the branch adds nothing until training finds a use for it: a
-    model warm-started from `default` weights begins by computing what that model computed.
-    """
-    x = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu", name="detail_conv1")(full_size)
-    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name="detail_conv2")(x)
-    return layers.BatchNormalization(gamma_initializer="zeros", name="detail_bn")(x)
 
 
 def build_default(config):
@@ -103,35 +84,11 @@ def build_default(config):
     or a blank. Channels stay few at full resolution, where convolutions cost most.
     """
     inputs, x = _trunk(config, column_pools=3)
-    return _read_columns(config, inputs, x, "default")
-
-
-def build_sharp(config):
-    """The default network on an input of twice its size (80x176), with a detail branch.
-
-    DroidSansMono draws 0 narrower than O, and the library stretches both to the same
-    cell, so the two differ in stroke width and curvature: details that halving the
-    captcha blurs and that cause most of the default model's errors. The trunk still
-    reads the halved image; a branch of two convolutions at full size adds to its first
-    stage. Every layer of `default` keeps its name and shape, so `--init-from` a
-    default model starts where that model stands.
-    """
-    if config.input_height % 16 or config.input_width % 16:
-        raise ValueError(
-            "Architecture 'sharp' halves its input four times; input_height and input_width must be multiples "
-            f"of 16, got {config.input_height}x{config.input_width}."
-        )
-    inputs, x = _trunk(config, column_pools=3, detail=True)
-    return _read_columns(config, inputs, x, "sharp")
-
-
-def _read_columns(config, inputs, x, name):
-    """The default's reading: each column of the feature map classified as a character or a blank."""
     x = _columns_to_sequence(x)
     x = layers.Dense(128, activation="relu", name="column_dense")(x)
     x = layers.Dropout(0.2, name="column_dropout")(x)
     outputs = layers.Dense(config.num_classes + 1, name="ctc_logits")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, outputs, name="default")
 
 
 def build_ctc(config):
@@ -167,8 +124,6 @@ def _columns_to_sequence(x):
 ARCHITECTURES = {
     "seed": Architecture("seed", "heads", build_seed, "the tutorial's VGG-style CNN with four softmax heads"),
     "default": Architecture("default", "ctc", build_default, "a compact BatchNorm CNN read with CTC"),
-    "sharp": Architecture("sharp", "ctc", build_sharp, "the default CNN on a twice-larger input, with a "
-                          "full-resolution branch that tells 0 from O"),
     "ctc": Architecture("ctc", "ctc", build_ctc, "the default CNN with a GRU over 22 columns, for 1-8 characters "
                         "of any size"),
 }
@@ -350,8 +305,6 @@ def default_config(architecture="default", **overrides):
     if architecture == "seed":
         # The tutorial fed full-size RGB captchas to its network.
         overrides = {"input_height": 80, "input_width": 170, "input_channels": 3, **overrides}
-    if architecture == "sharp":
-        overrides = {"input_height": 80, "input_width": 176, **overrides}
     if architecture == "ctc":
         # Texts of 1 to 8 characters on captchas from 120x50 to 240x100: the sizes sites use.
         overrides = {"min_length": 1, "max_length": 8, "captcha_width_range": (120, 240),
@@ -467,10 +420,8 @@ def _layer_label(layer):
     kind = type(layer).__name__
     labels = {
         "InputLayer": lambda: "Input",
-        "Conv2D": lambda: f"Conv {'×'.join(map(str, layer.kernel_size))}, {layer.filters} filters"
-        + (f", stride {layer.strides[0]}" if max(layer.strides) > 1 else ""),
+        "Conv2D": lambda: f"Conv {'×'.join(map(str, layer.kernel_size))}, {layer.filters} filters",
         "MaxPooling2D": lambda: f"Max pool {'×'.join(map(str, layer.pool_size))}",
-        "AveragePooling2D": lambda: f"Average pool {'×'.join(map(str, layer.pool_size))}",
         "Dense": lambda: f"Dense {layer.units}",
         "Rescaling": lambda: "scale to 0-1",
         "BatchNormalization": lambda: "BatchNorm",

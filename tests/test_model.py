@@ -9,7 +9,6 @@ import pytest
 
 from captcha_model import model as model_lib
 from captcha_model.config import CaptchaConfig, parse_size
-from train import warm_start
 
 
 def test_seed_architecture_matches_the_tutorial():
@@ -31,38 +30,8 @@ def test_default_architecture_is_small_and_reads_columns():
     assert network.count_params() < 400_000
 
 
-def test_sharp_starts_as_the_default_model_it_is_warm_started_from(tmp_path):
-    default_config = model_lib.default_config()
-    default = model_lib.build_model(default_config)
-    # Random BatchNorm statistics, so that an identity-like start could not pass by chance.
-    rng = np.random.default_rng(2)
-    default.set_weights([rng.normal(0.5, 0.2, weight.shape).astype("float32") for weight in default.get_weights()])
-    path = tmp_path / "default.keras"
-    model_lib.save_model(default, default_config, path)
-
-    sharp_config = model_lib.default_config("sharp")
-    assert (sharp_config.input_height, sharp_config.input_width) == (80, 176)
-    sharp = model_lib.build_model(sharp_config)
-    assert sharp.output_shape == default.output_shape
-    assert not {layer.name for layer in default.layers if layer.weights} - {layer.name for layer in sharp.layers}
-    warm_start(sharp, path)
-    # On an image blown up 2x, the trunk's halving gives back the original, and the
-    # detail branch, whose last scale starts at zero, adds nothing: the same logits.
-    images = rng.integers(0, 256, (3, 40, 88, 1), dtype=np.uint8)
-    doubled = images.repeat(2, axis=1).repeat(2, axis=2)
-    np.testing.assert_allclose(sharp.predict_on_batch(doubled), default.predict_on_batch(images), atol=1e-4)
-    # Training moves the branch off zero: the full-resolution pixels then count.
-    sharp.get_layer("detail_bn").gamma.assign(np.ones(16, dtype="float32"))
-    assert not np.allclose(sharp.predict_on_batch(doubled), default.predict_on_batch(images), atol=1e-4)
-
-
-def test_sharp_needs_an_input_that_halves_four_times():
-    with pytest.raises(ValueError, match="multiples of 16, got 80x170"):
-        model_lib.build_model(model_lib.default_config("sharp", input_width=170))
-
-
 def test_unknown_architecture_names_the_accepted_ones():
-    with pytest.raises(ValueError, match=r"accepted architectures are \['ctc', 'default', 'seed', 'sharp'\]"):
+    with pytest.raises(ValueError, match=r"accepted architectures are \['ctc', 'default', 'seed'\]"):
         model_lib.default_config("resnet")
     with pytest.raises(ValueError, match="Unknown architecture"):
         model_lib.build_model(CaptchaConfig(architecture="resnet"))
@@ -261,15 +230,22 @@ def test_sizes_are_parsed_or_refused_with_an_example(text):
 
 
 def test_network_diagram_puts_branches_and_heads_side_by_side():
-    def names(architecture):
-        network = model_lib.build_model(model_lib.default_config(architecture))
-        return [[box[0].name for box in row] for row in model_lib._network_rows(network)]
+    def names(network):
+        return [sorted(box[0].name for box in row) for row in model_lib._network_rows(network)]
 
-    sharp = names("sharp")
-    assert sharp[:4] == [["image"], ["half_size", "detail_conv1"], ["stage1_1_conv", "detail_conv2"], ["detail_add"]]
-    assert names("seed")[-1] == ["c1", "c2", "c3", "c4"]
+    assert names(model_lib.build_model(model_lib.default_config("seed")))[-1] == ["c1", "c2", "c3", "c4"]
+    # Two branches that meet again: they share rows, and the join sits below the longer one.
+    inputs = keras.Input((8, 8, 1), name="image")
+    left = keras.layers.Conv2D(4, 3, padding="same", name="left")(inputs)
+    right = keras.layers.Conv2D(4, 3, padding="same", name="right_1")(inputs)
+    right = keras.layers.BatchNormalization(name="right_bn")(right)
+    right = keras.layers.Conv2D(4, 3, padding="same", name="right_2")(right)
+    joined = keras.layers.Add(name="join")([left, right])
+    branching = keras.Model(inputs, keras.layers.Flatten(name="flat")(joined))
+    assert names(branching) == [["image"], ["left", "right_1"], ["right_2"], ["join"], ["flat"]]
     # A BatchNorm and ReLU are drawn inside the box of the convolution they follow.
+    assert ["right_1", "right_bn"] in [[layer.name for layer in box] for box in model_lib._network_rows(branching)[1]]
     network = model_lib.build_model(model_lib.default_config())
     assert [len(box) for box in model_lib._network_rows(network)[1]] == [3]
-    figure = model_lib.plot_network(network)
-    assert "default network" in figure.axes[0].get_title()
+    assert "default network" in model_lib.plot_network(network).axes[0].get_title()
+    assert "functional" in model_lib.plot_network(branching).axes[0].get_title()
