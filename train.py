@@ -62,10 +62,6 @@ def parse_args(argv=None):
                              "errors confuse (validation and test texts stay uniform)")
     parser.add_argument("--emphasis-share", type=float, default=0.3,
                         help="with --emphasize: the chance that a training character is one of CHARS")
-    parser.add_argument("--pairs", action="store_true",
-                        help="with --emphasize: draw training captchas in twins, the second drawn like the first but "
-                        "with each of CHARS swapped for the next (0 for O and back), so that the twins differ in "
-                        "those glyphs alone")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="processes rendering captchas")
     parser.add_argument("--validation-size", type=int, default=2000, help="fresh captchas checked after each epoch")
     parser.add_argument("--test-size", type=int, default=10000, help="fresh captchas in the final evaluation (0: skip)")
@@ -169,12 +165,7 @@ def check_output_directory(path, needed_megabytes=100, purpose="training"):
 
 def training_emphasis(args):
     """The `data.Emphasis` that --emphasize and --emphasis-share ask for, or None."""
-    if args.pairs and not args.emphasize:
-        raise ValueError("--pairs swaps the characters of --emphasize; give both, e.g. --emphasize 0O --pairs.")
-    if args.pairs and (args.batch_size % 2 or args.train_size % 2):
-        raise ValueError(f"--pairs keeps twins in one batch: --batch-size ({args.batch_size}) and --train-size "
-                         f"({args.train_size}) must be even.")
-    return data.Emphasis(args.emphasize, args.emphasis_share, args.pairs) if args.emphasize else None
+    return data.Emphasis(args.emphasize, args.emphasis_share) if args.emphasize else None
 
 
 def check_cache_directory(args, config, emphasis):

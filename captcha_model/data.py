@@ -96,29 +96,16 @@ class Emphasis:
     from the whole charset. `0` and `O` make most errors, yet uniform texts give them 2
     characters in 36; emphasis lets training spend more of its samples on them. It
     shapes training data only: validation and tests keep uniform texts.
-
-    With `pairs`, samples come in twins: sample 2m + 1 is sample 2m drawn again from the
-    same randomness, with each emphasized character replaced by the next one of
-    `characters` (0 for O and O for 0). The twins differ in those glyphs alone, so the
-    network learns from exactly the difference it has to see.
     """
 
     characters: str
     share: float = 0.3
-    pairs: bool = False
 
     def __post_init__(self):
         if not self.characters:
             raise ValueError("Emphasis needs at least one character, e.g. '0O'.")
         if not 0.0 < self.share <= 1.0:
             raise ValueError(f"Emphasis share must lie in (0, 1], got {self.share}.")
-        if self.pairs and len(set(self.characters)) < 2:
-            raise ValueError(f"Emphasis pairs swap characters, so they need two or more; got {self.characters!r}.")
-
-    def twin(self, text):
-        """`text` with every emphasized character replaced by the next one, e.g. '0AO1' -> 'OA01'."""
-        characters = "".join(dict.fromkeys(self.characters))
-        return text.translate(str.maketrans(characters, characters[1:] + characters[0]))
 
     def check(self, config):
         """Raise ValueError unless every emphasized character is in the config's charset."""
@@ -172,17 +159,13 @@ def _draw(text, rng, width, height):
 def sample_captcha(config, seed, index=0, text=None, emphasis=None):
     """The `index`-th captcha of the stream named by `seed`: (text, RGB image).
 
-    Each sample has its own RNG (each pair of twins, with `emphasis.pairs`), so any
-    worker can draw any sample and a stream is the same however it is split between
-    processes. `emphasis` (an `Emphasis`) draws the text with some characters more often.
+    Each sample has its own RNG, so any worker can draw any sample and a stream is
+    the same however it is split between processes. `emphasis` (an `Emphasis`) draws
+    the text with some characters more often.
     """
-    pairs = emphasis is not None and emphasis.pairs
-    # Twins share one RNG, so that they are drawn alike but for their texts.
-    rng = random.Random(f"sample:{seed}:{index // 2 if pairs else index}")
+    rng = random.Random(f"sample:{seed}:{index}")
     if text is None:
         text = random_text(rng, config, emphasis=emphasis)
-        if pairs and index % 2:
-            text = emphasis.twin(text)
     else:
         check_text(text, config)
     image = _draw(text, rng, *random_size(rng, config))
@@ -344,16 +327,12 @@ class CaptchaStream(keras.utils.PyDataset):
     With a pool (inputs, texts) from `cached_dataset`, batches walk through the pool
     in a new seeded order on every pass, which costs no rendering at all. Either way,
     `start_batch` lets a resumed run carry on where the interrupted one stopped.
-    `emphasis` shapes the texts of freshly rendered batches; a pool brings its own. With
-    `emphasis.pairs` the twins stay side by side in every batch.
+    `emphasis` shapes the texts of freshly rendered batches; a pool brings its own.
     """
 
     def __init__(self, config, batch_size, make_targets, seed=0, pool=None, start_batch=0, emphasis=None,
                  **kwargs):
         super().__init__(**kwargs)
-        self.pairs = emphasis is not None and emphasis.pairs
-        if self.pairs and (batch_size % 2 or (pool is not None and len(pool[0]) % 2)):
-            raise ValueError("Training on twins needs an even batch size and an even number of pool captchas.")
         self.config = config
         self.emphasis = emphasis
         self.batch_size = batch_size
@@ -388,12 +367,7 @@ class CaptchaStream(keras.utils.PyDataset):
         rows = np.empty(self.batch_size, dtype=np.int64)
         for pass_number in np.unique(positions // size):
             if self._order_pass != pass_number:
-                shuffle = np.random.default_rng([self.seed, int(pass_number)])
-                if self.pairs:
-                    # Whole pairs are shuffled, so that a twin follows its sibling.
-                    self._order = (2 * shuffle.permutation(size // 2)[:, None] + np.arange(2)).ravel()
-                else:
-                    self._order = shuffle.permutation(size)
+                self._order = np.random.default_rng([self.seed, int(pass_number)]).permutation(size)
                 self._order_pass = pass_number
             selected = positions // size == pass_number
             rows[selected] = self._order[positions[selected] % size]

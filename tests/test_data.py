@@ -224,30 +224,6 @@ def test_emphasis_is_seeded_and_leaves_uniform_streams_alone():
     assert np.array_equal(stream[0][0], first)
 
 
-def test_twins_are_drawn_alike_but_for_the_swapped_characters():
-    emphasis = data.Emphasis("0O", share=0.2, pairs=True)
-    assert emphasis.twin("0AO1") == "OA01"
-    assert data.Emphasis("0OD", pairs=True).twin("0OD") == "OD0"
-    inputs, texts = data.render_range(CONFIG, seed=8, start=0, count=12, emphasis=emphasis)
-    changed_columns = {}
-    for first in range(0, 12, 2):
-        assert texts[first + 1] == emphasis.twin(texts[first])
-        difference = np.abs(inputs[first].astype(int) - inputs[first + 1].astype(int)).max(axis=(0, 2)) > 8
-        changed_columns.setdefault(sum(character in "0O" for character in texts[first]), []).append(difference.sum())
-    assert changed_columns.get(0, [0]) == [0] * len(changed_columns.get(0, [0]))
-    # One swapped glyph changes a band of the image; the rest is the same drawing.
-    assert changed_columns[1] and all(0 < columns < 0.35 * CONFIG.input_width for columns in changed_columns[1])
-    # Neighbouring pairs are drawn from different randomness.
-    assert not np.array_equal(inputs[0], inputs[2])
-    # Shuffled pools keep each twin beside its sibling.
-    stream = data.CaptchaStream(CONFIG, batch_size=4, make_targets=lambda labels, lengths: labels, seed=3,
-                                pool=(inputs, texts), emphasis=emphasis)
-    rows = np.concatenate([stream._pool_rows(batch) for batch in range(6)])
-    assert sorted(rows[:12]) == list(range(12)) and all(rows[0::2] % 2 == 0) and all(rows[1::2] == rows[0::2] + 1)
-    with pytest.raises(ValueError, match="even batch size"):
-        data.CaptchaStream(CONFIG, batch_size=3, make_targets=None, pool=(inputs, texts), emphasis=emphasis)
-
-
 @pytest.mark.parametrize("characters, share, message", [
     ("", 0.3, "at least one character"),
     ("0O", 0.0, r"share must lie in \(0, 1\]"),

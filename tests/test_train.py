@@ -27,7 +27,7 @@ def train(*arguments, **options):
 def test_short_run_writes_a_loadable_model_and_its_reports(tmp_path):
     output = tmp_path / "run"
     result = train("--epochs", "2", *TINY, "--test-size", "20", "--train-size", "0", "--workers", "2",
-                   "--emphasize", "0O", "--pairs", "--output", str(output))
+                   "--emphasize", "0O", "--output", str(output))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Training on the CPU" in result.stdout
     assert "epoch 2: loss" in result.stdout
@@ -38,7 +38,6 @@ def test_short_run_writes_a_loadable_model_and_its_reports(tmp_path):
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["samples_seen"] == 2 * 3 * 8
     assert metrics["args"]["emphasize"] == "0O" and metrics["args"]["emphasis_share"] == 0.3
-    assert metrics["args"]["pairs"] is True
     assert metrics["test"]["count"] == 20
     assert [record["epoch"] for record in metrics["history"]] == [1, 2]
     assert (output / "training_curve.png").stat().st_size > 1000
@@ -106,21 +105,11 @@ def test_bad_flags_are_refused_with_what_is_accepted(tmp_path):
     assert result.returncode != 0 and "accepted characters are '0123" in result.stderr
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--pairs"], "give both, e.g. --emphasize 0O --pairs"),
-    (["--emphasize", "0O", "--pairs", "--batch-size", "63"], r"--batch-size \(63\) and --train-size \(400000\) must be even"),
-    (["--emphasize", "0", "--pairs"], "need two or more; got '0'"),
-])
-def test_pairs_need_emphasized_characters_to_swap_and_even_batches(flags, message):
-    with pytest.raises(ValueError, match=message):
-        train_module().parse_args(flags)
-
-
 def test_help_documents_every_flag():
     result = train("--help")
     for flag in ["--arch", "--epochs", "--batch-size", "--steps-per-epoch", "--workers", "--learning-rate",
                  "--output", "--seed", "--resume", "--push-to-hub", "--train-size", "--lengths", "--size",
-                 "--size-range", "--init-from", "--emphasize", "--emphasis-share", "--pairs"]:
+                 "--size-range", "--init-from", "--emphasize", "--emphasis-share"]:
         assert flag in result.stdout
 
 
