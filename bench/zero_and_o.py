@@ -72,16 +72,15 @@ def ink_size(image):
 
 def draw_twins(config, count):
     """`count` pairs of captchas that differ only in one glyph: '0' in the first, 'O' in the second."""
-    images, texts, positions = [], [], []
+    images, positions = [], []
     for index in range(count):
         text, _ = data.sample_captcha(config, TWIN_SEED, index)
         position = index % len(text)
         for character in "0O":
             twin = text[:position] + character + text[position + 1:]
             images.append(data.sample_captcha(config, TWIN_SEED, index, text=twin)[1])
-            texts.append(twin)
         positions.append(position)
-    return images, texts, positions
+    return images, positions
 
 
 def twin_scores(solver, images, positions):
@@ -91,7 +90,7 @@ def twin_scores(solver, images, positions):
     """
     config = solver.config
     outputs = solver.model.predict(data.preprocess(images, config), batch_size=256, verbose=0)
-    logits = np.asarray(outputs[0] if isinstance(outputs, list) else outputs)
+    logits = np.asarray(outputs)
     zero, letter = config.charset.index("0"), config.charset.index("O")
     scores = np.full(len(images), np.nan)
     for row, characters in enumerate(model_lib.read_characters(outputs, config)):
@@ -103,18 +102,19 @@ def twin_scores(solver, images, positions):
 
 
 def twin_test(solver, count):
-    """Read `count` twin pairs; print how often each glyph is read right and each pair is ranked right."""
+    """Score `count` twin pairs; print how often each twin's glyph and each pair are ranked right."""
     if model_lib.get_architecture(solver.config.architecture).output_kind != "ctc":
         raise ValueError("The twin test reads CTC frames; use the default or ctc model.")
     config = solver.config.at(width=solver.config.captcha_width, height=solver.config.captcha_height, length=4)
-    images, texts, positions = draw_twins(config, count)
+    images, positions = draw_twins(config, count)
     scores = twin_scores(solver, images, positions).reshape(count, 2)
     located = ~np.isnan(scores).any(axis=1)
     zero_right = (scores[located, 0] < 0).mean()
     letter_right = (scores[located, 1] > 0).mean()
     ranked = (scores[located, 1] > scores[located, 0]).mean()
     print(f"twin test, {located.sum()} of {count} pairs located ({config.captcha_width}x{config.captcha_height}, "
-          f"seed {TWIN_SEED}): '0' read as 0 {zero_right:.2%}, 'O' read as O {letter_right:.2%}, "
+          f"seed {TWIN_SEED}): 0 over O in {zero_right:.2%} of the '0' twins, O over 0 in {letter_right:.2%} of the "
+          f"'O' twins, "
           f"pairs ranked right (higher O score in the O twin) {ranked:.2%}, by a median of "
           f"{np.median(scores[located, 1] - scores[located, 0]):.1f} logits")
     return images, scores, located
