@@ -224,6 +224,18 @@ def test_emphasis_is_seeded_and_leaves_uniform_streams_alone():
     assert np.array_equal(stream[0][0], first)
 
 
+def test_a_given_text_is_drawn_with_the_randomness_of_its_sample():
+    # bench/zero_and_o.py draws "twins" this way: the same captcha with 0 and with O at one place.
+    _, zero = data.sample_captcha(CONFIG, seed=9, index=4, text="A0B7")
+    _, letter = data.sample_captcha(CONFIG, seed=9, index=4, text="AOB7")
+    _, elsewhere = data.sample_captcha(CONFIG, seed=9, index=5, text="A0B7")
+    inputs = data.preprocess([zero, letter, elsewhere], CONFIG).astype(int)
+    changed_columns = (np.abs(inputs[0] - inputs[1]).max(axis=(0, 2)) > 8).sum()
+    # One glyph's band of the image changes; the rest is the same drawing.
+    assert 0 < changed_columns < 0.35 * CONFIG.input_width
+    assert (np.abs(inputs[0] - inputs[2]).max(axis=(0, 2)) > 8).sum() > 0.5 * CONFIG.input_width
+
+
 @pytest.mark.parametrize("characters, share, message", [
     ("", 0.3, "at least one character"),
     ("0O", 0.0, r"share must lie in \(0, 1\]"),
