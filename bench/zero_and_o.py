@@ -83,10 +83,10 @@ def draw_twins(config, count):
     return images, positions
 
 
-def twin_scores(solver, images, positions):
+def twin_scores(solver, images, positions, length):
     """Per image, the score of 'O' over '0' (logit difference) where the model read the twin's glyph.
 
-    NaN where the model read a different number of characters, so the glyph cannot be located.
+    NaN where the model read other than `length` characters, so the glyph cannot be located.
     """
     config = solver.config
     outputs = solver.model.predict(data.preprocess(images, config), batch_size=256, verbose=0)
@@ -95,7 +95,7 @@ def twin_scores(solver, images, positions):
     scores = np.full(len(images), np.nan)
     for row, characters in enumerate(model_lib.read_characters(outputs, config)):
         position = positions[row // 2]
-        if len(characters) == config.max_length:
+        if len(characters) == length:
             frames = list(characters[position][1])
             scores[row] = np.max(logits[row, frames, letter] - logits[row, frames, zero])
     return scores
@@ -107,7 +107,7 @@ def twin_test(solver, count):
         raise ValueError("The twin test reads CTC frames; use the default or ctc model.")
     config = solver.config.at(width=solver.config.captcha_width, height=solver.config.captcha_height, length=4)
     images, positions = draw_twins(config, count)
-    scores = twin_scores(solver, images, positions).reshape(count, 2)
+    scores = twin_scores(solver, images, positions, config.max_length).reshape(count, 2)
     located = ~np.isnan(scores).any(axis=1)
     zero_right = (scores[located, 0] < 0).mean()
     letter_right = (scores[located, 1] > 0).mean()
