@@ -436,10 +436,6 @@ def _layer_label(layer):
     return label
 
 
-def _inputs(layer):
-    return layer.input if isinstance(layer.input, list) else [layer.input]
-
-
 def _network_rows(model):
     """The layers of `model` grouped for drawing: rows of boxes, each box a list of layers.
 
@@ -448,19 +444,19 @@ def _network_rows(model):
     """
     rows, row_of_output = [], {}
     for layer in model.layers:
-        parents = [row_of_output[id(tensor)] for tensor in _inputs(layer) if id(tensor) in row_of_output]
-        folded = False
+        parents = [row_of_output[id(tensor)] for tensor in keras.tree.flatten(layer.input) if id(tensor) in row_of_output]
+        box = None
         if type(layer).__name__ in _FOLDED_LAYERS and len(parents) == 1:
-            for box in rows[parents[0]]:
-                if box[-1].output is layer.input:
-                    box.append(layer)
-                    folded = True
-        if not folded:
+            box = next((box for box in rows[parents[0]] if box[-1].output is layer.input), None)
+        if box is not None:
+            box.append(layer)
+            row = parents[0]
+        else:
             row = max(parents, default=-1) + 1
             if row == len(rows):
                 rows.append([])
             rows[row].append([layer])
-        row_of_output[id(layer.output)] = parents[0] if folded else row
+        row_of_output[id(layer.output)] = row
     return rows
 
 
@@ -498,7 +494,7 @@ def plot_network(model):
                       "facecolor": _BOX_COLORS.get(type(layers[0]).__name__, "#ececec")},
             )
             if row_number:
-                for tensor in _inputs(layers[0]):
+                for tensor in keras.tree.flatten(layers[0].input):
                     parent_x, parent_y = centres[id(tensor)]
                     axes.annotate("", xy=(x, y + 0.2), xytext=(parent_x, parent_y - 0.2),
                                   arrowprops={"arrowstyle": "->", "color": "#666666"})
