@@ -1,5 +1,6 @@
 """Architectures, CTC decoding and the model file round trip."""
 
+import itertools
 import json
 import zipfile
 
@@ -61,10 +62,54 @@ def test_ctc_decoding_merges_repeats_and_drops_blanks():
     assert reading.confidence == pytest.approx(np.prod(reading.character_confidences))
 
 
-def test_ctc_decoding_of_all_blanks_is_empty():
+def test_ctc_decoding_splits_touching_repeats_to_read_the_trained_length():
+    config = model_lib.default_config()
+    blank, letter = config.num_classes, config.charset.index
+    # Greedy decoding merges the run of Z columns into one Z and reads "ZIS", a length the
+    # model never saw; the best 4-character path parts the run at its most blank-like column.
+    logits = one_hot_frames([blank, letter("Z"), letter("Z"), letter("Z"), blank, letter("I"), blank,
+                             letter("S")] + [blank] * 3)
+    logits[2, blank] = 7.0
+    characters = model_lib.read_characters(logits[None], config)[0]
+    assert "".join(config.charset[index] for index, _, _ in characters) == "ZZIS"
+    assert [frames for _, frames, _ in characters] == [(1,), (3,), (5,), (7,)]
+
+
+def test_ctc_decoding_drops_the_weakest_of_one_character_too_many():
+    config = model_lib.default_config()
+    blank, letter = config.num_classes, config.charset.index
+    logits = one_hot_frames([letter("A"), blank, letter("A"), blank, letter("B"), letter("C"), blank,
+                             letter("D")] + [blank] * 3)
+    logits[2, blank] = 9.5
+    assert model_lib.decode_outputs(logits[None], config)[0].text == "ABCD"
+
+
+def test_ctc_decoding_of_all_blanks_reads_the_likeliest_characters_with_no_confidence():
     config = model_lib.default_config()
     reading = model_lib.decode_outputs(one_hot_frames([config.num_classes] * 11)[None], config)[0]
-    assert reading.text == "" and reading.confidence == 0.0
+    assert len(reading.text) == 4 and reading.confidence < 1e-15
+
+
+def test_best_path_matches_a_search_over_every_path():
+    blank, symbols, frames = 3, 4, 6
+    random = np.random.default_rng(0)
+
+    def reads(path):
+        merged = [symbol for position, symbol in enumerate(path) if position == 0 or symbol != path[position - 1]]
+        return [symbol for symbol in merged if symbol != blank]
+
+    for _ in range(20):
+        log_probabilities = np.log(random.dirichlet(np.ones(symbols), size=frames))
+        for min_length, max_length in ((1, 1), (2, 3), (4, 4), (6, 6)):
+            every_path = itertools.product(range(symbols), repeat=frames)
+            accepted = [path for path in every_path if min_length <= len(reads(path)) <= max_length]
+            best = max(accepted, key=lambda path: log_probabilities[np.arange(frames), path].sum())
+            found = model_lib.best_path(log_probabilities, blank, min_length, max_length)
+            assert reads(found) == reads(best)
+            assert log_probabilities[np.arange(frames), found].sum() == pytest.approx(
+                log_probabilities[np.arange(frames), best].sum())
+    # Seven characters cannot fit in six columns.
+    assert model_lib.best_path(log_probabilities, blank, 7, 7) is None
 
 
 def test_heads_decoding_known_answer():
