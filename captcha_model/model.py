@@ -396,6 +396,54 @@ def recalibrate_batch_norm(model, batches):
             layer.momentum = momentum
 
 
+def fold_batch_norm(model):
+    """An inference copy of `model` in which each convolution absorbs the BatchNorm after it.
+
+    At inference a BatchNorm is a fixed per-channel scale and shift, so the convolution
+    before it can apply them itself: its kernel scaled, the shift as its bias. The copy
+    computes the same outputs (to float rounding) with fewer operations, which makes the
+    trained networks read about a third more captchas per second on a CPU. Convolutions
+    and BatchNorms pair up by the names `_conv_bn_relu` gives them; any other layer is
+    copied as it is.
+    """
+    names = {layer.name for layer in model.layers}
+    absorbing = {
+        layer.name: model.get_layer(layer.name.removesuffix("_conv") + "_bn")
+        for layer in model.layers
+        if isinstance(layer, layers.Conv2D) and layer.name.endswith("_conv")
+        and layer.name.removesuffix("_conv") + "_bn" in names
+    }
+    absorbed = {normalization.name for normalization in absorbing.values()}
+
+    def clone(layer):
+        if layer.name in absorbing:
+            return layers.Conv2D.from_config({**layer.get_config(), "use_bias": True})
+        return layer.__class__.from_config(layer.get_config())
+
+    def call(layer, inputs, *args, **kwargs):
+        # An absorbed BatchNorm drops out of the copy: its input passes straight on.
+        return inputs if layer.name in absorbed else layer(inputs, *args, **kwargs)
+
+    folded = keras.models.clone_model(model, clone_function=clone, call_function=call)
+    for layer in model.layers:
+        if layer.name in absorbed:
+            continue
+        if layer.name not in absorbing:
+            folded.get_layer(layer.name).set_weights(layer.get_weights())
+            continue
+        normalization = absorbing[layer.name]
+        variance = keras.ops.convert_to_numpy(normalization.moving_variance)
+        scale = 1.0 / np.sqrt(variance + normalization.epsilon)
+        if normalization.scale:
+            scale = scale * keras.ops.convert_to_numpy(normalization.gamma)
+        shift = -keras.ops.convert_to_numpy(normalization.moving_mean) * scale
+        if normalization.center:
+            shift = shift + keras.ops.convert_to_numpy(normalization.beta)
+        (kernel,) = layer.get_weights()
+        folded.get_layer(layer.name).set_weights([kernel * scale, shift])
+    return folded
+
+
 CONFIG_ENTRY = "captcha_config.json"
 
 

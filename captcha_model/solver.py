@@ -80,10 +80,17 @@ def open_image(source):
 
 
 class Solver:
-    """A loaded model, its config, where it came from and its training metrics (or None)."""
+    """A loaded model, its config, where it came from and its training metrics (or None).
+
+    `model` is the trained network (for its summary, diagram and saliency maps); readings
+    come from `inference_model`, the same network with its BatchNorms folded into the
+    convolutions, which computes the same outputs faster. A Solver reads with the weights
+    its model had when it was made: make a new one to read with weights trained since.
+    """
 
     def __init__(self, model, config, source, metrics=None, batch_size=256):
         self.model = model
+        self.inference_model = model_lib.fold_batch_norm(model)
         self.config = config
         self.source = source
         self.metrics = metrics
@@ -102,7 +109,7 @@ class Solver:
         """Read already preprocessed inputs (from `data.preprocess`)."""
         readings = []
         for start in range(0, len(inputs), self.batch_size):
-            outputs = self.model.predict_on_batch(inputs[start : start + self.batch_size])
+            outputs = self.inference_model.predict_on_batch(inputs[start : start + self.batch_size])
             readings.extend(model_lib.decode_outputs(outputs, self.config))
         return readings
 

@@ -151,6 +151,26 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path):
         assert "optimizer" not in archive.read("config.json").decode().lower()
 
 
+@pytest.mark.parametrize("architecture", ["default", "ctc", "seed"])
+def test_folding_batch_norm_keeps_the_outputs(architecture):
+    config = model_lib.default_config(architecture)
+    network = model_lib.build_model(config)
+    random = np.random.default_rng(0)
+    # Statistics and affine parameters far from their initial 0 and 1, so that folding has work to do.
+    for layer in network.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            channels = layer.gamma.shape[0]
+            layer.set_weights([random.uniform(0.5, 2.0, channels), random.normal(0, 1, channels),
+                               random.normal(0, 1, channels), random.uniform(0.2, 3.0, channels)])
+    folded = model_lib.fold_batch_norm(network)
+    inputs = random.integers(0, 256, (3, config.input_height, config.input_width, config.input_channels),
+                             dtype=np.uint8)
+    for expected, actual in zip(keras.tree.flatten(network.predict_on_batch(inputs)),
+                                keras.tree.flatten(folded.predict_on_batch(inputs))):
+        np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
+
+
 def test_save_refuses_other_extensions(tmp_path):
     config = model_lib.default_config()
     with pytest.raises(ValueError, match="must end in '.keras'"):
