@@ -289,8 +289,10 @@ def cache_path(config, seed, count, cache_dir, emphasis=None):
     """Where `cached_dataset` keeps the rendered samples of this stream."""
     # The architecture does not change the pixels, so models of every kind share a cache.
     pixels = dataclasses.replace(config, architecture="any")
-    # Uniform pools keep the key they had before emphasis existed.
-    texts = "" if emphasis is None else f"|{emphasis}"
+    # Uniform pools keep the key they had before emphasis existed. Emphasized ones are keyed
+    # by what shapes their texts, spelled out, so that a field added to Emphasis later does
+    # not rename every pool rendered before it (this spelling is the dataclass repr of today).
+    texts = "" if emphasis is None else f"|Emphasis(characters={emphasis.characters!r}, share={emphasis.share!r})"
     key = hashlib.sha1(f"{pixels.to_json()}|{seed}|{count}{texts}".encode()).hexdigest()[:12]
     return os.path.join(cache_dir, f"captchas-{seed}-{count}-{key}.npz")
 

@@ -1,5 +1,7 @@
 """Seeded generation, label encoding and preprocessing."""
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -219,6 +221,11 @@ def test_emphasis_is_seeded_and_leaves_uniform_streams_alone():
     uniform, uniform_texts = data.render_range(CONFIG, seed=12, start=0, count=3)
     assert uniform_texts != first_texts
     assert data.cache_path(CONFIG, 12, 3, "cache") != data.cache_path(CONFIG, 12, 3, "cache", emphasis)
+    assert data.cache_path(CONFIG, 12, 3, "cache", emphasis) != data.cache_path(
+        CONFIG, 12, 3, "cache", data.Emphasis("0O", 0.5))
+    # A known answer: the pool of the bundled default model's last fine-tune keeps its name.
+    assert data.cache_path(CONFIG, 7000, 200000, "cache", emphasis) == os.path.join(
+        "cache", "captchas-7000-200000-f3d58d0e81bf.npz")
     stream = data.CaptchaStream(CONFIG, batch_size=3, make_targets=lambda labels, lengths: labels, seed=12,
                                 emphasis=emphasis)
     assert np.array_equal(stream[0][0], first)
