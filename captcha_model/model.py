@@ -436,10 +436,10 @@ def fold_batch_norm(model):
         scale = 1.0 / np.sqrt(variance + normalization.epsilon)
         if normalization.scale:
             scale = scale * keras.ops.convert_to_numpy(normalization.gamma)
-        shift = -keras.ops.convert_to_numpy(normalization.moving_mean) * scale
+        kernel, *bias = layer.get_weights()
+        shift = ((bias[0] if bias else 0.0) - keras.ops.convert_to_numpy(normalization.moving_mean)) * scale
         if normalization.center:
             shift = shift + keras.ops.convert_to_numpy(normalization.beta)
-        (kernel,) = layer.get_weights()
         folded.get_layer(layer.name).set_weights([kernel * scale, shift])
     return folded
 
