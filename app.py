@@ -54,7 +54,7 @@ MAX_WAITING_EVALUATIONS = 4
 DEFAULT_EVALUATION_COUNT = 200
 MAX_FAILURES_SHOWN = 24
 # train.py draws from the streams --seed, --seed + 10**6 and --seed + 2 * 10**6 (seeds 1000,
-# 5000 and 7000 for the bundled default model, 3000, 6000 and 9000 for the ctc one), so with the usual
+# 5000 and 7000 for the bundled default model, 3000, 6000, 9000 and 13000 for the ctc one), so with the usual
 # small seeds, random captchas from here on are ones no model trained on.
 FRESH_SEEDS = range(10**7, 10**9)
 DEFAULT_GENERATE_SEED = 7
@@ -826,8 +826,8 @@ def build_demo(app):
                                        f"{MAX_WAITING_EVALUATIONS} waiting, so that no visitor can hog the server.")
                 evaluation_seed = gr.Number(label="Seed", value=DEFAULT_EVALUATION_SEED, precision=0,
                                             elem_id="evaluate-seed",
-                                            info="The bundled models trained on seeds 1,000, 3,000, 5,000, 6,000, 7,000 "
-                                                 "and 9,000, and were validated and tested on those plus "
+                                            info="The bundled models trained on seeds 1,000, 3,000, 5,000, 6,000, 7,000, "
+                                                 "9,000 and 13,000, and were validated and tested on those plus "
                                                  "1,000,000 and 2,000,000: other seeds give captchas they "
                                                  "have never seen.")
                 evaluate_button = gr.Button("Evaluate", variant="primary", scale=0, min_width=160,
