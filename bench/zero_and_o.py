@@ -2,6 +2,7 @@
 
     python bench/zero_and_o.py                 # bench/zero_and_o.png, bench/zero_and_o_twins.png
     python bench/zero_and_o.py --model M.keras # the twin test for another model
+    python bench/zero_and_o.py --pairs 0 --glyph-count 24000   # only the errors by glyph size
 
 The library's only font, DroidSansMono, draws `0` narrower than `O`. But `ImageCaptcha`
 crops every glyph to its ink, then resizes the crop to the font's character cell, which
@@ -12,9 +13,13 @@ The twin test measures how much of that a model sees. Each fresh captcha is draw
 from the same randomness, once with `0` and once with `O` at one position, so the twins
 differ in that glyph alone; a model that sees the difference gives `O` a higher score
 (the logit of `O` minus that of `0`) in the `O` twin than in the `0` twin.
+
+The library draws each glyph at one of three font sizes; the last section counts how often
+a model misreads `0` and `O` at each, by the height of the cell the glyph was drawn in.
 """
 
 import argparse
+import contextlib
 import os
 import random
 import sys
@@ -32,12 +37,14 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from captcha_model import data, model as model_lib  # noqa: E402
 from captcha_model.data import _normalize_mode, _seeded_library  # noqa: E402
+from captcha_model.evaluation import wilson_interval  # noqa: E402
 from captcha_model.solver import load_solver  # noqa: E402
 
 FONT_SIZE = 56
 SEEDS = (1, 2, 3)
 # A stream of its own: no model trained or was tested on these captchas.
 TWIN_SEED = 6100000
+GLYPH_SEED = 6200000
 
 
 class UndistortedCaptcha(ImageCaptcha):
@@ -157,10 +164,54 @@ def plot_twins(images, scores, located, examples=3):
     return figure
 
 
+@contextlib.contextmanager
+def recording_glyph_heights(heights):
+    """While active, every glyph the library draws appends (character, cell height) to `heights`."""
+    draw_character = ImageCaptcha._draw_character
+
+    def recording(self, character, draw, color):
+        glyph = draw_character(self, character, draw, color)
+        heights.append((character, glyph.size[1]))
+        return glyph
+
+    ImageCaptcha._draw_character = recording
+    try:
+        yield
+    finally:
+        ImageCaptcha._draw_character = draw_character
+
+
+def errors_by_glyph_size(solver, count):
+    """Print how often `solver` misreads each `0` and `O` of `count` fresh captchas, by glyph cell height."""
+    texts, images, cells = [], [], []
+    drawn = []
+    with recording_glyph_heights(drawn):
+        for index in range(count):
+            start = len(drawn)
+            text, image = data.sample_captcha(solver.config, GLYPH_SEED, index)
+            # The library also draws the spaces it sometimes puts between characters.
+            cells.append([height for character, height in drawn[start:] if character != " "])
+            texts.append(text)
+            images.append(image)
+    tallies = {}
+    for text, reading, heights in zip(texts, solver.solve(images), cells):
+        for position, (character, height) in enumerate(zip(text, heights)):
+            if character in "0O":
+                misread = len(reading.text) != len(text) or reading.text[position] != character
+                wrong, total = tallies.get((character, height), (0, 0))
+                tallies[(character, height)] = (wrong + misread, total + 1)
+    for (character, height), (wrong, total) in sorted(tallies.items()):
+        low, high = wilson_interval(wrong, total)
+        print(f"{character!r} drawn in a {height}-pixel-high cell: {wrong} of {total} misread "
+              f"({wrong / total:.2%}, 95% interval {low:.2%}-{high:.2%})")
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="the model of the twin test (default: the bundled default model)")
-    parser.add_argument("--pairs", type=int, default=2000, help="twin pairs to draw")
+    parser.add_argument("--pairs", type=int, default=2000, help="twin pairs to draw (0: no twin test)")
+    parser.add_argument("--glyph-count", type=int, default=24000,
+                        help="captchas for the errors by glyph size (0: skip that section)")
     return parser.parse_args()
 
 
@@ -191,12 +242,16 @@ def main():
     figure.savefig(path, dpi=100)
     print(f"Wrote {path}.")
 
-    twins = twin_test(load_solver(args.model), args.pairs)
-    # The picture in the README is of the bundled model; other models get the figures alone.
-    if args.model is None:
-        path = os.path.join(ROOT, "bench", "zero_and_o_twins.png")
-        plot_twins(*twins).savefig(path, dpi=100)
-        print(f"Wrote {path}.")
+    solver = load_solver(args.model)
+    if args.pairs:
+        twins = twin_test(solver, args.pairs)
+        # The picture in the README is of the bundled model; other models get the figures alone.
+        if args.model is None:
+            path = os.path.join(ROOT, "bench", "zero_and_o_twins.png")
+            plot_twins(*twins).savefig(path, dpi=100)
+            print(f"Wrote {path}.")
+    if args.glyph_count:
+        errors_by_glyph_size(solver, args.glyph_count)
 
 
 if __name__ == "__main__":
