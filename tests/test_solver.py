@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from captcha_model import data, evaluation, load_solver
+from captcha_model import model as model_lib
 from captcha_model.solver import BUNDLED_MODEL, MAX_PIXELS
 
 
@@ -44,6 +45,17 @@ def test_bundled_ctc_model_reads_other_sizes_and_lengths(size, length, bound):
     report = evaluation.evaluate_stream(ctc, count=400, seed=434343, progress=False, captchas=captchas)
     print(report.summary())
     assert report.count == 400 and report.accuracy >= bound, report.summary()
+
+
+def test_solver_reads_with_the_folded_network_as_the_trained_one_would(solver):
+    images = [data.sample_captcha(solver.config, seed=515151, index=index)[1] for index in range(16)]
+    inputs = data.preprocess(images, solver.config)
+    trained = model_lib.decode_outputs(solver.model.predict_on_batch(inputs), solver.config)
+    readings = solver.solve(images)
+    assert [reading.text for reading in readings] == [reading.text for reading in trained]
+    np.testing.assert_allclose([reading.confidence for reading in readings],
+                               [reading.confidence for reading in trained], atol=1e-4)
+    assert solver.inference_model is not solver.model
 
 
 def test_bundled_model_is_small_and_loads_by_default(solver):
