@@ -118,7 +118,7 @@ def score_characters(solver, inputs, explanations):
     Returns per image a list of floats in the order of `explanations`: for CTC the
     highest probability of the character over the columns that first emitted it.
     """
-    outputs = solver.model.predict_on_batch(inputs)
+    outputs = solver.inference_model.predict_on_batch(inputs)
     probabilities = np.exp(keras.ops.convert_to_numpy(_log_probabilities(outputs, solver.config)))
     return [
         [float(probabilities[row, list(item.frames), item.class_index].max()) for item in characters]
