@@ -44,8 +44,13 @@ def parse_args(argv=None):
     parser.add_argument("--size-range", metavar="WxH-WxH", type=parse_size_range,
                         help="also train on sizes from the first to the second, e.g. 120x50-240x100 "
                              "(default: the architecture's)")
+    parser.add_argument("--trunk-widths", metavar="A,B,C,D", type=parse_widths,
+                        help="channels of the four stages of the convolutional trunk, e.g. 32,64,64,128 "
+                             "(default: the architecture's)")
     parser.add_argument("--init-from", metavar="MODEL.keras",
-                        help="start from the weights of this model's layers that have the same names and shapes")
+                        help="start from the weights of this model's layers that have the same names, or the same "
+                             "names and fewer channels (the extra channels start so that the network computes "
+                             "what that model did)")
     parser.add_argument("--epochs", type=int, default=30, help="number of epochs")
     parser.add_argument("--steps-per-epoch", type=int, default=1000, help="batches per epoch")
     parser.add_argument("--batch-size", type=int, default=64, help="captchas per batch (over all devices)")
@@ -109,22 +114,53 @@ def parse_size_range(text):
     return {"captcha_width_range": (width, largest_width), "captcha_height_range": (height, largest_height)}
 
 
+def parse_widths(text):
+    """'32,64,64,128' -> (32, 64, 64, 128)."""
+    try:
+        widths = tuple(int(width) for width in text.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != 4 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"expected four positive channel counts like 32,64,64,128, got {text!r}")
+    return {"trunk_widths": widths}
+
+
+def widen(source, target):
+    """`source` weights placed in the leading slices of `target`-shaped ones, or None where they do not fit.
+
+    The extra entries of a vector (a bias, a BatchNorm statistic) and the extra output
+    channels of a kernel keep their values from `target`, the fresh initialisation. The
+    extra input channels of a kernel get zeros, so a network widened layer by layer still
+    computes what the source network did, while training can put the new channels to use.
+    """
+    if source.ndim != target.ndim or any(small > large for small, large in zip(source.shape, target.shape)):
+        return None
+    widened = target.copy()
+    if widened.ndim >= 2:
+        widened[..., source.shape[-2]:, :] = 0.0
+    widened[tuple(slice(0, size) for size in source.shape)] = source
+    return widened
+
+
 def warm_start(model, path):
-    """Copy into `model` the weights of the layers in the model at `path` with the same name and shapes."""
+    """Copy into `model` the weights of the layers in the model at `path` with the same name (see `widen`)."""
     source, _ = model_lib.load_model(path)
     source_layers = {layer.name: layer for layer in source.layers}
-    copied = []
+    copied, widened = [], []
     for layer in model.layers:
         match = source_layers.get(layer.name)
-        if match is None or not layer.weights:
+        if match is None or not layer.weights or len(match.weights) != len(layer.weights):
             continue
-        weights = match.get_weights()
-        if [weight.shape for weight in weights] == [tuple(weight.shape) for weight in layer.weights]:
-            layer.set_weights(weights)
-            copied.append(layer.name)
-    if not copied:
+        fitted = [widen(old, new) for old, new in zip(match.get_weights(), layer.get_weights())]
+        if any(weight is None for weight in fitted):
+            continue
+        layer.set_weights(fitted)
+        same = all(old.shape == new.shape for old, new in zip(match.get_weights(), fitted))
+        (copied if same else widened).append(layer.name)
+    if not copied and not widened:
         raise ValueError(f"--init-from {path}: no layer of it has a name and shape of this architecture's layers.")
-    print(f"Started {len(copied)} of {sum(bool(layer.weights) for layer in model.layers)} layers from {path}.")
+    print(f"Started {len(copied) + len(widened)} of {sum(bool(layer.weights) for layer in model.layers)} layers "
+          f"from {path}" + (f", {len(widened)} of them widened." if widened else "."))
 
 
 def choose_strategy(cpu_devices=0):
@@ -268,7 +304,7 @@ def main(argv=None):
         print(f"Resuming {config.architecture!r} after epoch {state['epoch']} ({state['samples_seen']} samples seen).")
     else:
         config = model_lib.default_config(args.arch, **(args.lengths or {}), **(args.size or {}),
-                                            **(args.size_range or {}))
+                                            **(args.size_range or {}), **(args.trunk_widths or {}))
         state = {"epoch": 0, "samples_seen": 0, "wall_seconds": 0.0, "history": [], "args": vars(args)}
     emphasis = training_emphasis(args)
     if emphasis:

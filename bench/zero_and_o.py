@@ -96,7 +96,7 @@ def twin_scores(solver, images, positions, length):
     NaN where the model read other than `length` characters, so the glyph cannot be located.
     """
     config = solver.config
-    outputs = solver.model.predict(data.preprocess(images, config), batch_size=256, verbose=0)
+    outputs = solver.inference_model.predict(data.preprocess(images, config), batch_size=256, verbose=0)
     logits = np.asarray(outputs)
     zero, letter = config.charset.index("0"), config.charset.index("O")
     scores = np.full(len(images), np.nan)

@@ -37,6 +37,9 @@ class CaptchaConfig:
     input_width: int = 88
     input_channels: int = 1
     architecture: str = "default"
+    # Channels of the four stages of the convolutional trunk (architectures default and ctc).
+    # Models saved before this field existed had these widths, so they load unchanged.
+    trunk_widths: tuple = (16, 32, 64, 128)
 
     def __post_init__(self):
         for name, size in (("captcha_width", self.captcha_width), ("captcha_height", self.captcha_height)):
@@ -45,6 +48,10 @@ class CaptchaConfig:
                 raise ValueError(f"{name}_range must be (smallest, largest) with 8 <= smallest <= largest, got {span}.")
             # Stored as a tuple of ints whatever it was given as (JSON gives lists).
             object.__setattr__(self, f"{name}_range", (int(span[0]), int(span[1])))
+        widths = tuple(int(width) for width in self.trunk_widths)
+        if len(widths) != 4 or min(widths) < 1:
+            raise ValueError(f"trunk_widths must be four positive channel counts, e.g. (16, 32, 64, 128); got {widths}.")
+        object.__setattr__(self, "trunk_widths", widths)
         if not self.charset:
             raise ValueError("charset must hold at least one character, e.g. '0123456789'.")
         if len(set(self.charset)) != len(self.charset):

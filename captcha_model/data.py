@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import hashlib
 import inspect
+import json
 import multiprocessing
 import os
 import random
@@ -287,13 +288,16 @@ def render_dataset(config, seed, count, workers=None, chunk_size=256, progress=T
 
 def cache_path(config, seed, count, cache_dir, emphasis=None):
     """Where `cached_dataset` keeps the rendered samples of this stream."""
-    # The architecture does not change the pixels, so models of every kind share a cache.
-    pixels = dataclasses.replace(config, architecture="any")
+    # The network (architecture, trunk widths) does not change the pixels, so models of every
+    # kind share a cache; the key keeps the spelling it had before trunk widths existed.
+    pixels = {**config.to_dict(), "architecture": "any"}
+    del pixels["trunk_widths"]
     # Uniform pools keep the key they had before emphasis existed. Emphasized ones are keyed
     # by what shapes their texts, spelled out, so that a field added to Emphasis later does
     # not rename every pool rendered before it (this spelling is the dataclass repr of today).
     texts = "" if emphasis is None else f"|Emphasis(characters={emphasis.characters!r}, share={emphasis.share!r})"
-    key = hashlib.sha1(f"{pixels.to_json()}|{seed}|{count}{texts}".encode()).hexdigest()[:12]
+    pixels = json.dumps(pixels, indent=2, sort_keys=True)
+    key = hashlib.sha1(f"{pixels}|{seed}|{count}{texts}".encode()).hexdigest()[:12]
     return os.path.join(cache_dir, f"captchas-{seed}-{count}-{key}.npz")
 
 

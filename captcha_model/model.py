@@ -68,11 +68,13 @@ def _trunk(config, column_pools):
     """
     inputs = keras.Input((config.input_height, config.input_width, config.input_channels), name="image")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    stages = [("stage1", (16,)), ("stage2", (32,)), ("stage3", (64, 64)), ("stage4", (128, 128))]
-    for stage, (name, widths) in enumerate(stages):
-        for position, filters in enumerate(widths):
+    # The two deeper stages, where convolutions are cheap, have two convolutions each.
+    convolutions_per_stage = (1, 1, 2, 2)
+    for stage, (filters, count) in enumerate(zip(config.trunk_widths, convolutions_per_stage)):
+        name = f"stage{stage + 1}"
+        for position in range(count):
             x = _conv_bn_relu(x, filters, f"{name}_{position + 1}")
-        if stage < len(stages) - 1:
+        if stage < len(convolutions_per_stage) - 1:
             x = layers.MaxPooling2D((2, 2 if stage < column_pools else 1), name=f"{name}_pool")(x)
     return inputs, x
 

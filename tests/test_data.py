@@ -1,5 +1,6 @@
 """Seeded generation, label encoding and preprocessing."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -226,6 +227,10 @@ def test_emphasis_is_seeded_and_leaves_uniform_streams_alone():
     # A known answer: the pool of the bundled default model's last fine-tune keeps its name.
     assert data.cache_path(CONFIG, 7000, 200000, "cache", emphasis) == os.path.join(
         "cache", "captchas-7000-200000-f3d58d0e81bf.npz")
+    # The network's widths do not change the pixels, so they do not change the pool either.
+    wider = dataclasses.replace(CONFIG, trunk_widths=(32, 64, 64, 128))
+    assert data.cache_path(wider, 7000, 200000, "cache", emphasis) == data.cache_path(CONFIG, 7000, 200000, "cache",
+                                                                                       emphasis)
     stream = data.CaptchaStream(CONFIG, batch_size=3, make_targets=lambda labels, lengths: labels, seed=12,
                                 emphasis=emphasis)
     assert np.array_equal(stream[0][0], first)

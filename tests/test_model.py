@@ -235,6 +235,19 @@ def test_config_round_trip_and_validation():
         CaptchaConfig(charset="AAB")
     with pytest.raises(ValueError, match="min_length <= max_length"):
         CaptchaConfig(min_length=5, max_length=4)
+    wide = CaptchaConfig(trunk_widths=[32, 64, 64, 128])
+    assert CaptchaConfig.from_json(wide.to_json()) == wide and wide.trunk_widths == (32, 64, 64, 128)
+    with pytest.raises(ValueError, match="four positive channel counts"):
+        CaptchaConfig(trunk_widths=(16, 32, 64))
+
+
+def test_trunk_widths_set_the_channels_and_older_configs_keep_theirs():
+    wide = model_lib.build_model(model_lib.default_config(trunk_widths=(8, 24, 40, 56)))
+    channels = [layer.filters for layer in wide.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert channels == [8, 24, 40, 40, 56, 56]
+    # A config written before trunk widths existed has no such key and means the original trunk.
+    stored = {key: value for key, value in CaptchaConfig().to_dict().items() if key != "trunk_widths"}
+    assert CaptchaConfig.from_dict(stored).trunk_widths == (16, 32, 64, 128)
 
 
 def test_ctc_architecture_reads_22_columns_of_up_to_8_characters():

@@ -1,5 +1,6 @@
 """train.py end to end: a short run, mirrored devices, kill -9 and --resume, bad output paths."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -109,7 +110,7 @@ def test_help_documents_every_flag():
     result = train("--help")
     for flag in ["--arch", "--epochs", "--batch-size", "--steps-per-epoch", "--workers", "--learning-rate",
                  "--output", "--seed", "--resume", "--push-to-hub", "--train-size", "--lengths", "--size",
-                 "--size-range", "--init-from", "--emphasize", "--emphasis-share"]:
+                 "--size-range", "--init-from", "--emphasize", "--emphasis-share", "--trunk-widths"]:
         assert flag in result.stdout
 
 
@@ -137,7 +138,9 @@ def test_length_and_size_flags_shape_the_config(capsys):
     assert (config.captcha_width_range, config.captcha_height_range) == ((120, 200), (50, 90))
     assert module.parse_args(["--lengths", "5"]).lengths == {"min_length": 5, "max_length": 5}
     for flag, value, message in [("--lengths", "a-b", "a length like 4"), ("--size", "160", "e.g. 160x60"),
-                                 ("--size-range", "120x50", "two sizes like 120x50-240x100")]:
+                                 ("--size-range", "120x50", "two sizes like 120x50-240x100"),
+                                 ("--trunk-widths", "32,64", "four positive channel counts"),
+                                 ("--trunk-widths", "32,0,64,128", "four positive channel counts")]:
         with pytest.raises(SystemExit):
             module.parse_args([flag, value])
         assert message in capsys.readouterr().err
@@ -172,3 +175,26 @@ def test_warm_start_needs_a_matching_layer(tmp_path):
     seed_config = model_lib.default_config("seed")
     with pytest.raises(ValueError, match="no layer of it has a name and shape"):
         module.warm_start(model_lib.build_model(seed_config), BUNDLED_MODEL)
+
+
+def test_widen_keeps_the_source_in_the_leading_slices_and_silences_new_inputs():
+    module = train_module()
+    source = np.arange(1.0, 7.0).reshape(1, 1, 2, 3)  # a 1x1 kernel from 2 channels to 3
+    fresh = np.full((1, 1, 3, 4), 9.0)  # to 4 channels from 3
+    widened = module.widen(source, fresh)
+    assert np.array_equal(widened[..., :2, :3], source)
+    assert (widened[..., 2, :] == 0).all()  # the new input channel contributes nothing
+    assert (widened[..., :2, 3] == 9).all()  # the new output channel keeps its initialisation
+    assert np.array_equal(module.widen(np.ones(2), np.zeros(3)), [1, 1, 0])
+    assert module.widen(np.ones(3), np.zeros(2)) is None
+
+
+def test_a_model_warm_started_from_a_narrower_one_computes_what_it_did():
+    """--init-from a model with a narrower trunk: same outputs, so training starts where that model stands."""
+    module = train_module()
+    source, config = model_lib.load_model(BUNDLED_MODEL)
+    wider = model_lib.build_model(dataclasses.replace(config, trunk_widths=(24, 48, 80, 128)))
+    module.warm_start(wider, BUNDLED_MODEL)
+    inputs, _ = data.render_range(config, seed=13, start=0, count=16)
+    np.testing.assert_allclose(wider.predict(inputs, verbose=0), source.predict(inputs, verbose=0), atol=1e-5)
+    assert wider.count_params() > source.count_params()
