@@ -353,9 +353,14 @@ def decode_outputs(outputs, config):
     A character's confidence is its probability (for CTC: the highest over the
     columns that emitted it); the text's confidence is their product.
     """
+    return readings(read_characters(outputs, config), config)
+
+
+def readings(images_characters, config):
+    """`read_characters` results -> one `Reading` per image."""
     return [
         _reading([index for index, _, _ in characters], [confidence for _, _, confidence in characters], config)
-        for characters in read_characters(outputs, config)
+        for characters in images_characters
     ]
 
 

@@ -69,12 +69,15 @@ def explain_inputs(solver, inputs):
     """Preprocessed inputs -> per image, a list of `CharacterSaliency`, one per character read."""
     model, config = solver.model, solver.config
     features_model = keras.Model(model.inputs, [_feature_layer(model).output, model.outputs])
-    inputs = tf.convert_to_tensor(inputs)
     with tf.GradientTape(persistent=True) as tape:
-        features, outputs = features_model(inputs, training=False)
+        features, outputs = features_model(tf.convert_to_tensor(inputs), training=False)
         outputs = outputs[0] if len(outputs) == 1 else outputs
         log_probabilities = _log_probabilities(outputs, config)
     targets = model_lib.read_characters(outputs, config)
+    if solver.referee is not None:
+        # Characters are labelled as the solver reads them; a map shows what drew the
+        # network towards that character in the columns that read it.
+        targets = solver.referee.adjudicate(np.asarray(inputs), keras.ops.convert_to_numpy(outputs), targets)
     explanations = [[] for _ in targets]
     for position in range(max((len(characters) for characters in targets), default=0)):
         selection = _selection(targets, position, log_probabilities.shape)

@@ -13,7 +13,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from captcha_model import data, model as model_lib
+from captcha_model import data, model as model_lib, referee as referee_lib
 
 # Each bundled model's folder also holds the metrics.json and training_curve.png of its
 # run, laid out as train.py writes them and as a Hub repo holds them.
@@ -86,15 +86,18 @@ class Solver:
     come from `inference_model`, the same network with its BatchNorms folded into the
     convolutions, which computes the same outputs faster. A Solver reads with the weights
     its model had when it was made: make a new one to read with weights trained since.
+    A `referee` (see `captcha_model.referee`), where the model file holds one, decides
+    again each character of its pair that the model reads.
     """
 
-    def __init__(self, model, config, source, metrics=None, batch_size=256):
+    def __init__(self, model, config, source, metrics=None, batch_size=256, referee=None):
         self.model = model
         self.inference_model = model_lib.fold_batch_norm(model)
         self.config = config
         self.source = source
         self.metrics = metrics
         self.batch_size = batch_size
+        self.referee = referee
 
     def solve(self, images):
         """Read a list of images (PIL images, bytes or paths): one `Reading` per image."""
@@ -109,8 +112,12 @@ class Solver:
         """Read already preprocessed inputs (from `data.preprocess`)."""
         readings = []
         for start in range(0, len(inputs), self.batch_size):
-            outputs = self.inference_model.predict_on_batch(inputs[start : start + self.batch_size])
-            readings.extend(model_lib.decode_outputs(outputs, self.config))
+            batch = inputs[start : start + self.batch_size]
+            outputs = self.inference_model.predict_on_batch(batch)
+            characters = model_lib.read_characters(outputs, self.config)
+            if self.referee is not None:
+                characters = self.referee.adjudicate(batch, outputs, characters)
+            readings.extend(model_lib.readings(characters, self.config))
         return readings
 
     def describe(self):
@@ -119,6 +126,8 @@ class Solver:
             f"{self.config.architecture} model from {self.source}: "
             f"{self.model.count_params():,} parameters, input {self.config.input_height}x{self.config.input_width}, "
             f"{self.config.min_length}-{self.config.max_length} characters of {self.config.charset!r}"
+            + (f", with a {self.referee.referee_config.characters[0]}/{self.referee.referee_config.characters[1]} "
+               f"referee of {self.referee.model.count_params():,} parameters" if self.referee else "")
         )
 
 
@@ -137,7 +146,7 @@ def load_solver(source=None):
 
         path, description = hub.fetch(path)
     model, config = model_lib.load_model(path)
-    return Solver(model, config, description, metrics=read_metrics(path))
+    return Solver(model, config, description, metrics=read_metrics(path), referee=referee_lib.load_referee(path, config))
 
 
 def read_metrics(model_path):

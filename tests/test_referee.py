@@ -1,0 +1,165 @@
+"""The 0/O referee: its crops, its decisions, its place inside a model file, and train_referee.py."""
+
+import json
+import os
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+import train_referee
+from captcha_model import data, load_solver, model as model_lib, referee as referee_lib
+
+
+@pytest.fixture
+def small_model(tmp_path):
+    """An untrained default-architecture model saved by save_model: its path and config."""
+    config = model_lib.default_config("default", trunk_widths=(4, 4, 8, 8))
+    path = tmp_path / "main.keras"
+    model_lib.save_model(model_lib.build_model(config), config, path)
+    return path, config
+
+
+def constant_referee(config, referee_config, logit):
+    """A real referee network whose logit is `logit` for any glyph."""
+    referee = referee_lib.build_referee(config, referee_config)
+    kernel, bias = referee.get_layer("logit").get_weights()
+    referee.get_layer("logit").set_weights([np.zeros_like(kernel), np.full_like(bias, logit)])
+    return referee
+
+
+@pytest.mark.parametrize("characters", ["0", "00", "0OQ"])
+def test_a_referee_needs_two_different_characters(characters):
+    with pytest.raises(ValueError, match="two different characters"):
+        referee_lib.RefereeConfig(characters=characters)
+
+
+def test_referee_config_round_trips_through_json():
+    referee_config = referee_lib.RefereeConfig(characters="5S", crop_width=20, widths=[8, 16, 32], main_weight=1.3)
+    assert referee_lib.RefereeConfig.from_json(referee_config.to_json()) == referee_config
+
+
+def test_column_centres_and_crops_know_their_pixels():
+    # 11 columns over 88 pixels: column 5 is pixels 40-47, so its middle is 44.
+    assert referee_lib.column_center((5,), 88, 11) == 44.0
+    assert referee_lib.column_center((0, 1), 88, 11) == 8.0
+    inputs = np.arange(2 * 3 * 10, dtype=np.uint8).reshape(2, 3, 10, 1)
+    crops = referee_lib.crop_glyphs(inputs, rows=[1, 0], centers=[5.0, 1.0], width=4)
+    assert crops.shape == (2, 3, 4, 1)
+    np.testing.assert_array_equal(crops[0, :, :, 0], inputs[1, :, 3:7, 0])
+    # A crop past the left edge is white where there is no image.
+    np.testing.assert_array_equal(crops[1, :, :1, 0], 255)
+    np.testing.assert_array_equal(crops[1, :, 1:, 0], inputs[0, :, 0:3, 0])
+
+
+def test_fit_main_weight_finds_the_weight_that_decides_best():
+    labels = np.array([1.0, 1.0, 0.0, 0.0])
+    referee_logits = np.array([-1.0, 2.0, 0.5, -2.0])
+    margins = np.array([3.0, 1.0, -3.0, -1.0])
+    weight, accuracy = referee_lib.fit_main_weight(referee_logits, margins, labels, weights=np.array([0.0, 0.5, 1.0]))
+    # Weight 0 gets 2 of 4 right; 0.5 gets all four: -1 + 1.5 > 0 and 0.5 - 1.5 < 0.
+    assert (weight, accuracy) == (0.5, 1.0)
+
+
+def test_adjudicate_lets_the_stronger_opinion_decide(solver):
+    config = solver.config
+    zero, letter, blank = config.charset.index("0"), config.charset.index("O"), config.num_classes
+    # One image of 11 columns reading "A", "B", "0" and "C" in columns 1, 3, 5 and 8, with
+    # a margin of 2 for "0" against "O" in column 5; blanks everywhere else.
+    outputs = np.full((1, 11, config.num_classes + 1), -10.0)
+    outputs[0, :, blank] = 5.0
+    for column, character in ((1, "A"), (3, "B"), (8, "C")):
+        outputs[0, column, config.charset.index(character)], outputs[0, column, blank] = 5.0, -10.0
+    outputs[0, 5, zero], outputs[0, 5, letter], outputs[0, 5, blank] = 6.0, 4.0, -10.0
+    characters = model_lib.read_characters(outputs, config)
+    assert [config.charset[index] for index, _, _ in characters[0]] == list("AB0C")
+    inputs = np.full((1, config.input_height, config.input_width, 1), 255, dtype=np.uint8)
+
+    def read(logit, main_weight):
+        referee_config = referee_lib.RefereeConfig(main_weight=main_weight)
+        referee = referee_lib.Referee(constant_referee(config, referee_config, logit), config, referee_config)
+        return referee.adjudicate(inputs, outputs, characters)[0]
+
+    # A referee sure of "O" (logit 5) outweighs the main margin of 2 at weight 1, not at weight 3.
+    index, frames, confidence = read(5.0, 1.0)[2]
+    assert index == letter and frames == (5,)
+    column = outputs[0, 5]
+    pair_probability = (np.exp(column[zero]) + np.exp(column[letter])) / np.exp(column).sum()
+    assert confidence == pytest.approx(pair_probability / (1 + np.exp(-3.0)), rel=1e-5)
+    assert read(5.0, 3.0)[2][0] == zero
+    # Characters outside the pair are left as they were read.
+    assert read(5.0, 1.0)[:2] + read(5.0, 1.0)[3:] == characters[0][:2] + characters[0][3:]
+
+
+def test_attach_puts_the_referee_inside_the_model_file_and_load_gets_it_back(small_model, tmp_path):
+    path, config = small_model
+    assert referee_lib.load_referee(path, config) is None
+    referee_config = referee_lib.RefereeConfig(widths=(4, 8, 8), main_weight=0.7)
+    referee = referee_lib.build_referee(config, referee_config)
+    combined = tmp_path / "with-referee.keras"
+    referee_lib.attach(path, referee, referee_config, combined)
+    with zipfile.ZipFile(combined) as archive:
+        assert {referee_lib.MODEL_ENTRY, referee_lib.CONFIG_ENTRY} <= set(archive.namelist())
+    loaded = referee_lib.load_referee(combined, config)
+    assert loaded.referee_config == referee_config
+    crops = np.random.default_rng(0).integers(0, 256, (5, config.input_height, 24, 1), dtype=np.uint8)
+    np.testing.assert_allclose(loaded.model.predict_on_batch(crops), referee.predict_on_batch(crops), atol=1e-6)
+    np.testing.assert_allclose(loaded.inference_model.predict_on_batch(crops), referee.predict_on_batch(crops),
+                               atol=1e-4)
+    # The main network still loads from the same file, and the solver picks the referee up.
+    model, loaded_config = model_lib.load_model(combined)
+    assert loaded_config == config
+    solver = load_solver(combined)
+    assert solver.referee is not None and "referee" in solver.describe()
+    # Attaching again replaces the referee rather than adding a second one.
+    referee_lib.attach(combined, referee, referee_config)
+    with zipfile.ZipFile(combined) as archive:
+        assert archive.namelist().count(referee_lib.MODEL_ENTRY) == 1
+
+
+def test_a_referee_that_does_not_fit_its_model_is_refused(small_model, tmp_path):
+    path, config = small_model
+    narrow = referee_lib.build_referee(config, referee_lib.RefereeConfig(crop_width=16))
+    referee_lib.attach(path, narrow, referee_lib.RefereeConfig(crop_width=24))
+    with pytest.raises(ValueError, match="the referee reads"):
+        referee_lib.load_referee(path, config)
+
+
+def test_glyph_examples_crop_each_zero_and_letter_o_where_the_model_reads_it(solver):
+    referee_config = referee_lib.RefereeConfig()
+    texts = ["0O12", "ABCD", "O0O0"]
+    images = [data.sample_captcha(solver.config, seed=616161, index=index, text=text)[1]
+              for index, text in enumerate(texts)]
+    inputs = data.preprocess(images, solver.config)
+    crops, labels, margins = referee_lib.glyph_examples(
+        solver.inference_model, solver.config, referee_config, inputs, texts)
+    np.testing.assert_array_equal(labels, [0, 1, 1, 0, 1, 0])
+    assert crops.shape == (6, solver.config.input_height, referee_config.crop_width, 1)
+    # The bundled model's own opinion points the right way for these.
+    assert np.mean((margins > 0) == (labels > 0.5)) >= 5 / 6
+    with pytest.raises(ValueError, match="examples of both"):
+        referee_lib.glyph_examples(solver.inference_model, solver.config, referee_config, inputs[1:2], texts[1:2])
+
+
+def test_train_referee_writes_a_model_whose_solver_uses_it(small_model, tmp_path):
+    path, _ = small_model
+    output = tmp_path / "run"
+    final = train_referee.main([
+        "--model", str(path), "--train-size", "300", "--validation-size", "100", "--test-size", "50",
+        "--epochs", "1", "--output", str(output), "--cache-dir", str(tmp_path / "cache"), "--workers", "1",
+    ])
+    solver = load_solver(final)
+    assert solver.referee is not None
+    with open(output / "metrics.json") as handle:
+        metrics = json.load(handle)
+    assert metrics["referee"]["training_glyphs"] > 100
+    assert metrics["test"]["count"] == 50 and metrics["referee"]["test_without_referee"]["count"] == 50
+    assert not os.path.exists(output / "backup")
+
+
+def test_a_referee_needs_a_ctc_model(tmp_path):
+    config = model_lib.default_config("seed")
+    with pytest.raises(ValueError, match="CTC"):
+        referee_lib.glyph_examples(keras.Sequential(), config, referee_lib.RefereeConfig(), np.zeros((1, 1)), ["0"])
+

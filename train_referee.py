@@ -1,0 +1,129 @@
+"""Train a referee for a trained model and write the model with it inside: python train_referee.py --help.
+
+The referee (see `captcha_model/referee.py`) learns to tell the two characters of a
+pair apart, `0` and `O` by default, from crops of training captchas located where the
+model reads them. The weight of the model's own opinion is then fitted on fresh
+captchas, and the model with its referee is compared with the model alone on 10,000
+more. A backup after every epoch lets a run that was killed continue where it stopped.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import time
+
+import keras
+import numpy as np
+
+from captcha_model import data, evaluation, model as model_lib, referee as referee_lib
+from captcha_model.solver import BUNDLED_MODEL, read_metrics
+from train import TEST_SEED_OFFSET, VALIDATION_SEED_OFFSET, write_json
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model", default=BUNDLED_MODEL, help="the trained CTC model (.keras) to referee")
+    parser.add_argument("--characters", default="0O", help="the two characters the referee tells apart")
+    parser.add_argument("--crop-width", type=int, default=24, help="width of a glyph crop in network-input pixels")
+    parser.add_argument("--epochs", type=int, default=5, help="passes over the training glyphs")
+    parser.add_argument("--batch-size", type=int, default=128, help="glyphs per batch")
+    parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate of the cosine schedule")
+    parser.add_argument("--train-size", type=int, default=200_000,
+                        help="training captchas, rendered once into --cache-dir (their texts show the pair often)")
+    parser.add_argument("--validation-size", type=int, default=5_000,
+                        help="fresh captchas, also rich in the pair, that fit the weight of the model's opinion")
+    parser.add_argument("--test-size", type=int, default=10_000, help="fresh captchas of uniform text for the final test")
+    parser.add_argument("--seed", type=int, default=14_000, help="seed of the training captchas (validation and test "
+                                                                 "use their own streams, offset from it)")
+    parser.add_argument("--output", default="runs/referee", help="folder for model.keras (with its referee), metrics.json")
+    parser.add_argument("--cache-dir", default="cache", help="where rendered training captchas are kept")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes that render captchas")
+    return parser.parse_args(argv)
+
+
+def glyphs(model, config, referee_config, seed, count, args):
+    emphasis = data.Emphasis(referee_config.characters)
+    inputs, texts = data.cached_dataset(config, seed, count, args.cache_dir, workers=args.workers, emphasis=emphasis)
+    return referee_lib.glyph_examples(model, config, referee_config, inputs, texts)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.time()
+    model, config = model_lib.load_model(args.model)
+    referee_config = referee_lib.RefereeConfig(characters=args.characters, crop_width=args.crop_width)
+    for character in referee_config.characters:
+        if character not in config.charset:
+            raise ValueError(f"{character!r} is not in the model's charset {config.charset!r}.")
+    os.makedirs(args.output, exist_ok=True)
+    reader = model_lib.fold_batch_norm(model)
+
+    crops, labels, _ = glyphs(reader, config, referee_config, args.seed, args.train_size, args)
+    print(f"{len(labels):,} training glyphs from {args.train_size:,} captchas ({labels.mean():.1%} "
+          f"{referee_config.characters[1]!r}).")
+    # Validation captchas are rendered afresh every run (a few seconds), never cached with training ones.
+    validation_inputs, validation_texts = data.render_dataset(
+        config, args.seed + VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers,
+        emphasis=data.Emphasis(referee_config.characters))
+    validation = referee_lib.glyph_examples(reader, config, referee_config, validation_inputs, validation_texts)
+
+    referee = referee_lib.build_referee(config, referee_config)
+    steps = args.epochs * (len(labels) // args.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, steps, warmup_target=args.learning_rate, warmup_steps=min(500, steps // 10))
+    referee.compile(keras.optimizers.Adam(schedule), keras.losses.BinaryCrossentropy(from_logits=True),
+                    metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
+    backup = os.path.join(args.output, "backup")
+    history = referee.fit(
+        crops, labels, batch_size=args.batch_size, epochs=args.epochs, shuffle=True,
+        validation_data=(validation[0], validation[1]),
+        callbacks=[keras.callbacks.BackupAndRestore(backup)],
+        verbose=2 if os.environ.get("CI") else 1,
+    )
+
+    validation_logits = referee.predict(validation[0], batch_size=512, verbose=0)[:, 0]
+    main_weight, combined = referee_lib.fit_main_weight(validation_logits, validation[2], validation[1])
+    alone = float(np.mean((validation_logits > 0) == (validation[1] > 0.5)))
+    model_alone = float(np.mean((validation[2] > 0) == (validation[1] > 0.5)))
+    print(f"{len(validation[1]):,} validation glyphs: the model decides {model_alone:.2%}, the referee {alone:.2%}, "
+          f"both together {combined:.2%} (main_weight {main_weight:.1f}).")
+    referee_config = dataclasses.replace(referee_config, main_weight=main_weight)
+
+    final_path = os.path.join(args.output, "model.keras")
+    referee_lib.attach(args.model, referee, referee_config, final_path)
+    shutil.rmtree(backup, ignore_errors=True)
+    test_seed = args.seed + TEST_SEED_OFFSET
+    with_referee = evaluation.evaluate_stream(final_path, args.test_size, test_seed)
+    without = evaluation.evaluate_stream(args.model, args.test_size, test_seed)
+    print(f"The model alone: {without.summary()}")
+    print(f"With its referee: {with_referee.summary()}")
+
+    metrics = read_metrics(args.model) or {}
+    metrics["referee"] = {
+        "args": vars(args),
+        "config": json.loads(referee_config.to_json()),
+        "parameters": referee.count_params(),
+        "training_glyphs": len(labels),
+        "history": [dict(zip(history.history, values)) for values in zip(*history.history.values())],
+        "validation_glyphs": {"count": len(validation[1]), "model": model_alone, "referee": alone, "both": combined},
+        "wall_seconds": round(time.time() - started, 1),
+        "test_without_referee": without.to_dict(include_failures=False),
+    }
+    metrics["test"] = with_referee.to_dict(include_failures=False)
+    write_json(os.path.join(args.output, "metrics.json"), metrics)
+    model_folder = os.path.dirname(os.path.abspath(args.model))
+    curve = os.path.join(model_folder, "training_curve.png")
+    if os.path.exists(curve) and os.path.abspath(args.output) != model_folder:
+        shutil.copy(curve, args.output)
+    print(f"Wrote {final_path} and metrics.json.")
+    return final_path
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ValueError as error:
+        sys.exit(f"error: {error}")
