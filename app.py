@@ -54,8 +54,9 @@ MAX_WAITING_EVALUATIONS = 4
 DEFAULT_EVALUATION_COUNT = 200
 MAX_FAILURES_SHOWN = 24
 # train.py draws from the streams --seed, --seed + 10**6 and --seed + 2 * 10**6 (seeds 1000,
-# 5000 and 7000 for the bundled default model, 3000, 6000, 9000 and 13000 for the ctc one), so with the usual
-# small seeds, random captchas from here on are ones no model trained on.
+# 5000 and 7000 for the bundled default model and 14000 for its referee, 3000, 6000, 9000 and
+# 13000 for the ctc one), so with the usual small seeds, random captchas from here on are ones
+# no model trained on.
 FRESH_SEEDS = range(10**7, 10**9)
 DEFAULT_GENERATE_SEED = 7
 DEFAULT_EVALUATION_SEED = 424242

@@ -52,7 +52,7 @@ GENERATION_SEED = 7_000_000
 # The size, length and saliency sections draw from streams of their own, each cell from
 # its own seed (the base plus the cell's index), so no two cells share captchas and none
 # meets a training stream (train.py uses --seed, +1,000,000 and +2,000,000 with seeds
-# 1000, 3000, 5000, 6000, 7000, 9000 and 13000).
+# 1000, 3000, 5000, 6000, 7000, 9000 and 13000, and train_referee.py the same with 14000).
 SIZES_SEED = 7_100_000
 LENGTHS_SEED = 7_200_000
 SALIENCY_SEED = 7_300_000

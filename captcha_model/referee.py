@@ -36,8 +36,10 @@ class RefereeConfig:
     characters: str = "0O"
     # Width of the crop in network-input pixels (40x88 input: 11 columns of 8 pixels).
     crop_width: int = 24
-    # Channels of its three convolutional stages.
-    widths: tuple = (32, 64, 128)
+    # Channels of its three convolutional stages, and units of the dense layer after them:
+    # small enough that a model file with its referee stays within 2 MB.
+    widths: tuple = (32, 48, 64)
+    dense_units: int = 48
     # Weight of the main network's margin in the sum that decides.
     main_weight: float = 1.0
 
@@ -48,8 +50,10 @@ class RefereeConfig:
             raise ValueError(f"crop_width must be at least 8 pixels, got {self.crop_width}.")
         widths = tuple(int(width) for width in self.widths)
         if len(widths) != 3 or min(widths) < 1:
-            raise ValueError(f"widths must be three positive channel counts, e.g. (32, 64, 128); got {widths}.")
+            raise ValueError(f"widths must be three positive channel counts, e.g. (32, 48, 64); got {widths}.")
         object.__setattr__(self, "widths", widths)
+        if self.dense_units < 1:
+            raise ValueError(f"dense_units must be positive, got {self.dense_units}.")
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -71,7 +75,7 @@ def build_referee(config, referee_config):
             x = model_lib._conv_bn_relu(x, filters, f"{name}_{position + 1}")
         x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(128, activation="relu", name="dense")(x)
+    x = layers.Dense(referee_config.dense_units, activation="relu", name="dense")(x)
     x = layers.Dropout(0.2, name="dropout")(x)
     outputs = layers.Dense(1, name="logit")(x)
     return keras.Model(inputs, outputs, name="referee")
@@ -93,11 +97,6 @@ def crop_glyphs(inputs, rows, centers, width):
 def column_center(frames, input_width, columns):
     """The input pixel at the middle of the CTC columns `frames` of `columns`."""
     return (float(np.mean(frames)) + 0.5) * input_width / columns
-
-
-def _log_softmax(outputs):
-    shifted = outputs - outputs.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def _pair_indices(config, referee_config):
@@ -141,7 +140,7 @@ def glyph_examples(model, config, referee_config, inputs, texts, batch_size=512)
         centers = [column_center(frames, config.input_width, outputs.shape[1]) for _, frames in cases]
         crops.append(crop_glyphs(batch, [row for row, _ in cases], centers, referee_config.crop_width))
         labels.extend(case_labels)
-        margins.append(_margins(_log_softmax(outputs), cases, pair))
+        margins.append(_margins(model_lib._log_softmax(outputs), cases, pair))
     if not labels:
         raise ValueError(f"None of the captchas shows {referee_config.characters[0]!r} or "
                          f"{referee_config.characters[1]!r}; a referee needs examples of both.")
@@ -158,8 +157,9 @@ def fit_main_weight(referee_logits, margins, labels, weights=np.linspace(0.0, 3.
 class Referee:
     """A trained referee for a main model: `adjudicate` revises what that model read."""
 
-    def __init__(self, model, config, referee_config):
+    def __init__(self, model, config, referee_config, batch_size=512):
         self.model = model
+        self.batch_size = batch_size
         self.inference_model = model_lib.fold_batch_norm(model)
         self.config = config
         self.referee_config = referee_config
@@ -178,10 +178,13 @@ class Referee:
         if not cases:
             return images_characters
         outputs = np.asarray(outputs, dtype=np.float64)
-        log_probabilities = _log_softmax(outputs)
+        log_probabilities = model_lib._log_softmax(outputs)
         centers = [column_center(frames, self.config.input_width, outputs.shape[1]) for _, _, frames in cases]
         crops = crop_glyphs(inputs, [row for row, _, _ in cases], centers, self.referee_config.crop_width)
-        logits = np.asarray(self.inference_model.predict_on_batch(crops), dtype=np.float64)[:, 0]
+        logits = np.concatenate([
+            np.asarray(self.inference_model.predict_on_batch(crops[start : start + self.batch_size]), dtype=np.float64)
+            for start in range(0, len(crops), self.batch_size)
+        ])[:, 0]
         margins = _margins(log_probabilities, [(row, frames) for row, _, frames in cases], self.pair)
         scores = logits + self.referee_config.main_weight * margins
         revised = [list(characters) for characters in images_characters]
@@ -198,9 +201,12 @@ def attach(model_path, referee_model, referee_config, output_path=None):
     """Write `model_path` with the referee inside it to `output_path` (default: in place), atomically."""
     output_path = output_path or model_path
     model_lib.read_config(model_path)  # Refuses files that are no captcha_model model.
+    # A fresh copy of the network holds the weights without the optimizer's state.
+    bare = keras.Model.from_config(referee_model.get_config())
+    bare.set_weights(referee_model.get_weights())
     with tempfile.TemporaryDirectory() as directory:
         referee_path = os.path.join(directory, MODEL_ENTRY)
-        referee_model.save(referee_path)
+        bare.save(referee_path)
         with open(referee_path, "rb") as handle:
             referee_bytes = handle.read()
     partial = f"{output_path}.partial"
@@ -209,7 +215,7 @@ def attach(model_path, referee_model, referee_config, output_path=None):
             for item in source.infolist():
                 if item.filename not in (MODEL_ENTRY, CONFIG_ENTRY):
                     target.writestr(item, source.read(item.filename))
-            target.writestr(MODEL_ENTRY, referee_bytes)
+            target.writestr(MODEL_ENTRY, referee_bytes, compress_type=zipfile.ZIP_DEFLATED)
             target.writestr(CONFIG_ENTRY, referee_config.to_json())
         os.replace(partial, output_path)
     finally:

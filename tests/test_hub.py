@@ -19,6 +19,7 @@ from PIL import Image
 from captcha_model import CaptchaConfig, data, evaluation, hub, load_solver
 from captcha_model.__main__ import main
 from captcha_model.model import build_model, default_config, read_config, save_model
+from captcha_model.solver import BUNDLED_MODEL
 from hub_server import TOKEN, point_client_at
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -270,3 +271,12 @@ def test_model_sources_name_a_repo_and_maybe_a_revision(text, expected):
 def test_other_model_sources_are_refused_with_what_is_accepted(text):
     with pytest.raises(ValueError, match="OWNER/NAME|not a valid Hub repo id"):
         hub.parse_model_source(text)
+
+
+def test_a_model_with_a_referee_keeps_it_through_the_hub(hub_server):
+    hub.push(BUNDLED_MODEL, REPO)
+    pulled, bundled = load_solver(REPO), load_solver()
+    assert pulled.referee is not None
+    assert pulled.referee.referee_config == bundled.referee.referee_config
+    inputs, _ = data.render_range(bundled.config, 7, 0, 32, data.Emphasis("0O"))
+    assert pulled.solve_inputs(inputs) == bundled.solve_inputs(inputs)
