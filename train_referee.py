@@ -16,7 +16,6 @@ import sys
 import time
 
 import keras
-import numpy as np
 
 from captcha_model import data, evaluation, model as model_lib, referee as referee_lib
 from captcha_model.solver import BUNDLED_MODEL, read_metrics
@@ -44,30 +43,25 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def glyphs(model, config, referee_config, seed, count, args):
-    emphasis = data.Emphasis(referee_config.characters)
-    inputs, texts = data.cached_dataset(config, seed, count, args.cache_dir, workers=args.workers, emphasis=emphasis)
-    return referee_lib.glyph_examples(model, config, referee_config, inputs, texts)
-
-
 def main(argv=None):
     args = parse_args(argv)
     started = time.time()
     model, config = model_lib.load_model(args.model)
     referee_config = referee_lib.RefereeConfig(characters=args.characters, crop_width=args.crop_width)
-    for character in referee_config.characters:
-        if character not in config.charset:
-            raise ValueError(f"{character!r} is not in the model's charset {config.charset!r}.")
+    # Training and validation texts show the pair often; the final test keeps uniform texts.
+    emphasis = data.Emphasis(referee_config.characters)
+    emphasis.check(config)
     os.makedirs(args.output, exist_ok=True)
     reader = model_lib.fold_batch_norm(model)
 
-    crops, labels, _ = glyphs(reader, config, referee_config, args.seed, args.train_size, args)
+    inputs, texts = data.cached_dataset(config, args.seed, args.train_size, args.cache_dir, workers=args.workers,
+                                        emphasis=emphasis)
+    crops, labels, _ = referee_lib.glyph_examples(reader, config, referee_config, inputs, texts)
     print(f"{len(labels):,} training glyphs from {args.train_size:,} captchas ({labels.mean():.1%} "
           f"{referee_config.characters[1]!r}).")
     # Validation captchas are rendered afresh every run (a few seconds), never cached with training ones.
     validation_inputs, validation_texts = data.render_dataset(
-        config, args.seed + VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers,
-        emphasis=data.Emphasis(referee_config.characters))
+        config, args.seed + VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers, emphasis=emphasis)
     validation = referee_lib.glyph_examples(reader, config, referee_config, validation_inputs, validation_texts)
 
     referee = referee_lib.build_referee(config, referee_config)
@@ -86,8 +80,8 @@ def main(argv=None):
 
     validation_logits = referee.predict(validation[0], batch_size=512, verbose=0)[:, 0]
     main_weight, combined = referee_lib.fit_main_weight(validation_logits, validation[2], validation[1])
-    alone = float(np.mean((validation_logits > 0) == (validation[1] > 0.5)))
-    model_alone = float(np.mean((validation[2] > 0) == (validation[1] > 0.5)))
+    alone = referee_lib.decision_accuracy(validation_logits, validation[1])
+    model_alone = referee_lib.decision_accuracy(validation[2], validation[1])
     print(f"{len(validation[1]):,} validation glyphs: the model decides {model_alone:.2%}, the referee {alone:.2%}, "
           f"both together {combined:.2%} (main_weight {main_weight:.1f}).")
     referee_config = dataclasses.replace(referee_config, main_weight=main_weight)

@@ -147,9 +147,14 @@ def glyph_examples(model, config, referee_config, inputs, texts, batch_size=512)
     return np.concatenate(crops), np.array(labels, dtype=np.float32), np.concatenate(margins)
 
 
+def decision_accuracy(scores, labels):
+    """The share of glyphs whose score has the sign of their label (positive: the pair's second)."""
+    return float(np.mean((scores > 0) == (labels > 0.5)))
+
+
 def fit_main_weight(referee_logits, margins, labels, weights=np.linspace(0.0, 3.0, 31)):
     """The weight of the main margin that decides most validation glyphs right (the smallest on ties)."""
-    accuracies = [float(np.mean((referee_logits + weight * margins > 0) == (labels > 0.5))) for weight in weights]
+    accuracies = [decision_accuracy(referee_logits + weight * margins, labels) for weight in weights]
     best = int(np.argmax(accuracies))
     return float(weights[best]), accuracies[best]
 

@@ -210,3 +210,9 @@ def test_the_bundled_referee_tells_zero_from_letter_o_better_than_the_network_al
     print(f"{len(labels)} glyphs: the network alone {alone:.2%}, with its referee {together:.2%}")
     # Measured: 96.1% and 98.1% of the referee's validation glyphs.
     assert together > alone and together >= 0.97
+
+
+def test_train_referee_refuses_characters_the_model_cannot_read(small_model, tmp_path):
+    path, _ = small_model
+    with pytest.raises(ValueError, match="outside the charset; accepted characters are"):
+        train_referee.main(["--model", str(path), "--characters", "0a", "--output", str(tmp_path / "run")])
