@@ -47,6 +47,9 @@ def parse_args(argv=None):
     parser.add_argument("--trunk-widths", metavar="A,B,C,D", type=parse_widths,
                         help="channels of the four stages of the convolutional trunk, e.g. 32,64,64,128 "
                              "(default: the architecture's)")
+    parser.add_argument("--input-pooling", metavar="N", type=int, default=1,
+                        help="take the input at N times the architecture's input size and average N x N blocks "
+                             "before the trunk, so that a referee (train_referee.py) sees finer detail")
     parser.add_argument("--init-from", metavar="MODEL.keras",
                         help="start from the weights of this model's layers that have the same names, or the same "
                              "names and fewer channels (the extra channels start so that the network computes "
@@ -81,7 +84,7 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     model_lib.get_architecture(args.arch)
     training_emphasis(args)
-    for name in ("epochs", "steps_per_epoch", "batch_size", "workers", "validation_size"):
+    for name in ("epochs", "steps_per_epoch", "batch_size", "workers", "validation_size", "input_pooling"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
     return args
@@ -305,6 +308,8 @@ def main(argv=None):
     else:
         config = model_lib.default_config(args.arch, **(args.lengths or {}), **(args.size or {}),
                                             **(args.size_range or {}), **(args.trunk_widths or {}))
+        if args.input_pooling != 1:
+            config = config.pooled(args.input_pooling)
         state = {"epoch": 0, "samples_seen": 0, "wall_seconds": 0.0, "history": [], "args": vars(args)}
     emphasis = training_emphasis(args)
     if emphasis:

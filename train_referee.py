@@ -26,7 +26,9 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model", default=BUNDLED_MODEL, help="the trained CTC model (.keras) to referee")
     parser.add_argument("--characters", default="0O", help="the two characters the referee tells apart")
-    parser.add_argument("--crop-width", type=int, default=24, help="width of a glyph crop in network-input pixels")
+    parser.add_argument("--crop-width", type=int,
+                        help="width of a glyph crop in network-input pixels (default: 24 times the model's "
+                             "input pooling, three of its CTC columns)")
     parser.add_argument("--epochs", type=int, default=5, help="passes over the training glyphs")
     parser.add_argument("--batch-size", type=int, default=128, help="glyphs per batch")
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate of the cosine schedule")
@@ -47,7 +49,8 @@ def main(argv=None):
     args = parse_args(argv)
     started = time.time()
     model, config = model_lib.load_model(args.model)
-    referee_config = referee_lib.RefereeConfig(characters=args.characters, crop_width=args.crop_width)
+    crop_width = args.crop_width or 24 * config.input_pooling
+    referee_config = referee_lib.RefereeConfig(characters=args.characters, crop_width=crop_width)
     # Training and validation texts show the pair often; the final test keeps uniform texts.
     emphasis = data.Emphasis(referee_config.characters)
     emphasis.check(config)

@@ -36,6 +36,10 @@ class CaptchaConfig:
     input_height: int = 40
     input_width: int = 88
     input_channels: int = 1
+    # The trunk architectures first average each input_pooling x input_pooling block of their
+    # input: the input keeps detail (a stroke a pixel thinner) for a referee to read, while
+    # the trunk runs at the resolution it needs. Models saved before this field existed had 1.
+    input_pooling: int = 1
     architecture: str = "default"
     # Channels of the four stages of the convolutional trunk (architectures default and ctc).
     # Models saved before this field existed had these widths, so they load unchanged.
@@ -66,6 +70,9 @@ class CaptchaConfig:
         for name in ("captcha_width", "captcha_height", "input_height", "input_width"):
             if getattr(self, name) < 8:
                 raise ValueError(f"{name} must be at least 8 pixels, got {getattr(self, name)}.")
+        if self.input_pooling < 1 or self.input_height % self.input_pooling or self.input_width % self.input_pooling:
+            raise ValueError(f"input_pooling must be a positive divisor of input_height and input_width "
+                             f"({self.input_height}x{self.input_width}), got {self.input_pooling}.")
 
     @property
     def num_classes(self):
@@ -88,6 +95,11 @@ class CaptchaConfig:
         if length is not None:
             changes.update(min_length=length, max_length=length)
         return dataclasses.replace(self, **changes)
+
+    def pooled(self, pooling):
+        """This config with an input `pooling` times larger each way, averaged back before the trunk."""
+        return dataclasses.replace(self, input_height=self.input_height * pooling,
+                                   input_width=self.input_width * pooling, input_pooling=self.input_pooling * pooling)
 
     @property
     def fixed_length(self):

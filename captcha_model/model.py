@@ -42,6 +42,9 @@ def _conv_bn_relu(x, filters, name):
 
 def build_seed(config):
     """The tutorial's network in Keras 3: four VGG-style blocks and four softmax heads."""
+    if config.input_pooling != 1:
+        raise ValueError(f"Architecture 'seed' reads its input as it is: input_pooling must be 1, "
+                         f"got {config.input_pooling}.")
     inputs = keras.Input((config.input_height, config.input_width, config.input_channels), name="image")
     # The tutorial fed raw 0-255 pixels; scaling inside the model is the one addition,
     # so that every architecture takes the same uint8 input from `data.preprocess`.
@@ -68,6 +71,8 @@ def _trunk(config, column_pools):
     """
     inputs = keras.Input((config.input_height, config.input_width, config.input_channels), name="image")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    if config.input_pooling > 1:
+        x = layers.AveragePooling2D(config.input_pooling, name="input_pool")(x)
     # The two deeper stages, where convolutions are cheap, have two convolutions each.
     convolutions_per_stage = (1, 1, 2, 2)
     for stage, (filters, count) in enumerate(zip(config.trunk_widths, convolutions_per_stage)):

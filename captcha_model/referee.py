@@ -34,7 +34,8 @@ class RefereeConfig:
 
     # The two characters it tells apart; its logit is positive for the second.
     characters: str = "0O"
-    # Width of the crop in network-input pixels (40x88 input: 11 columns of 8 pixels).
+    # Width of the crop in network-input pixels: 24 for a 40x88 input, whose 11 columns are
+    # 8 pixels wide; twice that for an input twice as large (see CaptchaConfig.input_pooling).
     crop_width: int = 24
     # Channels of its three convolutional stages, and units of the dense layer after them:
     # small enough that a model file with its referee stays within 2 MB.
@@ -67,6 +68,12 @@ def build_referee(config, referee_config):
     """A CNN from one glyph crop (input_height x crop_width) to one logit."""
     inputs = keras.Input((config.input_height, referee_config.crop_width, config.input_channels), name="glyph")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    if config.input_pooling > 1:
+        # A main model that pools its input keeps that input's detail for the referee: one
+        # convolution reads the glyph at full resolution, where `0` and `O` differ by strokes
+        # a pixel thinner or thicker, before pooling to the scale of the stages below.
+        x = model_lib._conv_bn_relu(x, max(1, referee_config.widths[0] // 2), "stem")
+        x = layers.MaxPooling2D(config.input_pooling, name="stem_pool")(x)
     # Two convolutions per stage at the glyph's full resolution, where the strokes that
     # tell `0` from `O` are a pixel or two wide.
     for stage, filters in enumerate(referee_config.widths):

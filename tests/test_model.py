@@ -250,6 +250,28 @@ def test_trunk_widths_set_the_channels_and_older_configs_keep_theirs():
     assert CaptchaConfig.from_dict(stored).trunk_widths == (16, 32, 64, 128)
 
 
+def test_a_pooled_input_gives_the_trunk_what_the_unpooled_model_sees():
+    config = model_lib.default_config(trunk_widths=(4, 4, 8, 8))
+    pooled = config.pooled(2)
+    assert (pooled.input_height, pooled.input_width, pooled.input_pooling) == (80, 176, 2)
+    plain_model, pooled_model = model_lib.build_model(config), model_lib.build_model(pooled)
+    # Pooling adds no weights, so the two networks share theirs and read the same 11 columns.
+    pooled_model.set_weights(plain_model.get_weights())
+    assert pooled_model.output_shape == plain_model.output_shape == (None, 11, config.num_classes + 1)
+    # Each pixel repeated into a 2x2 block averages back to itself: the same outputs.
+    inputs = np.random.default_rng(3).integers(0, 256, (2, 40, 88, 1)).astype("float32")
+    enlarged = inputs.repeat(2, axis=1).repeat(2, axis=2)
+    np.testing.assert_allclose(pooled_model.predict_on_batch(enlarged), plain_model.predict_on_batch(inputs),
+                               rtol=1e-4, atol=1e-4)
+    # A config saved before input pooling existed reads its input unpooled.
+    stored = {key: value for key, value in config.to_dict().items() if key != "input_pooling"}
+    assert CaptchaConfig.from_dict(stored).input_pooling == 1
+    with pytest.raises(ValueError, match="positive divisor of input_height and input_width"):
+        CaptchaConfig(input_width=90, input_pooling=4)
+    with pytest.raises(ValueError, match="input_pooling must be 1"):
+        model_lib.build_model(model_lib.default_config("seed").pooled(2))
+
+
 def test_ctc_architecture_reads_22_columns_of_up_to_8_characters():
     config = model_lib.default_config("ctc")
     assert (config.min_length, config.max_length) == (1, 8)

@@ -124,6 +124,21 @@ def test_attach_puts_the_referee_inside_the_model_file_and_load_gets_it_back(sma
         assert archive.namelist().count(referee_lib.MODEL_ENTRY) == 1
 
 
+def test_a_referee_of_a_pooled_model_reads_its_crops_at_full_resolution(tmp_path):
+    config = model_lib.default_config("default", trunk_widths=(4, 4, 8, 8)).pooled(2)
+    path = tmp_path / "pooled.keras"
+    model_lib.save_model(model_lib.build_model(config), config, path)
+    referee_config = referee_lib.RefereeConfig(crop_width=48, widths=(4, 8, 8))
+    referee = referee_lib.build_referee(config, referee_config)
+    # One convolution at the input's resolution, then the stages at the trunk's.
+    assert referee.get_layer("stem_conv").output.shape[1:3] == (80, 48)
+    assert referee.get_layer("stage1_1_conv").output.shape[1:3] == (40, 24)
+    referee_lib.attach(path, referee, referee_config)
+    crops = np.random.default_rng(1).integers(0, 256, (3, 80, 48, 1), dtype=np.uint8)
+    loaded = referee_lib.load_referee(path, config)
+    np.testing.assert_allclose(loaded.model.predict_on_batch(crops), referee.predict_on_batch(crops), atol=1e-6)
+
+
 def test_a_referee_that_does_not_fit_its_model_is_refused(small_model, tmp_path):
     path, config = small_model
     narrow = referee_lib.build_referee(config, referee_lib.RefereeConfig(crop_width=16))

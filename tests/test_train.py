@@ -28,12 +28,13 @@ def train(*arguments, **options):
 def test_short_run_writes_a_loadable_model_and_its_reports(tmp_path):
     output = tmp_path / "run"
     result = train("--epochs", "2", *TINY, "--test-size", "20", "--train-size", "0", "--workers", "2",
-                   "--emphasize", "0O", "--output", str(output))
+                   "--emphasize", "0O", "--input-pooling", "2", "--output", str(output))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Training on the CPU" in result.stdout
     assert "epoch 2: loss" in result.stdout
     network, config = model_lib.load_model(output / "model.keras")
     assert config.architecture == "default"
+    assert (config.input_height, config.input_width, config.input_pooling) == (80, 176, 2)
     inputs, _ = data.render_range(config, seed=1, start=0, count=2)
     assert network.predict_on_batch(inputs).shape == (2, 11, 37)
     metrics = json.loads((output / "metrics.json").read_text())
@@ -104,13 +105,17 @@ def test_bad_flags_are_refused_with_what_is_accepted(tmp_path):
     assert "--resume needs" in result.stderr
     result = train("--emphasize", "0o", "--output", str(tmp_path), "--train-size", "0")
     assert result.returncode != 0 and "accepted characters are '0123" in result.stderr
+    result = train("--input-pooling", "0", "--output", str(tmp_path), "--train-size", "0")
+    assert result.returncode != 0 and "--input-pooling must be at least 1" in result.stderr
+    result = train("--arch", "seed", "--input-pooling", "2", "--output", str(tmp_path), "--train-size", "0")
+    assert result.returncode != 0 and "input_pooling must be 1" in result.stderr
 
 
 def test_help_documents_every_flag():
     result = train("--help")
     for flag in ["--arch", "--epochs", "--batch-size", "--steps-per-epoch", "--workers", "--learning-rate",
                  "--output", "--seed", "--resume", "--push-to-hub", "--train-size", "--lengths", "--size",
-                 "--size-range", "--init-from", "--emphasize", "--emphasis-share", "--trunk-widths"]:
+                 "--size-range", "--init-from", "--emphasize", "--emphasis-share", "--trunk-widths", "--input-pooling"]:
         assert flag in result.stdout
 
 
