@@ -62,8 +62,8 @@ DEFAULT_GENERATE_SEED = 7
 DEFAULT_EVALUATION_SEED = 424242
 # Seeds and formats of the example uploads: one captcha per accepted family of files.
 EXAMPLE_UPLOADS = [(101, "png"), (102, "jpeg"), (103, "gif"), (104, "webp"), (105, "bmp")]
-# The network's input is tiny (40x88 by default); it is enlarged with square pixels so
-# visitors see exactly the pixels the model reads.
+# The network's input is small (80x176 for the default model, 40x88 for ctc); it is
+# enlarged with square pixels so visitors see exactly the pixels the model reads.
 MODEL_INPUT_DISPLAY_WIDTH = 352
 # The captcha sizes the app draws, (smallest, largest) in pixels. The captcha library draws
 # any size, but below these the characters overlap into a smudge, and above them the
@@ -607,7 +607,9 @@ class CaptchaApp:
             f"- **Architecture:** `{config.architecture}`, {model_lib.get_architecture(config.architecture).description}",
             f"- **Parameters:** {solver.model.count_params():,}",
             f"- **Captchas:** {length_summary(config)} of `{config.charset}`, drawn {size_summary(config)}",
-            f"- **Network input:** {config.input_width}×{config.input_height} {channels}",
+            f"- **Network input:** {config.input_width}×{config.input_height} {channels}"
+            + (f", averaged to {config.input_width // config.input_pooling}×{config.input_height // config.input_pooling} "
+               "before the trunk (the referee reads the full input)" if config.input_pooling > 1 else ""),
             "### Training",
         ]
         metrics = solver.metrics

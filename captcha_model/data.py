@@ -288,10 +288,10 @@ def render_dataset(config, seed, count, workers=None, chunk_size=256, progress=T
 
 def cache_path(config, seed, count, cache_dir, emphasis=None):
     """Where `cached_dataset` keeps the rendered samples of this stream."""
-    # The network (architecture, trunk widths) does not change the pixels, so models of every
-    # kind share a cache; the key keeps the spelling it had before trunk widths existed.
+    # The network (architecture, trunk widths, input pooling) does not change the pixels, so
+    # models of every kind share a cache; the key keeps the spelling it had before those existed.
     pixels = {**config.to_dict(), "architecture": "any"}
-    del pixels["trunk_widths"]
+    del pixels["trunk_widths"], pixels["input_pooling"]
     # Uniform pools keep the key they had before emphasis existed. Emphasized ones are keyed
     # by what shapes their texts, spelled out, so that a field added to Emphasis later does
     # not rename every pool rendered before it (this spelling is the dataclass repr of today).
