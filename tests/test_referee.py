@@ -223,8 +223,8 @@ def test_the_bundled_referee_tells_zero_from_letter_o_better_than_the_network_al
     alone = np.mean((margins > 0) == (labels > 0.5))
     together = np.mean((logits + referee_config.main_weight * margins > 0) == (labels > 0.5))
     print(f"{len(labels)} glyphs: the network alone {alone:.2%}, with its referee {together:.2%}")
-    # Measured: 96.1% and 98.1% of the referee's validation glyphs.
-    assert together > alone and together >= 0.97
+    # Measured: 97.1% and 98.7% of these, 96.2% and 98.9% of the referee's validation glyphs.
+    assert together > alone and together >= 0.98
 
 
 def test_train_referee_refuses_characters_the_model_cannot_read(small_model, tmp_path):

@@ -18,17 +18,15 @@ def png_bytes(image, format="PNG"):
     return buffer.getvalue()
 
 
-def test_bundled_model_reads_at_least_98_percent_of_fresh_captchas(solver):
+def test_bundled_model_reads_at_least_99_percent_of_fresh_captchas(solver):
     # Seed 424242 is none of the streams the bundled model trained or was validated on
-    # (train.py uses --seed, --seed + 1000000 and --seed + 2000000; the README gives --seed 1000
-    # and --seed 5000 and 7000 for its three runs; train_referee.py the same, with --seed 14000).
+    # (train.py uses --seed, --seed + 1000000 and --seed + 2000000; the README gives --seed 1000,
+    # 5000, 7000 and 18000 for its four runs; train_referee.py the same, with --seed 14000).
     report = evaluation.evaluate_stream(solver, count=1000, seed=424242, progress=False)
     print(report.summary())
     assert report.count == 1000
-    # The shipped model reads 98.9% of this stream with its referee (98.4% without; 99.32% of the
-    # bench's 10,000). The project's target is 99.5% and the test asks 99%: not reached
-    # yet, see README. The bound guards against regressions in the model, preprocessing or decoding.
-    assert report.accuracy >= 0.98, report.summary()
+    # The shipped model reads 99.2% of this stream with its referee (99.54% of the bench's 10,000).
+    assert report.accuracy >= 0.99, report.summary()
     assert report.character_accuracy >= report.accuracy
 
 
