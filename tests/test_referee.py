@@ -106,6 +106,7 @@ def test_attach_puts_the_referee_inside_the_model_file_and_load_gets_it_back(sma
     referee_lib.attach(path, referee, referee_config, combined)
     with zipfile.ZipFile(combined) as archive:
         assert {referee_lib.MODEL_ENTRY, referee_lib.CONFIG_ENTRY} <= set(archive.namelist())
+        assert {item.compress_type for item in archive.infolist()} == {zipfile.ZIP_DEFLATED}
     loaded = referee_lib.load_referee(combined, config)
     assert loaded.referee_config == referee_config
     with zipfile.ZipFile(combined) as archive, zipfile.ZipFile(io.BytesIO(archive.read(referee_lib.MODEL_ENTRY))) as inner:
