@@ -308,8 +308,7 @@ def main(argv=None):
     else:
         config = model_lib.default_config(args.arch, **(args.lengths or {}), **(args.size or {}),
                                             **(args.size_range or {}), **(args.trunk_widths or {}))
-        if args.input_pooling != 1:
-            config = config.pooled(args.input_pooling)
+        config = config.pooled(args.input_pooling)
         state = {"epoch": 0, "samples_seen": 0, "wall_seconds": 0.0, "history": [], "args": vars(args)}
     emphasis = training_emphasis(args)
     if emphasis:

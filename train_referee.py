@@ -49,7 +49,8 @@ def main(argv=None):
     args = parse_args(argv)
     started = time.time()
     model, config = model_lib.load_model(args.model)
-    crop_width = args.crop_width or 24 * config.input_pooling
+    # The default width covers the same pixels of the captcha whatever the input pooling.
+    crop_width = args.crop_width or referee_lib.RefereeConfig.crop_width * config.input_pooling
     referee_config = referee_lib.RefereeConfig(characters=args.characters, crop_width=crop_width)
     # Training and validation texts show the pair often; the final test keeps uniform texts.
     emphasis = data.Emphasis(referee_config.characters)
