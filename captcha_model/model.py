@@ -487,15 +487,32 @@ def save_model(model, config, path, include_optimizer=False):
     handle, partial = tempfile.mkstemp(prefix=prefix, suffix=".keras", dir=directory)
     os.close(handle)
     try:
-        model.save(partial)
-        with zipfile.ZipFile(partial, "a") as archive:
-            archive.writestr(CONFIG_ENTRY, config.to_json())
+        with tempfile.TemporaryDirectory() as scratch:
+            keras_path = os.path.join(scratch, "model.keras")
+            model.save(keras_path)
+            rewrite_archive(keras_path, partial, {CONFIG_ENTRY: config.to_json()})
         # mkstemp creates private files; a model is meant to be shared like any other file.
         os.chmod(partial, 0o644)
         os.replace(partial, path)
     finally:
         if os.path.exists(partial):
             os.remove(partial)
+
+
+def rewrite_archive(source_path, target_path, entries):
+    """Copy the `.keras` archive at `source_path` to `target_path`, `entries` (name -> content) added or replaced.
+
+    Keras stores its entries uncompressed; every entry here is deflated, which shrinks the
+    weights by about a tenth and the JSON configs by most of their size. Keras reads
+    deflated entries as it reads stored ones.
+    """
+    with zipfile.ZipFile(source_path) as source, \
+            zipfile.ZipFile(target_path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+        for item in source.infolist():
+            if item.filename not in entries:
+                target.writestr(item.filename, source.read(item.filename))
+        for name, content in entries.items():
+            target.writestr(name, content)
 
 
 def read_config(path):

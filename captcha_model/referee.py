@@ -223,16 +223,9 @@ def attach(model_path, referee_model, referee_config, output_path=None):
             referee_bytes = handle.read()
     partial = f"{output_path}.partial"
     try:
-        # Every entry is deflated: the main weights shrink by about a tenth and the configs by
-        # most of their size, which keeps a model with its referee within 2 MB. Keras reads
-        # deflated entries as it reads stored ones.
-        with zipfile.ZipFile(model_path) as source, \
-                zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as target:
-            for item in source.infolist():
-                if item.filename not in (MODEL_ENTRY, CONFIG_ENTRY):
-                    target.writestr(item.filename, source.read(item.filename))
-            target.writestr(MODEL_ENTRY, referee_bytes)
-            target.writestr(CONFIG_ENTRY, referee_config.to_json())
+        model_lib.rewrite_archive(
+            model_path, partial, {MODEL_ENTRY: referee_bytes, CONFIG_ENTRY: referee_config.to_json()}
+        )
         os.replace(partial, output_path)
     finally:
         if os.path.exists(partial):
