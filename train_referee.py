@@ -29,6 +29,9 @@ def parse_args(argv=None):
     parser.add_argument("--crop-width", type=int,
                         help="width of a glyph crop in network-input pixels (default: 24 times the model's "
                              "input pooling, three of its CTC columns)")
+    parser.add_argument("--init-from", metavar="MODEL.keras",
+                        help="start from the referee inside this model file, e.g. after fine-tuning the model it "
+                             "referees; it must read the same crops (with --epochs 0 only its weight is refitted)")
     parser.add_argument("--epochs", type=int, default=5, help="passes over the training glyphs")
     parser.add_argument("--batch-size", type=int, default=128, help="glyphs per batch")
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate of the cosine schedule")
@@ -43,6 +46,19 @@ def parse_args(argv=None):
     parser.add_argument("--cache-dir", default="cache", help="where rendered training captchas are kept")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes that render captchas")
     return parser.parse_args(argv)
+
+
+def start_from(referee, referee_config, path, config):
+    """Copy into `referee` the weights of the referee inside the model file `path`."""
+    source = referee_lib.load_referee(path, config)
+    if source is None:
+        raise ValueError(f"--init-from {path} holds no referee.")
+    differences = [name for name in ("characters", "crop_width", "widths", "dense_units")
+                   if getattr(source.referee_config, name) != getattr(referee_config, name)]
+    if differences:
+        raise ValueError(f"--init-from {path}: its referee differs from this one in {', '.join(differences)}.")
+    referee.set_weights(source.model.get_weights())
+    print(f"Starting from the referee in {path}.")
 
 
 def main(argv=None):
@@ -69,7 +85,10 @@ def main(argv=None):
     validation = referee_lib.glyph_examples(reader, config, referee_config, validation_inputs, validation_texts)
 
     referee = referee_lib.build_referee(config, referee_config)
-    steps = args.epochs * (len(labels) // args.batch_size)
+    if args.init_from:
+        start_from(referee, referee_config, args.init_from, config)
+    # At least one step, so that the schedule is defined when --epochs 0 trains nothing.
+    steps = max(1, args.epochs * (len(labels) // args.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, steps, warmup_target=args.learning_rate, warmup_steps=min(500, steps // 10))
     referee.compile(keras.optimizers.Adam(schedule), keras.losses.BinaryCrossentropy(from_logits=True),

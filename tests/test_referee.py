@@ -179,6 +179,15 @@ def test_train_referee_writes_a_model_whose_solver_uses_it(small_model, tmp_path
     assert metrics["test"]["count"] == 50 and metrics["referee"]["test_without_referee"]["count"] == 50
     assert not os.path.exists(output / "backup")
 
+    # Started from that referee and trained for no epoch, a run only refits the weight of the model's opinion.
+    flags = ["--model", str(path), "--init-from", str(final), "--train-size", "300", "--validation-size", "100",
+             "--test-size", "20", "--cache-dir", str(tmp_path / "cache"), "--workers", "1"]
+    refitted = load_solver(train_referee.main([*flags, "--epochs", "0", "--output", str(tmp_path / "refit")]))
+    for kept, started in zip(refitted.referee.model.get_weights(), solver.referee.model.get_weights()):
+        np.testing.assert_array_equal(kept, started)
+    with pytest.raises(ValueError, match="differs from this one in crop_width"):
+        train_referee.main([*flags, "--crop-width", "16", "--output", str(tmp_path / "narrow")])
+
 
 def test_a_killed_referee_run_carries_on_from_its_last_epoch(small_model, tmp_path, monkeypatch):
     path, _ = small_model
