@@ -8,8 +8,9 @@
 Every solver reads the same captchas: a fresh seeded stream and a frozen folder of PNG
 files written by `python -m captcha_model generate`. Speeds are repeated and the median
 is kept; since this machine may be shared, ratios (ours / baseline) say more than
-seconds. Then both bundled models (and --model) read 4-character captchas of many
-sizes, the ctc model reads texts of 1 to 8 characters, and a masking test checks that
+seconds. Then the bundled models (and --model) read 4-character captchas of many
+sizes, the ctc model reads texts of 1 to 8 characters (each other model those of its
+own lengths and size beside it), and a masking test checks that
 each model's saliency maps point at what drives its readings. Results go to
 bench/RESULTS.md with plots beside it. Sections that a run skips keep the figures (and
 plots) of the last run that measured them, and RESULTS.md names the command behind each.
@@ -80,7 +81,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small samples: ends in a few minutes")
     parser.add_argument("--model", help="our model (default: the bundled one); "
-                        "the size and saliency sections measure it beside both bundled models")
+                        "the size and saliency sections measure it beside the bundled models")
     parser.add_argument("--ctc-model", help="the ctc model of the size, length and saliency sections "
                         "(default: the bundled one)")
     parser.add_argument("--count", type=int, default=10000, help="fresh captchas for our accuracy")
@@ -271,20 +272,27 @@ def measure_sizes(models, count):
     return results
 
 
-def measure_lengths(ctc, default, count):
-    """{size: {length: {model: result}}} for the ctc model at each size and length of LENGTHS.
+def reads(config, width, height, length):
+    """Whether a model of `config` was made for captchas of this size and length."""
+    return (config.captcha_width_range[0] <= width <= config.captcha_width_range[1]
+            and config.captcha_height_range[0] <= height <= config.captcha_height_range[1]
+            and config.min_length <= length <= config.max_length)
 
-    The default model reads the cell of its own captchas (its size and length) too, so
-    the two are compared on the same captchas.
+
+def measure_lengths(models, count):
+    """{size: {length: {model: result}}} at each size and length of LENGTHS.
+
+    The ctc model reads every cell; each other model reads the cells it was made for (the
+    default model its own size and length), on the same captchas.
     """
-    own_cell = (default.config.captcha_width, default.config.captcha_height, default.config.min_length)
     cells = [(size, length) for size, lengths in LENGTHS.items() for length in lengths]
     results = {size_name(size): {} for size in LENGTHS}
     with tqdm(total=count * len(cells), desc="lengths", unit="captcha") as bar:
         for index, ((width, height), length) in enumerate(cells):
-            solvers = {"ctc": ctc, **({"default": default} if (width, height, length) == own_cell else {})}
+            solvers = {name: model for name, model in models.items()
+                       if name == "ctc" or reads(model.config, width, height, length)}
             results[size_name((width, height))][length] = read_stream(
-                solvers, ctc.config.at(width, height, length), count, LENGTHS_SEED + index, bar)
+                solvers, models["ctc"].config.at(width, height, length), count, LENGTHS_SEED + index, bar)
     return results
 
 
@@ -447,12 +455,14 @@ def plot_sizes(sizes, path):
 
 
 def plot_lengths(lengths, path):
+    """One line per model and size; a model that reads one cell only is one marker."""
     figure, axes = plt.subplots(figsize=(8, 4))
     for size, row in lengths.items():
-        plot_accuracies(axes, list(row), [cell["ctc"] for cell in row.values()], f"ctc, {size}")
-        for length, cell in row.items():
-            if "default" in cell:
-                plot_accuracies(axes, [length], [cell["default"]], f"default, {size}", marker="s", linestyle="none")
+        names = dict.fromkeys(name for cell in row.values() for name in cell)
+        for name in names:
+            read = [length for length, cell in row.items() if name in cell]
+            plot_accuracies(axes, read, [row[length][name] for length in read], f"{name}, {size}",
+                            marker="o" if name == "ctc" else "s", linestyle="-" if len(read) > 1 else "none")
     axes.set_xticks(range(1, 1 + max(max(row) for row in lengths.values())))
     finish_accuracy_plot(figure, axes, "characters in the captcha", path)
 
@@ -533,10 +543,11 @@ def compare(args, solvers):
 
 
 def section_models(args, ours):
-    """The models of the size, length and saliency sections: both bundled ones, and --model if given."""
+    """The models of the size, length and saliency sections: the bundled ones, and --model if given."""
     if args.ctc_model is None and "ctc" not in BUNDLED_MODELS:
         sys.exit("There is no bundled ctc model yet; pass --ctc-model PATH or --skip sizes lengths saliency.")
     models = {"default": load_solver(None) if args.model else ours, "ctc": load_solver(args.ctc_model or "ctc")}
+    models.update({name: load_solver(name) for name in BUNDLED_MODELS if name not in models})
     if args.model:
         models[args.model] = ours
     return models
@@ -581,7 +592,7 @@ def main():
             sizes = measure_sizes(models, args.cell_count)
             plot_sizes(sizes, os.path.join(BENCH, "accuracy_by_size.png"))
         if "lengths" not in args.skip:
-            lengths = measure_lengths(models["ctc"], models["default"], args.cell_count)
+            lengths = measure_lengths(models, args.cell_count)
             plot_lengths(lengths, os.path.join(BENCH, "accuracy_by_length.png"))
         if "saliency" not in args.skip:
             saliency_results, pictured = measure_saliency(models, args.saliency_count)
@@ -751,12 +762,15 @@ def size_lines(sizes):
 def length_lines(lengths):
     lines = ["## Accuracy per text length", ""]
     pooled_cells = lengths.get(size_name(POOLED_SIZE), {})
-    pooled_results = [pooled_cells[length]["ctc"] for length in POOLED_LENGTHS if length in pooled_cells]
-    if pooled_results:
-        summary = pooled(pooled_results)
-        lines += [f"**ctc model, lengths {POOLED_LENGTHS[0]}-{POOLED_LENGTHS[-1]} at {size_name(POOLED_SIZE)}: "
-                  f"{summary['accuracy']:.2%} over {summary['n']:,} captchas** (pooled; 95% interval "
-                  f"{summary['low']:.2%}-{summary['high']:.2%}).", ""]
+    # Every model that read all the pooled cells gets a pooled summary.
+    names = dict.fromkeys(name for cell in pooled_cells.values() for name in cell)
+    for name in names:
+        results = [pooled_cells[length].get(name) for length in POOLED_LENGTHS if length in pooled_cells]
+        if results and None not in results:
+            summary = pooled(results)
+            lines += [f"**{name} model, lengths {POOLED_LENGTHS[0]}-{POOLED_LENGTHS[-1]} at {size_name(POOLED_SIZE)}: "
+                      f"{summary['accuracy']:.2%} over {summary['n']:,} captchas** (pooled; 95% interval "
+                      f"{summary['low']:.2%}-{summary['high']:.2%}).", ""]
     lines += [f"The ctc model on captchas of one length each, drawn from seed {LENGTHS_SEED} plus the cell's index "
               "(sizes in the order of the columns, then lengths). Cells: full-captcha accuracy (95% interval, n).", "",
               "| characters | " + " | ".join(f"ctc, {size}" for size in lengths) + " |",
@@ -764,12 +778,15 @@ def length_lines(lengths):
     for length in sorted({length for row in lengths.values() for length in row}):
         cells = [percent(row[length]["ctc"]) if length in row else "" for row in lengths.values()]
         lines.append(f"| {length} | " + " | ".join(cells) + " |")
-    lines += ["", "The ctc and the default model on the same captchas:", "",
-              "| captchas | ctc | default |", "|---|---|---|"]
+    others = list(dict.fromkeys(name for row in lengths.values() for cell in row.values() for name in cell
+                                if name != "ctc"))
+    lines += ["", "The other models on the same captchas, where they were made for them:", "",
+              "| captchas | ctc | " + " | ".join(others) + " |", "|---|" + "---|" * (1 + len(others))]
     for size, row in lengths.items():
         for length, cell in row.items():
-            if "default" in cell:
-                lines.append(f"| {length} characters, {size} | {percent(cell['ctc'])} | {percent(cell['default'])} |")
+            if set(cell) & set(others):
+                shown = [percent(cell[name]) if name in cell else "" for name in others]
+                lines.append(f"| {length} characters, {size} | {percent(cell['ctc'])} | " + " | ".join(shown) + " |")
     return lines + ["", "![accuracy per text length](accuracy_by_length.png)", ""]
 
 

@@ -11,6 +11,8 @@ from captcha_model.config import parse_size
 from captcha_model.model import default_config
 from captcha_model.solver import BUNDLED_MODELS, load_solver
 
+BUNDLED_NAMES = ", ".join(sorted(BUNDLED_MODELS, key=lambda name: name != "default"))
+
 
 def load_chosen_solver(args):
     """The solver --model names; with --fallback, the bundled one when that cannot be loaded.
@@ -90,7 +92,7 @@ def add_captcha_options(command):
 
 
 def add_model_options(command):
-    command.add_argument("--model", help="a bundled model (default, ctc), a .keras file or a Hub repo "
+    command.add_argument("--model", help=f"a bundled model ({BUNDLED_NAMES}), a .keras file or a Hub repo "
                                          "OWNER/NAME[@REVISION] (default: the bundled default model)")
     command.add_argument("--fallback", action="store_true",
                          help="use the bundled model, with a warning, when --model cannot be loaded")
@@ -126,7 +128,7 @@ def build_parser():
     command = commands.add_parser("push", help="upload a model, its metrics and a model card to the Hugging Face Hub",
                                   description="The token comes from HF_TOKEN or `hf auth login`.")
     command.add_argument("model", nargs="?", metavar="MODEL",
-                         help="a bundled model's name (default, ctc) or a .keras file; metrics.json and "
+                         help=f"a bundled model's name ({BUNDLED_NAMES}) or a .keras file; metrics.json and "
                               "training_curve.png beside it go along (default: the bundled default model)")
     command.add_argument("repo", metavar="OWNER/NAME", help="the model repo, created if it does not exist")
     command.add_argument("--private", action="store_true", help="create the repo as private")

@@ -69,8 +69,8 @@ def test_the_four_endpoints_are_named_and_documented(client):
 def test_the_page_offers_every_bundled_model(client):
     choice = next(component for component in client.config["components"]
                   if component["props"].get("elem_id") == "model-choice")
-    assert sorted(solver_lib.BUNDLED_MODELS) == ["ctc", "default"]
-    assert [value for _, value in choice["props"]["choices"]] == ["default", "ctc"]
+    assert sorted(solver_lib.BUNDLED_MODELS) == ["ctc", "ctc-170x80", "default"]
+    assert [value for _, value in choice["props"]["choices"]] == ["default", "ctc", "ctc-170x80"]
     assert choice["props"]["value"] == "default"
     assert "ctc: 1 to 8 characters of 0-9, A-Z, drawn 120×50 to 240×100" in choice["props"]["info"]
 
@@ -178,7 +178,7 @@ def test_explain_without_an_image_asks_for_one(client):
         (("", 1, 9, "", "ctc"), "length: This model reads 1 to 8 characters: the length must be from 1 to 8, not 9"),
         (("", 1, 2.5, "", "ctc"), "length: The length must be a whole number, got 2.5"),
         (("ABCDEFGHJ", 1, 4, "", "ctc"), "text: Captcha text must have 1 to 8 characters, got 9"),
-        (("", 1, 4, "", "nope"), "model: Unknown model 'nope'; the models are 'default', 'ctc'"),
+        (("", 1, 4, "", "nope"), "model: Unknown model 'nope'; the models are 'default', 'ctc', 'ctc-170x80'"),
     ],
     ids=["narrow", "tall", "not-a-size", "length-default", "length-ctc", "fractional", "text-ctc", "model"],
 )
@@ -193,7 +193,7 @@ def test_generate_explains_bad_sizes_lengths_and_models(client, arguments, messa
 def test_readings_refuse_an_unknown_model_with_the_names_accepted(client, config, tmp_path, endpoint):
     path = tmp_path / "captcha.png"
     truth = save_captcha(config, path, seed=2)
-    with pytest.raises(AppError, match=re.escape("Unknown model 'ctc2'; the models are 'default', 'ctc'.")):
+    with pytest.raises(AppError, match=re.escape("Unknown model 'ctc2'; the models are 'default', 'ctc', 'ctc-170x80'.")):
         client.predict(handle_file(str(path)), "ctc2", api_name=endpoint)
     assert client.predict(handle_file(str(path)), api_name="/solve")[0] == truth
 
@@ -274,7 +274,7 @@ def test_an_evaluation_with_empty_boxes_draws_the_models_own_captchas(client):
     [((10, 1, "0", "", "ctc"), "length: This model reads 1 to 8 characters: the length must be from 1 to 8, not 0"),
      ((10, 1, "six", "", "ctc"), "length: The length must be a whole number, got 'six'"),
      ((10, 1, "", "401x100", "ctc"), "size: Captchas are drawn from 40x20 to 400x200 pixels"),
-     ((10, 1, "", "", "none"), "model: Unknown model 'none'; the models are 'default', 'ctc'")],
+     ((10, 1, "", "", "none"), "model: Unknown model 'none'; the models are 'default', 'ctc', 'ctc-170x80'")],
     ids=["length", "not-a-length", "size", "model"],
 )
 def test_evaluations_refuse_bad_sizes_lengths_and_models(client, arguments, message):
@@ -324,8 +324,15 @@ def test_choosing_a_model_moves_the_length_slider_into_its_lengths():
     _, text, length, *_ = captcha_app.choose_model("default", "AB12CD7", 7)
     assert text["value"] == "" and text["info"].startswith("4 characters")
     assert (length["minimum"], length["value"], length["visible"]) == (4, 4, False)
-    with pytest.raises(app.gr.Error, match="Unknown model 'x'; the models are 'default', 'ctc'."):
+    with pytest.raises(app.gr.Error, match="Unknown model 'x'; the models are 'default', 'ctc', 'ctc-170x80'."):
         captcha_app.choose_model("x", "", 4)
+    # The model of one size and several lengths: a slider of its lengths, its size in the size box.
+    _, text, length, size, *_ = captcha_app.choose_model("ctc-170x80", "AB12CD7", 7)
+    assert text["value"] == "" and text["info"].startswith("3 to 6 characters")
+    assert (length["minimum"], length["maximum"], length["value"], length["visible"]) == (3, 6, 6, True)
+    assert size["placeholder"] == "170x80"
+    assert app.evaluation_placeholders(captcha_app.config_of("ctc-170x80")) == ("every length: 3 to 6",
+                                                                                "every size: 170x80")
 
 
 @pytest.mark.parametrize("source, name", [(None, "default"), ("", "default"), ("ctc", "ctc")])
@@ -333,7 +340,7 @@ def test_the_first_model_is_listed_under_its_bundled_name(source, name):
     solver, notice, listed = app.load_app_solver(source)
     assert (notice, listed) == (None, name)
     captcha_app = app.CaptchaApp(solver, notice, listed)
-    assert captcha_app.model_names == [name, *sorted({"default", "ctc"} - {name})]
+    assert captcha_app.model_names == [name, *sorted({"default", "ctc", "ctc-170x80"} - {name})]
     assert captcha_app.solver_of() is solver and captcha_app.config_of() == solver.config
 
 
@@ -341,7 +348,7 @@ def test_a_model_named_by_path_is_offered_beside_the_bundled_ones(tmp_path):
     model_path = str(tmp_path / "mine.keras")
     shutil.copy(solver_lib.BUNDLED_MODEL, model_path)
     captcha_app = app.CaptchaApp(*app.load_app_solver(model_path))
-    assert captcha_app.model_names == [model_path, "ctc", "default"]
+    assert captcha_app.model_names == [model_path, "ctc", "ctc-170x80", "default"]
     assert captcha_app.solver_of().source == model_path
     assert captcha_app.model_headline(model_path).startswith(f"**Model:** {model_path}")
     assert captcha_app.model_headline("default").startswith("**Model:** bundled default model")
@@ -350,7 +357,7 @@ def test_a_model_named_by_path_is_offered_beside_the_bundled_ones(tmp_path):
 def test_a_model_that_cannot_be_loaded_falls_back_to_the_default_one(tmp_path):
     solver, notice, name = app.load_app_solver(str(tmp_path / "missing.keras"))
     assert name == "default" and notice.startswith("Could not load the model")
-    assert app.CaptchaApp(solver, notice, name).model_names == ["default", "ctc"]
+    assert app.CaptchaApp(solver, notice, name).model_names == ["default", "ctc", "ctc-170x80"]
 
 
 def test_other_models_are_loaded_once_on_first_use_even_when_asked_for_at_once(monkeypatch):

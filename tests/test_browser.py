@@ -125,7 +125,7 @@ def test_the_ctc_model_draws_and_reads_6_characters_at_200x70(page, tmp_path):
     length = page.locator("#generate-length")
     # The default model reads 4 characters only: there is no length to choose.
     expect(length).to_have_count(0)
-    page.locator("#model-choice").get_by_label("ctc").check()
+    page.locator("#model-choice").get_by_label("ctc", exact=True).check()
     expect(page.locator("#model-headline")).to_contain_text("bundled ctc model")
     # The length slider spans the ctc model's lengths, and the chosen model reads the captcha on show.
     expect(length.locator("input[type=range]")).to_have_attribute("min", "1")
@@ -147,7 +147,7 @@ def test_the_ctc_model_draws_and_reads_6_characters_at_200x70(page, tmp_path):
     page.get_by_role("tab", name="Model").click()
     expect(page.locator("#model-details")).to_contain_text("1 to 8 characters")
     page.get_by_role("tab", name="Generate & solve").click()
-    page.locator("#model-choice").get_by_label("default").check()
+    page.locator("#model-choice").get_by_label("default", exact=True).check()
     expect(page.locator("#model-headline")).to_contain_text("bundled default model")
     expect(length).to_have_count(0)
 
