@@ -53,8 +53,9 @@ def start_from(referee, referee_config, path, config):
     source = referee_lib.load_referee(path, config)
     if source is None:
         raise ValueError(f"--init-from {path} holds no referee.")
-    differences = [name for name in ("characters", "crop_width", "widths", "dense_units")
-                   if getattr(source.referee_config, name) != getattr(referee_config, name)]
+    # Everything but the main weight, which this run fits afresh, shapes the referee's weights.
+    differences = [field.name for field in dataclasses.fields(referee_config) if field.name != "main_weight"
+                   and getattr(source.referee_config, field.name) != getattr(referee_config, field.name)]
     if differences:
         raise ValueError(f"--init-from {path}: its referee differs from this one in {', '.join(differences)}.")
     referee.set_weights(source.model.get_weights())

@@ -11,7 +11,7 @@ from captcha_model.config import parse_size
 from captcha_model.model import default_config
 from captcha_model.solver import BUNDLED_MODELS, load_solver
 
-BUNDLED_NAMES = ", ".join(sorted(BUNDLED_MODELS, key=lambda name: name != "default"))
+BUNDLED_NAMES = ", ".join(BUNDLED_MODELS)
 
 
 def load_chosen_solver(args):
