@@ -262,8 +262,10 @@ class Checkpoint(keras.callbacks.Callback):
         state["history"].append(record)
         model_lib.save_model(self.model, self.config, os.path.join(self.args.output, CHECKPOINT), include_optimizer=True)
         write_json(os.path.join(self.args.output, STATE), state)
+        # Keras ends its progress bar's line only after every callback has run, so this line
+        # starts with a newline of its own rather than trailing the bar.
         print(
-            f"epoch {epoch + 1}: loss {record.get('loss', float('nan')):.4f} "
+            f"\nepoch {epoch + 1}: loss {record.get('loss', float('nan')):.4f} "
             f"val_accuracy {record['val_accuracy']:.4f} "
             f"lr {record.get('learning_rate', float('nan')):.2e} "
             f"samples {state['samples_seen']} time {state['wall_seconds'] / 60:.1f} min",

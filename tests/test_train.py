@@ -19,8 +19,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--steps-per-epoch", "3", "--batch-size", "8", "--validation-size", "16", "--patience", "100"]
 
 
-def train(*arguments, **options):
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CI": "1"}
+def train(*arguments, progress_bars=False, **options):
+    # train.py draws Keras progress bars unless CI is set, when it prints one line per epoch.
+    environment = {key: value for key, value in os.environ.items() if key != "CI"}
+    environment.update(TF_CPP_MIN_LOG_LEVEL="3", **({} if progress_bars else {"CI": "1"}))
     return subprocess.run([sys.executable, "train.py", *arguments], cwd=ROOT, env=environment,
                           capture_output=True, text=True, timeout=300, **options)
 
@@ -28,10 +30,12 @@ def train(*arguments, **options):
 def test_short_run_writes_a_loadable_model_and_its_reports(tmp_path):
     output = tmp_path / "run"
     result = train("--epochs", "2", *TINY, "--test-size", "20", "--train-size", "0", "--workers", "2",
-                   "--emphasize", "0O", "--input-pooling", "2", "--output", str(output))
+                   "--emphasize", "0O", "--input-pooling", "2", "--output", str(output), progress_bars=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Training on the CPU" in result.stdout
-    assert "epoch 2: loss" in result.stdout
+    # One log line per epoch, each on a line of its own rather than trailing the progress bar.
+    epoch_lines = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
+    assert [line.split(": loss")[0] for line in epoch_lines] == ["epoch 1", "epoch 2"]
     network, config = model_lib.load_model(output / "model.keras")
     assert config.architecture == "default"
     assert (config.input_height, config.input_width, config.input_pooling) == (80, 176, 2)
