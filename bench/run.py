@@ -3,14 +3,15 @@
     python bench/run.py            # the full run (about an hour on 2 CPU cores)
     python bench/run.py --quick    # a few minutes, small samples
     python bench/run.py --help     # pick sections and sample sizes
-    python bench/run.py --quick --skip comparison training generation   # only the size, length and saliency sections
+    python bench/run.py --quick --skip comparison training generation   # models, sizes, lengths, saliency
 
 Every solver reads the same captchas: a fresh seeded stream and a frozen folder of PNG
 files written by `python -m captcha_model generate`. Speeds are repeated and the median
 is kept; since this machine may be shared, ratios (ours / baseline) say more than
-seconds. Then the bundled models (and --model) read 4-character captchas of many
-sizes, the ctc model reads texts of 1 to 8 characters (each other model those of its
-own lengths and size beside it), and a masking test checks that
+seconds. Every bundled model made for 4-character 170x80 captchas reads the same fresh
+ones as our default model, beside it. Then the bundled models (and --model) read
+4-character captchas of many sizes, the ctc model reads texts of 1 to 8 characters (each
+other model those of its own lengths and size beside it), and a masking test checks that
 each model's saliency maps point at what drives its readings. Results go to
 bench/RESULTS.md with plots beside it. Sections that a run skips keep the figures (and
 plots) of the last run that measured them, and RESULTS.md names the command behind each.
@@ -71,7 +72,7 @@ POOLED_LENGTHS, POOLED_SIZE = range(3, 7), (170, 80)
 # Random boxes masked per character in the saliency test, and captchas per model in its picture.
 RANDOM_BOXES = 5
 PICTURED_CAPTCHAS = 3
-SECTIONS = ["comparison", "training", "ddddocr", "seed", "generation", "sizes", "lengths", "saliency"]
+SECTIONS = ["comparison", "models", "training", "ddddocr", "seed", "generation", "sizes", "lengths", "saliency"]
 
 # Targets for the default model, from the project's core requirements.
 TARGETS = {"accuracy": 0.995, "megabytes": 2.0, "batch_per_second": 2000, "single_ms": 5.0}
@@ -294,6 +295,19 @@ def measure_lengths(models, count):
             results[size_name((width, height))][length] = read_stream(
                 solvers, models["ctc"].config.at(width, height, length), count, LENGTHS_SEED + index, bar)
     return results
+
+
+def measure_models(models, count):
+    """{model: result} of every model made for the default model's captchas, on the comparison's fresh ones.
+
+    They are the very captchas of the comparison section (seed FRESH_SEED), so the default
+    model's figure here repeats its figure there and the other models stand beside it.
+    """
+    captchas = default_config()
+    solvers = {name: model for name, model in models.items()
+               if reads(model.config, captchas.captcha_width, captchas.captcha_height, captchas.min_length)}
+    with tqdm(total=count, desc="models", unit="captcha") as bar:
+        return read_stream(solvers, captchas, count, FRESH_SEED, bar)
 
 
 def box_shape(input_height, input_width):
@@ -543,9 +557,9 @@ def compare(args, solvers):
 
 
 def section_models(args, ours):
-    """The models of the size, length and saliency sections: the bundled ones, and --model if given."""
+    """The models of the model, size, length and saliency sections: the bundled ones, and --model if given."""
     if args.ctc_model is None and "ctc" not in BUNDLED_MODELS:
-        sys.exit("There is no bundled ctc model yet; pass --ctc-model PATH or --skip sizes lengths saliency.")
+        sys.exit("There is no bundled ctc model yet; pass --ctc-model PATH or --skip models sizes lengths saliency.")
     models = {"default": load_solver(None) if args.model else ours, "ctc": load_solver(args.ctc_model or "ctc")}
     models.update({name: load_solver(name) for name in BUNDLED_MODELS if name not in models})
     if args.model:
@@ -585,9 +599,11 @@ def main():
         count = 600 if args.quick else 4000
         generation = {workers: generation_rate(workers, count) for workers in (1, 2)}
 
-    sizes, lengths, saliency_results, pictured = {}, {}, {}, {}
-    if {"sizes", "lengths", "saliency"} - set(args.skip):
+    model_results, sizes, lengths, saliency_results, pictured = {}, {}, {}, {}, {}
+    if {"models", "sizes", "lengths", "saliency"} - set(args.skip):
         models = section_models(args, ours)
+        if "models" not in args.skip:
+            model_results = measure_models(models, args.count)
         if "sizes" not in args.skip:
             sizes = measure_sizes(models, args.cell_count)
             plot_sizes(sizes, os.path.join(BENCH, "accuracy_by_size.png"))
@@ -603,8 +619,8 @@ def main():
     if speeds:
         plot_speed(speeds, os.path.join(BENCH, "throughput.png"))
     command = " ".join(["python bench/run.py", *sys.argv[1:]])
-    results = {"accuracy": accuracy, "speeds": speeds, "generation": generation, "budget": budget, "sizes": sizes,
-               "lengths": lengths, "saliency": saliency_results, "command": command,
+    results = {"accuracy": accuracy, "speeds": speeds, "models": model_results, "generation": generation,
+               "budget": budget, "sizes": sizes, "lengths": lengths, "saliency": saliency_results, "command": command,
                "minutes": (time.time() - started) / 60}
     results["measured_by"] = {key: command for key in SECTION_RESULTS if results[key]}
     if accuracy:
@@ -617,7 +633,7 @@ def main():
 
 
 # The keys of results.json that hold each section's figures.
-SECTION_RESULTS = ("accuracy", "speeds", "budget", "generation", "sizes", "lengths", "saliency")
+SECTION_RESULTS = ("accuracy", "speeds", "models", "budget", "generation", "sizes", "lengths", "saliency")
 
 
 def keep_previous_sections(results, path):
@@ -657,7 +673,7 @@ def write_markdown(args, ours, results, curves):
     lines = [
         "# Benchmark results",
         "",
-        f"- command of the latest run: `{results['command']}` ({results['minutes']:.0f} minutes)",
+        f"- command of the latest run: `{results['command']}` ({results['minutes']:.1f} minutes)",
         f"- sections kept from earlier runs: {earlier_sections(results)}",
         f"- date: {datetime.date.today().isoformat()}",
         f"- hardware: {hardware()}",
@@ -669,6 +685,8 @@ def write_markdown(args, ours, results, curves):
                   f"--seed {FROZEN_SEED}`"]
         lines += comparison_lines(args, ours, results["accuracy"], results["speeds"],
                                   results["comparison_settings"]["repeats"])
+    if results["models"]:
+        lines += model_lines(results["models"])
     lines += training_lines(curves)
     if results["generation"]:
         lines += ["## Data generation", "", "| worker processes | captchas/s |", "|---|---|"]
@@ -724,6 +742,19 @@ def comparison_lines(args, ours, accuracy, speeds, repeats):
             f"{speeds[name]['single_ms']:.1f} ms ({speeds[name]['single_p95_ms']:.1f} ms) | {ratio:.1f}x |"
         )
     return lines + ["", "![throughput](throughput.png)"]
+
+
+def model_lines(results):
+    count = next(iter(results.values()))["n"]
+    lines = ["", "## Every model on the same captchas", "",
+             f"Each bundled model made for 4-character 170x80 captchas reads the {count:,} fresh ones of the "
+             f"comparison (seed {FRESH_SEED}), so the default model's figure repeats the one above.", "",
+             "| model | full-captcha accuracy (95% interval, n) | per character | captchas read wrong |",
+             "|---|---|---|---|"]
+    for name, result in results.items():
+        lines.append(f"| {name} | {percent(result)} | {result['character_accuracy']:.2%} | "
+                     f"{result['n'] - result['correct']:,} |")
+    return lines
 
 
 def training_lines(curves):
