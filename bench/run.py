@@ -53,8 +53,8 @@ FROZEN_SEED = 6_000_000
 GENERATION_SEED = 7_000_000
 # The size, length and saliency sections draw from streams of their own, each cell from
 # its own seed (the base plus the cell's index), so no two cells share captchas and none
-# meets a training stream (train.py uses --seed, +1,000,000 and +2,000,000 with seeds
-# 1000, 3000, 5000, 6000, 7000, 9000 and 13000, and train_referee.py the same with 14000).
+# meets a training stream (train.py and train_referee.py use --seed, +1,000,000 and
+# +2,000,000, and the bundled models were trained with seeds from 1000 to 25000).
 SIZES_SEED = 7_100_000
 LENGTHS_SEED = 7_200_000
 SALIENCY_SEED = 7_300_000

@@ -22,7 +22,9 @@ TINY = ["--steps-per-epoch", "3", "--batch-size", "8", "--validation-size", "16"
 def train(*arguments, progress_bars=False, **options):
     # train.py draws Keras progress bars unless CI is set, when it prints one line per epoch.
     environment = {key: value for key, value in os.environ.items() if key != "CI"}
-    environment.update(TF_CPP_MIN_LOG_LEVEL="3", **({} if progress_bars else {"CI": "1"}))
+    environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if not progress_bars:
+        environment["CI"] = "1"
     return subprocess.run([sys.executable, "train.py", *arguments], cwd=ROOT, env=environment,
                           capture_output=True, text=True, timeout=300, **options)
 
