@@ -273,13 +273,6 @@ def measure_sizes(models, count):
     return results
 
 
-def reads(config, width, height, length):
-    """Whether a model of `config` was made for captchas of this size and length."""
-    return (config.captcha_width_range[0] <= width <= config.captcha_width_range[1]
-            and config.captcha_height_range[0] <= height <= config.captcha_height_range[1]
-            and config.min_length <= length <= config.max_length)
-
-
 def measure_lengths(models, count):
     """{size: {length: {model: result}}} at each size and length of LENGTHS.
 
@@ -291,7 +284,7 @@ def measure_lengths(models, count):
     with tqdm(total=count * len(cells), desc="lengths", unit="captcha") as bar:
         for index, ((width, height), length) in enumerate(cells):
             solvers = {name: model for name, model in models.items()
-                       if name == "ctc" or reads(model.config, width, height, length)}
+                       if name == "ctc" or model.config.covers(width, height, length)}
             results[size_name((width, height))][length] = read_stream(
                 solvers, models["ctc"].config.at(width, height, length), count, LENGTHS_SEED + index, bar)
     return results
@@ -305,7 +298,7 @@ def measure_models(models, count):
     """
     captchas = default_config()
     solvers = {name: model for name, model in models.items()
-               if reads(model.config, captchas.captcha_width, captchas.captcha_height, captchas.min_length)}
+               if model.config.covers(captchas.captcha_width, captchas.captcha_height, captchas.min_length)}
     with tqdm(total=count, desc="models", unit="captcha") as bar:
         return read_stream(solvers, captchas, count, FRESH_SEED, bar)
 

@@ -96,6 +96,12 @@ class CaptchaConfig:
             changes.update(min_length=length, max_length=length)
         return dataclasses.replace(self, **changes)
 
+    def covers(self, width, height, length=None):
+        """Whether captchas of this size (and, if given, this length) lie in the ranges this config draws."""
+        return (self.captcha_width_range[0] <= width <= self.captcha_width_range[1]
+                and self.captcha_height_range[0] <= height <= self.captcha_height_range[1]
+                and (length is None or self.min_length <= length <= self.max_length))
+
     def pooled(self, pooling):
         """This config with an input `pooling` times larger each way, averaged back before the trunk."""
         return dataclasses.replace(self, input_height=self.input_height * pooling,

@@ -139,14 +139,9 @@ def random_size(rng, config):
     if config.fixed_size:
         return config.captcha_width, config.captcha_height
     draw = rng.random()
-    library_width, library_height = LIBRARY_DEFAULT_SIZE
-    library_size_in_range = (
-        config.captcha_width_range[0] <= library_width <= config.captcha_width_range[1]
-        and config.captcha_height_range[0] <= library_height <= config.captcha_height_range[1]
-    )
     if draw < 0.4:
         return config.captcha_width, config.captcha_height
-    if draw < 0.6 and library_size_in_range:
+    if draw < 0.6 and config.covers(*LIBRARY_DEFAULT_SIZE):
         return LIBRARY_DEFAULT_SIZE
     return rng.randint(*config.captcha_width_range), rng.randint(*config.captcha_height_range)
 

@@ -202,6 +202,14 @@ def test_library_default_size_is_read_from_the_library():
     assert data.LIBRARY_DEFAULT_SIZE == (generator._width, generator._height) == (160, 60)
 
 
+def test_a_config_covers_the_sizes_and_lengths_of_its_ranges():
+    assert VARIABLE.covers(120, 100) and VARIABLE.covers(240, 50, length=8)
+    assert not VARIABLE.covers(119, 60) and not VARIABLE.covers(160, 101) and not VARIABLE.covers(160, 60, length=9)
+    # One size and one length: the default config covers its own captchas and nothing beside them.
+    assert CONFIG.covers(170, 80, length=4) and not CONFIG.covers(*data.LIBRARY_DEFAULT_SIZE)
+    assert not CONFIG.covers(170, 80, length=5)
+
+
 def test_emphasis_draws_its_characters_at_the_asked_share():
     emphasis = data.Emphasis("0O", share=0.3)
     texts = [data.sample_captcha(CONFIG, seed=6, index=index, emphasis=emphasis)[0] for index in range(3000)]
