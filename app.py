@@ -52,6 +52,8 @@ READING_CONCURRENCY = 2
 EVALUATION_LANE = "evaluate"
 MAX_WAITING_EVALUATIONS = 4
 DEFAULT_EVALUATION_COUNT = 200
+# An uploaded .zip of labelled captchas may unpack to this much; it holds at most MAX_EVALUATION_COUNT.
+MAX_ZIP_BYTES = 50 * 2**20
 MAX_FAILURES_SHOWN = 24
 # train.py draws from the streams --seed, --seed + 10**6 and --seed + 2 * 10**6 (seeds 1000,
 # 5000 and 7000 for the bundled default model and 14000 for its referee, 3000, 6000, 9000 and
@@ -310,6 +312,13 @@ def save_figure(figure, path):
     return path
 
 
+def site_notice(config):
+    """What the generate tab says for a model of a site's captchas."""
+    return (f"This model reads the captchas of a site ({config.site['source']}), not those the captcha library "
+            "draws, so it draws none here: upload one of that site's captchas in *Upload & solve*, or score a .zip "
+            "of them in *Accuracy*.")
+
+
 def write_example_uploads(config, directory):
     """Seeded captchas in each accepted format, for the upload tab: nothing binary is committed.
 
@@ -411,6 +420,8 @@ class CaptchaApp:
         seed = whole_number(seed, "seed")
         text = (text or "").strip() or None
         config = self.config_of(model)
+        if config.site:
+            raise user_error(site_notice(config))
         # A text sets its own length: the length asked for counts only for random texts.
         captchas = captchas_to_draw(config, None if text else length, size)
         # One captcha has one size: the model's own where none was asked for, not one drawn from its range.
@@ -422,6 +433,14 @@ class CaptchaApp:
         reading = self.solver_of(model).solve([image])[0]
         picture = self.picture_file(image, "captcha")
         return picture, truth, reading.text, verdict(truth, reading), character_confidences(reading)
+
+    def show_generated(self, text, seed, length=None, size=None, model=None):
+        """`generate` for a page that opens or changes model: for a model of a site's captchas, which
+        draws none, the verdict says so instead."""
+        config = self.config_of(model)
+        if config.site:
+            return None, "", "", site_notice(config), None
+        return self.generate(text, seed, length, size, model)
 
     def picture_file(self, picture, name):
         """A PIL image as `name`.png in a folder named after its content, written atomically.
@@ -506,7 +525,9 @@ class CaptchaApp:
         return self.explain(upload, model) if upload else []
 
     def explain_picture(self, image, model=None):
-        """`explain` for a decoded image: one `saliency.explain` call for all its characters."""
+        """`explain` for a decoded image: one `saliency.explain` call for all its characters; none without one."""
+        if image is None:
+            return []
         characters = saliency.explain(self.solver_of(model), [image])[0]
         return [
             (self.picture_file(saliency.overlay(image, character.heatmap), "saliency"),
@@ -531,10 +552,28 @@ class CaptchaApp:
             solver, count, seed, progress=False, captchas=captchas,
             on_progress=lambda fraction: progress(fraction, desc=description),
         )
+        return self.report_outputs(report, lambda index: data.sample_captcha(captchas, seed, index)[1])
+
+    def evaluate_zip(self, archive, model=None):
+        """Read the labelled captchas of an uploaded `.zip` (a labels.csv with columns file,text, or images
+        named for their text) and report how well it went, with the same outputs as `evaluate`."""
+        if not archive:
+            raise user_error("Upload a .zip of labelled captchas first.")
+        solver = self.solver_of(model)
+        try:
+            captchas = evaluation.read_test_captchas(solver.config, uploaded_path(archive),
+                                                     max_count=MAX_EVALUATION_COUNT, max_bytes=MAX_ZIP_BYTES)
+        except ValueError as error:
+            raise user_error(error) from None
+        report = evaluation.evaluate_labelled(solver, captchas)
+        return self.report_outputs(report, lambda index: captchas.images[index])
+
+    def report_outputs(self, report, image_of):
+        """The Accuracy tab's outputs for a report; `image_of(index)` is the captcha a failure names."""
         figure = evaluation.plot_confusions(report)
         plt.close(figure)
         failures = [
-            (self.picture_file(data.sample_captcha(captchas, seed, failure.index)[1], "captcha"),
+            (self.picture_file(image_of(failure.index), "captcha"),
              f"#{failure.index}: {failure.truth} → {failure.predicted or '(nothing)'}")
             for failure in report.failures[:MAX_FAILURES_SHOWN]
         ]
@@ -562,6 +601,13 @@ class CaptchaApp:
             validation(lambda: self.check_model(model)),
         ]
         if all(check["is_valid"] for check in checks):
+            checks[0] = validation(waiting_limit.admit)
+        return checks
+
+    def check_zip_inputs(self, archive, model=None, *, waiting_limit):
+        """Messages for an evaluation of a .zip that `evaluate_zip` would refuse or the lane cannot take."""
+        checks = [validation(lambda: None), validation(lambda: self.check_model(model))]
+        if checks[1]["is_valid"]:
             checks[0] = validation(waiting_limit.admit)
         return checks
 
@@ -786,8 +832,8 @@ def build_demo(app):
                                                   [text, seed, *generate_outputs], api_visibility="private",
                                                   preprocess=False))
             # The first visit opens on a captcha already read, not on empty boxes.
-            explain_generated(demo.load(app.generate, generate_inputs, generate_outputs, api_visibility="private",
-                                        preprocess=False))
+            explain_generated(demo.load(app.show_generated, generate_inputs, generate_outputs,
+                                        api_visibility="private", preprocess=False))
 
         with gr.Tab("Upload & solve", id="upload"):
             with gr.Row():
@@ -800,8 +846,9 @@ def build_demo(app):
                         "(e.g. 4096×4096). Paste with Ctrl+V or drop a file."
                     )
                     solve_button = gr.Button("Solve", variant="primary", elem_id="solve-button")
-                    gr.Examples(write_example_uploads(config, app.files), inputs=upload,
-                                label="Example captchas (PNG, JPEG, GIF, WebP, BMP): click one")
+                    if not config.site:
+                        gr.Examples(write_example_uploads(config, app.files), inputs=upload,
+                                    label="Example captchas (PNG, JPEG, GIF, WebP, BMP): click one")
                 with gr.Column():
                     model_input = gr.Image(
                         label=model_input_label(config), interactive=False, format="png", height=220,
@@ -840,6 +887,14 @@ def build_demo(app):
                 evaluation_length = gr.Textbox(label="Length (characters)", placeholder=length_placeholder,
                                                elem_id="evaluate-length", info="Empty: every length the model reads")
                 evaluation_size = size_input("evaluate-size", size_placeholder, "empty: every size the model reads")
+            with gr.Row(equal_height=True):
+                archive = gr.File(label="Or your own labelled captchas: a .zip", file_types=[".zip"],
+                                  elem_id="evaluate-zip", height=120)
+                gr.Markdown(f"A `labels.csv` with columns `file,text`, or images named for their text (`7K2P.png`, "
+                            f"`7K2P_01.png`); at most {MAX_EVALUATION_COUNT:,} images and "
+                            f"{MAX_ZIP_BYTES // 2**20} MB unpacked.")
+                evaluate_zip_button = gr.Button("Evaluate the .zip", scale=0, min_width=160,
+                                                elem_id="evaluate-zip-button")
             summary = gr.Markdown(label="Summary", elem_id="evaluation-summary")
             with gr.Row():
                 confusions = gr.Plot(label="Most confused characters", show_label=False, elem_id="confusions")
@@ -860,6 +915,11 @@ def build_demo(app):
                                   api_name="evaluate", concurrency_limit=1, concurrency_id=EVALUATION_LANE,
                                   preprocess=False,
                                   validator=functools.partial(app.check_evaluate_inputs, waiting_limit=evaluation_limit))
+            # The raw payload reaches `evaluate_zip`, which checks that it names an uploaded file.
+            evaluate_zip_button.click(app.evaluate_zip, [archive, model], [summary, confusions, failures, report],
+                                      api_name="evaluate_zip", concurrency_limit=1, concurrency_id=EVALUATION_LANE,
+                                      preprocess=False,
+                                      validator=functools.partial(app.check_zip_inputs, waiting_limit=evaluation_limit))
 
         with gr.Tab("Model", id="model"):
             with gr.Row():
@@ -883,8 +943,8 @@ def build_demo(app):
              model_details, training_curve, keras_summary, network_diagram],
             api_visibility="private",
         )
-        explain_generated(chosen.success(app.generate, generate_inputs, generate_outputs, api_visibility="private",
-                                         preprocess=False))
+        explain_generated(chosen.success(app.show_generated, generate_inputs, generate_outputs,
+                                         api_visibility="private", preprocess=False))
         chosen.success(app.solve_if_present, [upload, model], solve_outputs, preprocess=False,
                        api_visibility="private").success(
             app.explain_if_present, [upload, model], upload_saliency, preprocess=False, api_visibility="private")

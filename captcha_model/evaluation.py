@@ -184,16 +184,26 @@ def evaluate_arrays(solver, inputs, texts, source):
     return score(readings, texts, range(len(texts)), time.perf_counter() - started, source)
 
 
-def evaluate_folder(solver, folder, max_count=None, max_bytes=None):
-    """Accuracy on a folder or `.zip` of labelled captchas (see `captcha_model.labelled`); the
-    report's source says what was skipped. Labels are read without regard to case where the model
-    was trained so. `max_count` and `max_bytes` bound a zip, as for uploads."""
+def read_test_captchas(config, folder, max_count=None, max_bytes=None):
+    """The labelled captchas of a folder or `.zip` (see `captcha_model.labelled`) to score a model of
+    `config` on: labels read without regard to case where the model was trained so. `max_count`
+    and `max_bytes` bound a zip, as for uploads."""
+    return labelled.read_labelled(folder, uppercase=bool((config.site or {}).get("uppercase")),
+                                  max_count=max_count, max_bytes=max_bytes)
+
+
+def evaluate_labelled(solver, captchas):
+    """Accuracy on `LabelledCaptchas`; the report's source says what was skipped in reading them."""
     solver = _as_solver(solver)
-    captchas = labelled.read_labelled(folder, uppercase=bool((solver.config.site or {}).get("uppercase")),
-                                      max_count=max_count, max_bytes=max_bytes)
     skipped = f" ({labelled.describe_skipped(captchas.skipped)})" if captchas.skipped else ""
     return evaluate_arrays(solver, data.preprocess(captchas.images, solver.config), captchas.texts,
                            f"{len(captchas)} captchas in {captchas.source}{skipped}")
+
+
+def evaluate_folder(solver, folder):
+    """Accuracy on a folder or `.zip` of labelled captchas."""
+    solver = _as_solver(solver)
+    return evaluate_labelled(solver, read_test_captchas(solver.config, folder))
 
 
 def _as_solver(solver):

@@ -437,3 +437,23 @@ def test_python_app_py_serves_the_model_named_by_model_on_the_port_from_the_envi
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_an_uploaded_zip_of_labelled_captchas_is_scored(client, config, tmp_path, monkeypatch):
+    folder = tmp_path / "labelled"
+    folder.mkdir()
+    texts = [save_captcha(config, folder / f"{seed}.png", seed) for seed in range(300, 312)]
+    # Named for their text, one of them wrongly: the report must count it as a failure.
+    for seed, text in zip(range(300, 312), texts):
+        (folder / f"{seed}.png").rename(folder / f"{text if seed != 300 else 'ZZZZ'}_{seed}.png")
+    archive = shutil.make_archive(str(tmp_path / "labelled"), "zip", folder)
+    summary, _, failures, report = client.predict(handle_file(archive), api_name="/evaluate_zip")
+    assert report["count"] == 12 and report["correct"] <= 11
+    assert any(failure["truth"] == "ZZZZ" for failure in report["failures"])
+    assert "of 12 captchas read right" in summary and len(failures) == 12 - report["correct"]
+    monkeypatch.setattr(app, "MAX_EVALUATION_COUNT", 5)
+    with pytest.raises(AppError, match="holds 12 labelled images; at most 5 are accepted"):
+        client.predict(handle_file(archive), api_name="/evaluate_zip")
+    (tmp_path / "not.zip").write_bytes(b"not a zip at all")
+    with pytest.raises(AppError, match="neither a folder nor a .zip archive"):
+        client.predict(handle_file(str(tmp_path / "not.zip")), api_name="/evaluate_zip")

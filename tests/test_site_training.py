@@ -149,3 +149,28 @@ def test_a_site_model_goes_to_the_hub_without_its_training_images(trained, hub_s
     pulled, local = load_solver(repo), load_solver(trained / "model.keras")
     images = [image for _, image in (data.sample_captcha(SITE, seed=42, index=index) for index in range(4))]
     assert [reading.text for reading in pulled.solve(images)] == [reading.text for reading in local.solve(images)]
+
+
+def test_the_app_serves_a_site_model_for_uploads_and_zips_but_draws_nothing(trained, site_folder, tmp_path):
+    import app
+    from app_server import serving
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    demo = app.build_demo(app.CaptchaApp(*app.load_app_solver(str(trained / "model.keras"))))
+    paths = sorted(site_folder.iterdir())[:5]
+    archive = tmp_path / "labelled.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for path in paths:
+            handle.write(path, path.name)
+    local = load_solver(trained / "model.keras")
+    with serving(demo) as url:
+        client = Client(url, verbose=False)
+        with pytest.raises(AppError, match="reads the captchas of a site"):
+            client.predict("", 1, api_name="/generate")
+        reading = client.predict(handle_file(str(paths[0])), api_name="/solve")[0]
+        assert reading == local.solve([paths[0]])[0].text
+        summary, _, _, report = client.predict(handle_file(str(archive)), api_name="/evaluate_zip")
+    expected = evaluation.evaluate_folder(local, archive)
+    assert report["count"] == 5 and report["correct"] == expected.correct
+    assert "of 5 captchas read right" in summary
