@@ -63,8 +63,9 @@ def parse_args(argv=None):
     parser.add_argument("--input-pooling", metavar="N", type=int, default=1,
                         help="take the input at N times the architecture's input size and average N x N blocks "
                              "before the trunk, so that a referee (train_referee.py) sees finer detail")
-    parser.add_argument("--init-from", metavar="MODEL.keras",
-                        help="start from the weights of this model's layers that have the same names, or the same "
+    parser.add_argument("--init-from", metavar="MODEL",
+                        help="a bundled model's name or a .keras file (with --data, default: "
+                             f"{site_training.BASE_MODEL}); start from the weights of this model's layers that have the same names, or the same "
                              "names and fewer channels (the extra channels start so that the network computes "
                              "what that model did)")
     def recipes(name):
@@ -123,6 +124,9 @@ def parse_args(argv=None):
             setattr(args, name, value)
     if args.validation_data and not args.data:
         raise ValueError("--validation-data goes with --data FOLDER, the captchas to train on.")
+    if args.data and not args.init_from:
+        args.init_from = site_training.BASE_MODEL
+    args.init_from = BUNDLED_MODELS.get(args.init_from, args.init_from)
     model_lib.get_architecture(args.arch)
     training_emphasis(args)
     for name in ("epochs", "steps_per_epoch", "batch_size", "workers", "validation_size", "input_pooling"):
@@ -417,7 +421,6 @@ def main(argv=None):
             **(args.trunk_widths or {})).pooled(args.input_pooling)
         state = {"epoch": 0, "samples_seen": 0, "wall_seconds": 0.0, "history": [], "args": vars(args)}
     if args.data:
-        args.init_from = args.init_from or BUNDLED_MODELS[site_training.BASE_MODEL]
         config, pool, (validation_inputs, validation_texts), site, site_details = site_data(args, config)
     emphasis = training_emphasis(args)
     if emphasis:

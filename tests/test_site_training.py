@@ -1,6 +1,7 @@
 """`train.py --data`: a site's config and split, the charset-mapped start, and a tiny run end to end
 whose model the solver, the CLI and the Hub then take."""
 
+import dataclasses
 import json
 import os
 import sys
@@ -96,6 +97,29 @@ def trained(site_folder, tmp_path_factory):
     train.main(["--data", str(site_folder), "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "8",
                 "--output", str(output)])
     return output
+
+
+def test_the_data_are_split_or_validated_on_another_folder_and_recorded(site_folder, tmp_path):
+    lower = tmp_path / "lower"
+    lower.mkdir()
+    for index in range(6):
+        text, image = data.sample_captcha(SITE, seed=43, index=index)
+        image.save(lower / f"{text.lower()}_{index}.png")
+    args = train.parse_args(["--data", str(site_folder), "--holdout", "0.25"])
+    config, (inputs, texts), (held_inputs, held_texts), record, details = train.site_data(args)
+    assert (len(texts), len(held_texts), inputs.shape[1:]) == (48, 16, (40, 112, 1))
+    assert record["held_out_source"] == "a seeded 25% of the data (seed 0)" and len(details["held_out_files"]) == 16
+    args = train.parse_args(["--data", str(site_folder), "--validation-data", str(lower), "--uppercase",
+                             "--init-from", "ctc-170x80"])
+    config, (inputs, texts), (held_inputs, held_texts), record, _ = train.site_data(args)
+    assert len(texts) == 64 and record["held_out_source"] == str(lower) and record["uppercase"]
+    # From the pooled ctc-170x80 network: twice the input, pooled back before the trunk.
+    assert (config.input_height, config.input_width, config.input_pooling) == (80, 224, 2)
+    assert sorted(held_texts) == sorted(data.sample_captcha(SITE, seed=43, index=index)[0] for index in range(6))
+    # A model trained without regard to case is scored so too.
+    folded = dataclasses.replace(config, site={**config.site, "uppercase": True})
+    assert evaluation.read_test_captchas(folded, lower).texts == held_texts
+    assert evaluation.read_test_captchas(config, lower).texts == [text.lower() for text in held_texts]
 
 
 def test_a_tiny_run_records_the_data_the_split_and_the_held_out_figure(trained, site_folder):
