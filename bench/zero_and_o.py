@@ -245,7 +245,7 @@ def main():
     solver = load_solver(args.model)
     if args.pairs:
         twins = twin_test(solver, args.pairs)
-        # The picture in the README is of the bundled model; other models get the figures alone.
+        # The picture in docs/zero-and-o.md is of the bundled model; other models get the figures alone.
         if args.model is None:
             path = os.path.join(ROOT, "bench", "zero_and_o_twins.png")
             plot_twins(*twins).savefig(path, dpi=100)

@@ -1,6 +1,6 @@
 """A second opinion where the main network is least sure: `0` against `O`.
 
-Most of the default model's errors read `0` for `O` or the other way round (the README
+Most of the default model's errors read `0` for `O` or the other way round (docs/zero-and-o.md
 says why). A referee is a small CNN that looks at one glyph only: a crop of the network
 input, centred on the CTC columns that emitted the character. Where the main network
 reads either character of the referee's pair, the referee's logit and the main network's

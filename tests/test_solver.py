@@ -20,7 +20,7 @@ def png_bytes(image, format="PNG"):
 
 def test_bundled_model_reads_at_least_99_percent_of_fresh_captchas(solver):
     # Seed 424242 is none of the streams the bundled model trained or was validated on
-    # (train.py uses --seed, --seed + 1000000 and --seed + 2000000; the README gives --seed 1000,
+    # (train.py uses --seed, --seed + 1000000 and --seed + 2000000; docs/bundled-models.md gives --seed 1000,
     # 5000, 7000 and 18000 for its four runs; train_referee.py the same, with --seed 14000).
     report = evaluation.evaluate_stream(solver, count=1000, seed=424242, progress=False)
     print(report.summary())
