@@ -21,6 +21,9 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+sys.path[:0] = [ROOT, BENCH]
 
 import matplotlib  # noqa: E402
 
@@ -31,10 +34,7 @@ import numpy as np  # noqa: E402
 from captcha_model import evaluation, labelled, load_solver  # noqa: E402
 from captcha_model.solver import BUNDLED_MODELS  # noqa: E402
 
-BENCH = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(BENCH)
 OUT = os.path.join(BENCH, "out", "site")
-sys.path.insert(0, BENCH)
 from run import DdddOcrSolver, KerasSolver, accuracy_of, hardware, speed_of, versions  # noqa: E402
 
 SUBSET_SEED = 0
