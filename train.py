@@ -18,7 +18,7 @@ import time
 import keras
 import tensorflow as tf
 
-from captcha_model import data, evaluation, model as model_lib
+from captcha_model import config as config_lib, data, evaluation, model as model_lib, stream
 from captcha_model.config import parse_size
 from captcha_model.solver import Solver
 
@@ -35,7 +35,7 @@ TEST_SEED_OFFSET = 2_000_000
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--arch", default="default", help=f"architecture: one of {sorted(model_lib.ARCHITECTURES)}")
+    parser.add_argument("--arch", default="default", help=f"architecture: one of {sorted(config_lib.ARCHITECTURES)}")
     parser.add_argument("--lengths", metavar="MIN-MAX", type=parse_lengths,
                         help="text lengths to train on, e.g. 4 or 1-8 (default: the architecture's)")
     parser.add_argument("--size", metavar="WxH", type=parse_size_option,
@@ -82,7 +82,7 @@ def parse_args(argv=None):
     parser.add_argument("--push-to-hub", metavar="OWNER/NAME", help="push the trained model to this Hub repo")
     parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
     args = parser.parse_args(argv)
-    model_lib.get_architecture(args.arch)
+    config_lib.get_architecture(args.arch)
     training_emphasis(args)
     for name in ("epochs", "steps_per_epoch", "batch_size", "workers", "validation_size", "input_pooling"):
         if getattr(args, name) < 1:
@@ -303,7 +303,7 @@ def main(argv=None):
     if args.resume:
         if not os.path.exists(checkpoint_path):
             raise ValueError(f"--resume needs {checkpoint_path}, which does not exist; drop --resume to start afresh.")
-        config = model_lib.read_config(checkpoint_path)
+        config = config_lib.read_config(checkpoint_path)
         with open(state_path) as handle:
             state = json.load(handle)
         print(f"Resuming {config.architecture!r} after epoch {state['epoch']} ({state['samples_seen']} samples seen).")
@@ -331,7 +331,7 @@ def main(argv=None):
     if args.train_size:
         pool = data.cached_dataset(config, args.seed, args.train_size, args.cache_dir, workers=args.workers,
                                    emphasis=emphasis)
-    train_stream = data.CaptchaStream(
+    train_stream = stream.CaptchaStream(
         config, args.batch_size, targets, seed=args.seed, pool=pool, emphasis=emphasis,
         start_batch=state["epoch"] * args.steps_per_epoch,
         workers=1 if pool is not None else args.workers,

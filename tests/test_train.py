@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from captcha_model import data, evaluation, model as model_lib
+from captcha_model import config as config_lib, data, evaluation, model as model_lib
 from captcha_model.solver import BUNDLED_MODEL, Solver
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,7 +82,7 @@ def test_kill_9_then_resume_loses_at_most_the_current_epoch(tmp_path):
     killed_at = json.loads(state_path.read_text())["epoch"]
     assert killed_at < 40
     # The checkpoint left behind by the killed run is whole and loadable.
-    model_lib.read_config(output / "checkpoint.keras")
+    config_lib.read_config(output / "checkpoint.keras")
 
     result = train("--epochs", str(killed_at + 2), "--resume", *common)
     assert result.returncode == 0, result.stderr[-3000:]
