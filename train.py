@@ -8,6 +8,7 @@ metrics JSON and a training-curve PNG beside it.
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -18,19 +19,31 @@ import time
 import keras
 import tensorflow as tf
 
-from captcha_model import config as config_lib, data, evaluation, model as model_lib, stream
+from captcha_model import augment, config as config_lib, data, evaluation, labelled, model as model_lib, site_training, stream
 from captcha_model.config import parse_size
-from captcha_model.solver import Solver
+from captcha_model.solver import BUNDLED_MODELS, Solver
 
 CHECKPOINT = "checkpoint.keras"
-# Training batches averaged to set the BatchNorm statistics before each validation.
-CALIBRATION_BATCHES = 50
 STATE = "state.json"
 
 # Seeds of the captcha streams. Training, validation and the final test never share a
 # stream, so no accuracy figure is measured on a captcha the model trained on.
 VALIDATION_SEED_OFFSET = 1_000_000
 TEST_SEED_OFFSET = 2_000_000
+
+# The flags of a run on the library's captchas unless the command line says otherwise;
+# `train.py --data` has a recipe of its own (`site_training.RECIPE`).
+LIBRARY_RECIPE = {
+    "epochs": 30,
+    "steps_per_epoch": 1000,
+    "batch_size": 64,
+    "learning_rate": 2e-3,
+    "warmup_epochs": 1,
+    "max_minutes": 0.0,
+    "patience": 8,
+    # Training batches averaged to set the BatchNorm statistics before each validation.
+    "calibration_batches": 50,
+}
 
 
 def parse_args(argv=None):
@@ -54,14 +67,37 @@ def parse_args(argv=None):
                         help="start from the weights of this model's layers that have the same names, or the same "
                              "names and fewer channels (the extra channels start so that the network computes "
                              "what that model did)")
-    parser.add_argument("--epochs", type=int, default=30, help="number of epochs")
-    parser.add_argument("--steps-per-epoch", type=int, default=1000, help="batches per epoch")
-    parser.add_argument("--batch-size", type=int, default=64, help="captchas per batch (over all devices)")
-    parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate of the cosine schedule")
-    parser.add_argument("--warmup-epochs", type=int, default=1, help="epochs of linear learning-rate warm-up")
-    parser.add_argument("--patience", type=int, default=8, help="stop after this many epochs without a better validation accuracy")
-    parser.add_argument("--max-minutes", type=float, default=0,
-                        help="stop after the first epoch that ends past this much training time (0: no limit)")
+    def recipes(name):
+        return f"(default: {LIBRARY_RECIPE[name]}; with --data, {site_training.RECIPE[name]})"
+
+    parser.add_argument("--epochs", type=int, help="number of epochs " + recipes("epochs"))
+    parser.add_argument("--steps-per-epoch", type=int,
+                        help="batches per epoch " + recipes("steps_per_epoch"))
+    parser.add_argument("--batch-size", type=int,
+                        help="captchas per batch, over all devices " + recipes("batch_size"))
+    parser.add_argument("--learning-rate", type=float,
+                        help="peak learning rate of the cosine schedule " + recipes("learning_rate"))
+    parser.add_argument("--warmup-epochs", type=int,
+                        help="epochs of linear learning-rate warm-up " + recipes("warmup_epochs"))
+    parser.add_argument("--patience", type=int,
+                        help="stop after this many epochs without a better validation accuracy; 0: never "
+                             + recipes("patience"))
+    parser.add_argument("--max-minutes", type=float,
+                        help="stop after the first epoch that ends past this much training time, the learning "
+                             "rate annealed to fit; 0: no limit " + recipes("max_minutes"))
+    parser.add_argument("--data", metavar="FOLDER",
+                        help="train for a site's own captchas: a folder or .zip of labelled images (a labels.csv "
+                             "with columns file,text, or images named for their text like 7K2P.png or 7K2P_01.png)")
+    parser.add_argument("--validation-data", metavar="FOLDER",
+                        help="with --data: score on these labelled captchas instead of a held-out share of --data")
+    parser.add_argument("--holdout", type=float, default=0.1,
+                        help="with --data: the seeded share held out to validate and test on")
+    parser.add_argument("--uppercase", action="store_true",
+                        help="with --data: read labels without regard to case (for sites that ignore it)")
+    parser.add_argument("--charset", help="with --data: the characters to read (default: those of the labels)")
+    parser.add_argument("--input-size", metavar="WxH", type=parse_size_option,
+                        help="with --data: the network's input size (default: the images' aspect ratio at the "
+                             "base model's input height)")
     parser.add_argument("--train-size", type=int, default=400_000,
                         help="render this many captchas once (kept in --cache-dir) and cycle through them; "
                              "0: render every batch afresh, which costs CPU but never repeats a captcha")
@@ -82,6 +118,11 @@ def parse_args(argv=None):
     parser.add_argument("--push-to-hub", metavar="OWNER/NAME", help="push the trained model to this Hub repo")
     parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
     args = parser.parse_args(argv)
+    for name, value in (site_training.RECIPE if args.data else LIBRARY_RECIPE).items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    if args.validation_data and not args.data:
+        raise ValueError("--validation-data goes with --data FOLDER, the captchas to train on.")
     config_lib.get_architecture(args.arch)
     training_emphasis(args)
     for name in ("epochs", "steps_per_epoch", "batch_size", "workers", "validation_size", "input_pooling"):
@@ -145,14 +186,38 @@ def widen(source, target):
     return widened
 
 
-def warm_start(model, path):
-    """Copy into `model` the weights of the layers in the model at `path` with the same name (see `widen`)."""
-    source, _ = model_lib.load_model(path)
+def output_for_charset(weights, fresh, source_charset, charset):
+    """A CTC output layer's (kernel, bias) for `charset`, taken from one trained for `source_charset`.
+
+    Each character both know keeps its trained column, as does the blank (the last one);
+    characters new to the model keep their `fresh` initialisation.
+    """
+    fitted = [array.copy() for array in fresh]
+    for row, character in enumerate(charset + "\0"):
+        source_row = len(source_charset) if character == "\0" else source_charset.find(character)
+        if source_row >= 0:
+            for array, trained in zip(fitted, weights):
+                array[..., row] = trained[..., source_row]
+    return fitted
+
+
+def warm_start(model, path, config=None):
+    """Copy into `model` the weights of the layers in the model at `path` with the same name (see `widen`).
+
+    Where `config` reads another charset than that model, the CTC output layer keeps the
+    trained weights of the characters both read (see `output_for_charset`).
+    """
+    source, source_config = model_lib.load_model(path)
     source_layers = {layer.name: layer for layer in source.layers}
     copied, widened = [], []
     for layer in model.layers:
         match = source_layers.get(layer.name)
         if match is None or not layer.weights or len(match.weights) != len(layer.weights):
+            continue
+        if layer.name == "ctc_logits" and config is not None and config.charset != source_config.charset:
+            layer.set_weights(output_for_charset(match.get_weights(), layer.get_weights(), source_config.charset,
+                                                 config.charset))
+            widened.append(layer.name)
             continue
         fitted = [widen(old, new) for old, new in zip(match.get_weights(), layer.get_weights())]
         if any(weight is None for weight in fitted):
@@ -163,7 +228,7 @@ def warm_start(model, path):
     if not copied and not widened:
         raise ValueError(f"--init-from {path}: no layer of it has a name and shape of this architecture's layers.")
     print(f"Started {len(copied) + len(widened)} of {sum(bool(layer.weights) for layer in model.layers)} layers "
-          f"from {path}" + (f", {len(widened)} of them widened." if widened else "."))
+          f"from {path}" + (f", {len(widened)} of them widened or mapped to the charset." if widened else "."))
 
 
 def choose_strategy(cpu_devices=0):
@@ -221,13 +286,17 @@ def check_cache_directory(args, config, emphasis):
     )
 
 
-def cosine_schedule(args):
+def cosine_schedule(args, state):
+    """Linear warm-up, then a cosine down to zero at the last epoch or, with --max-minutes, at the
+    time limit if that comes first (training time so far is `state["wall_seconds"]`)."""
     total = args.epochs
 
     def learning_rate(epoch, _current=None):
         if epoch < args.warmup_epochs:
             return args.learning_rate * (epoch + 1) / (args.warmup_epochs + 1)
         progress = (epoch - args.warmup_epochs) / max(1, total - args.warmup_epochs)
+        if args.max_minutes:
+            progress = max(progress, state["wall_seconds"] / (args.max_minutes * 60))
         return args.learning_rate * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     return learning_rate
@@ -250,17 +319,18 @@ class Checkpoint(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         state = self.state
         limit = self.args.max_minutes * 60
-        state["wall_seconds"] += time.time() - self.epoch_started
         state["samples_seen"] += self.args.steps_per_epoch * self.args.batch_size
         state["epoch"] = epoch + 1
         model_lib.recalibrate_batch_norm(self.model, self.calibration_batches)
         # Measured here rather than by fit(), so that it sees the recalibrated statistics, and
         # as whole captchas read right, which per-position heads do not report on their own.
         logs["val_accuracy"] = self.whole_captcha_accuracy()
+        model_lib.save_model(self.model, self.config, os.path.join(self.args.output, CHECKPOINT), include_optimizer=True)
+        # The time of the whole epoch, its validation and checkpoint included, counts against --max-minutes.
+        state["wall_seconds"] += time.time() - self.epoch_started
         record = {key: float(value) for key, value in logs.items()}
         record.update(epoch=epoch + 1, samples_seen=state["samples_seen"], wall_seconds=round(state["wall_seconds"], 1))
         state["history"].append(record)
-        model_lib.save_model(self.model, self.config, os.path.join(self.args.output, CHECKPOINT), include_optimizer=True)
         write_json(os.path.join(self.args.output, STATE), state)
         # Keras ends its progress bar's line only after every callback has run, so this line
         # starts with a newline of its own rather than trailing the bar.
@@ -278,6 +348,40 @@ class Checkpoint(keras.callbacks.Callback):
     def whole_captcha_accuracy(self):
         solver = Solver(self.model, self.config, "the model in training")
         return evaluation.evaluate_arrays(solver, self.validation_inputs, self.validation_texts, "validation").accuracy
+
+
+def site_data(args, config=None):
+    """For --data: the config (unless resuming with one), the training pool and the held-out captchas
+    as (inputs, texts), and what to record of the data in the model's config and metrics."""
+    captchas = labelled.read_labelled(args.data, uppercase=args.uppercase, min_count=site_training.MIN_LABELLED)
+    print(captchas.summary())
+    if args.validation_data:
+        training, held_out = captchas, labelled.read_labelled(args.validation_data, uppercase=args.uppercase)
+        print(held_out.summary())
+    else:
+        training, held_out = site_training.split(captchas, args.holdout, args.seed)
+    if config is None:
+        base_config = config_lib.read_config(args.init_from)
+        config = site_training.site_config(
+            training, base_config, charset=args.charset, input_size=args.input_size and tuple(args.input_size.values()),
+            lengths=args.lengths and (args.lengths["min_length"], args.lengths["max_length"]), source=args.data)
+    unreadable = set(site_training.unreadable_texts(training, config))
+    if unreadable:
+        print(f"Left out of training: {len(unreadable)} captchas whose text has a character outside "
+              f"{config.charset!r} or a length outside {config.min_length}-{config.max_length}.")
+        training = training.subset([row for row in range(len(training)) if row not in unreadable])
+    print(f"Training on {len(training):,} of them; {held_out.source}.")
+    record = {
+        "source": args.data,
+        "labelled": len(captchas),
+        "training": len(training),
+        "held_out": len(held_out),
+        "uppercase": args.uppercase,
+        "held_out_source": args.validation_data or f"a seeded {args.holdout:.0%} of the data (seed {args.seed})",
+    }
+    details = {"held_out_files": held_out.names, "skipped": captchas.skipped}
+    pool = data.preprocess(training.images, config), training.texts
+    return config, pool, (data.preprocess(held_out.images, config), held_out.texts), record, details
 
 
 def write_json(path, values):
@@ -308,14 +412,18 @@ def main(argv=None):
             state = json.load(handle)
         print(f"Resuming {config.architecture!r} after epoch {state['epoch']} ({state['samples_seen']} samples seen).")
     else:
-        config = model_lib.default_config(args.arch, **(args.lengths or {}), **(args.size or {}),
-                                            **(args.size_range or {}), **(args.trunk_widths or {}))
-        config = config.pooled(args.input_pooling)
+        config = None if args.data else model_lib.default_config(
+            args.arch, **(args.lengths or {}), **(args.size or {}), **(args.size_range or {}),
+            **(args.trunk_widths or {})).pooled(args.input_pooling)
         state = {"epoch": 0, "samples_seen": 0, "wall_seconds": 0.0, "history": [], "args": vars(args)}
+    if args.data:
+        args.init_from = args.init_from or BUNDLED_MODELS[site_training.BASE_MODEL]
+        config, pool, (validation_inputs, validation_texts), site, site_details = site_data(args, config)
     emphasis = training_emphasis(args)
     if emphasis:
         emphasis.check(config)
-    check_cache_directory(args, config, emphasis)
+    if not args.data:
+        check_cache_directory(args, config, emphasis)
 
     with strategy.scope():
         if args.resume:
@@ -323,31 +431,35 @@ def main(argv=None):
         else:
             model = model_lib.build_model(config)
             if args.init_from:
-                warm_start(model, args.init_from)
+                warm_start(model, args.init_from, config)
             model_lib.compile_model(model, config, keras.optimizers.Adam(args.learning_rate))
 
     targets = model_lib.TrainingTargets(config)
-    pool = None
-    if args.train_size:
-        pool = data.cached_dataset(config, args.seed, args.train_size, args.cache_dir, workers=args.workers,
-                                   emphasis=emphasis)
+    if not args.data:
+        pool = None
+        if args.train_size:
+            pool = data.cached_dataset(config, args.seed, args.train_size, args.cache_dir, workers=args.workers,
+                                       emphasis=emphasis)
+        validation_inputs, validation_texts = data.render_dataset(
+            config, args.seed + VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers
+        )
     train_stream = stream.CaptchaStream(
         config, args.batch_size, targets, seed=args.seed, pool=pool, emphasis=emphasis,
         start_batch=state["epoch"] * args.steps_per_epoch,
+        # A site's few labelled captchas are seen many times, each time distorted anew.
+        augment=augment.augment if args.data else None,
         workers=1 if pool is not None else args.workers,
         use_multiprocessing=pool is None and args.workers > 1,
     )
-    validation_inputs, validation_texts = data.render_dataset(
-        config, args.seed + VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers
-    )
-    calibration_batches = [train_stream[index][0] for index in range(CALIBRATION_BATCHES)]
+    calibration_batches = [train_stream.batch(index)[0] for index in range(args.calibration_batches)]
 
     # Checkpoint adds the whole-captcha val_accuracy to the logs before EarlyStopping reads it.
     callbacks = [
-        keras.callbacks.LearningRateScheduler(cosine_schedule(args)),
+        keras.callbacks.LearningRateScheduler(cosine_schedule(args, state)),
         Checkpoint(args, config, state, calibration_batches, validation_inputs, validation_texts),
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=args.patience),
     ]
+    if args.patience:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=args.patience))
     if state["epoch"] < args.epochs:
         model.fit(
             train_stream,
@@ -370,7 +482,16 @@ def main(argv=None):
         "args": state["args"],
         "history": state["history"],
     }
-    if args.test_size:
+    if args.data:
+        # Validation took no decision (no early stopping, no choice of epoch), so the held-out
+        # captchas still give an unbiased test figure.
+        report = evaluation.evaluate_arrays(final_path, validation_inputs, validation_texts,
+                                            f"{len(validation_texts)} held-out captchas of {args.data}")
+        print(report.summary())
+        site.update(test_accuracy=report.accuracy, test_interval=list(report.interval), test_count=report.count)
+        model_lib.save_model(model, dataclasses.replace(config, site=site), final_path)
+        metrics.update(test=report.to_dict(include_failures=True), data={**site, **site_details})
+    elif args.test_size:
         report = evaluation.evaluate_stream(final_path, count=args.test_size, seed=args.seed + TEST_SEED_OFFSET)
         print(report.summary())
         metrics["test"] = report.to_dict(include_failures=False)

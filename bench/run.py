@@ -41,7 +41,7 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from captcha_model import data, evaluation, load_solver, saliency  # noqa: E402
+from captcha_model import data, evaluation, labelled, load_solver, saliency  # noqa: E402
 from captcha_model.evaluation import wilson_interval  # noqa: E402
 from captcha_model.model import default_config  # noqa: E402
 from captcha_model.solver import BUNDLED_MODEL, BUNDLED_MODELS  # noqa: E402
@@ -159,14 +159,8 @@ def frozen_images(count):
     if not os.path.exists(os.path.join(folder, "labels.csv")):
         subprocess.run([sys.executable, "-m", "captcha_model", "generate", "--count", str(count),
                         "--seed", str(FROZEN_SEED), "--out", folder], cwd=ROOT, check=True)
-    files, texts = evaluation.read_labelled_folder(folder)
-    from PIL import Image
-
-    images = []
-    for name in files:
-        with Image.open(os.path.join(folder, name)) as image:
-            images.append(image.copy())
-    return images, texts
+    captchas = labelled.read_labelled(folder)
+    return captchas.images, captchas.texts
 
 
 def speed_of(solver, images, repeats):

@@ -66,6 +66,9 @@ def chosen_captchas(config, args):
 def generate(args):
     # Without a model: the captchas of the default config (charset 0-9A-Z, length 4, 170x80).
     config = chosen_captchas(load_solver(args.model).config if args.model else CaptchaConfig(), args)
+    if config.site:
+        raise ValueError(f"--model {args.model} reads the captchas of a site ({config.site['source']}); "
+                         "generate draws the captcha library's, which it was not trained for.")
     if args.count < 1:
         raise ValueError(f"--count must be at least 1, got {args.count}.")
     os.makedirs(args.out, exist_ok=True)
@@ -135,7 +138,8 @@ def build_parser():
     command = commands.add_parser("evaluate", help="measure accuracy on fresh captchas or a labelled folder")
     command.add_argument("--count", type=int, default=1000, help="number of fresh captchas")
     command.add_argument("--seed", type=int, default=0, help="seed of the captcha stream")
-    command.add_argument("--folder", help="a folder with PNGs and labels.csv, instead of fresh captchas")
+    command.add_argument("--folder", help="a folder or .zip of labelled captchas (a labels.csv with columns "
+                                          "file,text, or images named for their text), instead of fresh captchas")
     add_captcha_options(command)
     add_model_options(command)
     command.add_argument("--json", help="also write the full report, failures included, to this file")

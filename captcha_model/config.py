@@ -71,6 +71,10 @@ class CaptchaConfig:
     # Channels of the four stages of the convolutional trunk (architectures default and ctc).
     # Models saved before this field existed had these widths, so they load unchanged.
     trunk_widths: tuple = (16, 32, 64, 128)
+    # None for the `captcha` library's captchas. For a model of a site's own captchas
+    # (`train.py --data`): where its labelled captchas came from, how many trained it, whether
+    # case was ignored and the held-out figure; see `captcha_model.site_training`.
+    site: dict = None
 
     def __post_init__(self):
         for name, size in (("captcha_width", self.captcha_width), ("captcha_height", self.captcha_height)):

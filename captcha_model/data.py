@@ -286,7 +286,7 @@ def cache_path(config, seed, count, cache_dir, emphasis=None):
     # The network (architecture, trunk widths, input pooling) does not change the pixels, so
     # models of every kind share a cache; the key keeps the spelling it had before those existed.
     pixels = {**config.to_dict(), "architecture": "any"}
-    del pixels["trunk_widths"], pixels["input_pooling"]
+    del pixels["trunk_widths"], pixels["input_pooling"], pixels["site"]
     # Uniform pools keep the key they had before emphasis existed. Emphasized ones are keyed
     # by what shapes their texts, spelled out, so that a field added to Emphasis later does
     # not rename every pool rendered before it (this spelling is the dataclass repr of today).

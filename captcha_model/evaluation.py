@@ -1,21 +1,20 @@
 """Measuring a solver: accuracy with its uncertainty, confusions, failures and speed.
 
 Test captchas come from a seeded stream (fresh captchas, reproducible) or from a
-folder of PNG files with a `labels.csv` written by `python -m captcha_model generate`.
+folder of labelled captchas: a `labels.csv` (as `python -m captcha_model generate` writes
+it) or images named for their text, see `captcha_model.labelled`.
 """
 
 import collections
-import csv
 import dataclasses
 import math
 import os
 import time
 
 import numpy as np
-from PIL import Image
 from tqdm.auto import tqdm
 
-from captcha_model import data
+from captcha_model import data, labelled
 
 CHUNK = 500
 
@@ -138,6 +137,9 @@ def evaluate_stream(solver, count, seed, progress=True, on_progress=None, captch
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}.")
     solver = _as_solver(solver)
+    if solver.config.site:
+        raise ValueError(f"This model reads the captchas of a site ({solver.config.site['source']}), not the "
+                         "captcha library's; measure it on labelled captchas of that site (a folder or .zip).")
     captchas = captchas or solver.config
     if captchas.charset != solver.config.charset:
         raise ValueError(f"The model reads {solver.config.charset!r}; captchas of {captchas.charset!r} cannot be scored.")
@@ -182,27 +184,16 @@ def evaluate_arrays(solver, inputs, texts, source):
     return score(readings, texts, range(len(texts)), time.perf_counter() - started, source)
 
 
-def read_labelled_folder(folder):
-    """(file names, texts) from `folder/labels.csv` with columns file,text."""
-    labels_path = os.path.join(folder, "labels.csv")
-    if not os.path.isfile(labels_path):
-        raise ValueError(f"{folder} has no labels.csv; expected a file with columns file,text.")
-    with open(labels_path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or set(rows[0]) != {"file", "text"}:
-        raise ValueError(f"{labels_path} must have a header 'file,text' and at least one row.")
-    return [row["file"] for row in rows], [row["text"] for row in rows]
-
-
-def evaluate_folder(solver, folder, progress=True):
-    """Accuracy on a folder of images listed in its labels.csv."""
+def evaluate_folder(solver, folder, max_count=None, max_bytes=None):
+    """Accuracy on a folder or `.zip` of labelled captchas (see `captcha_model.labelled`); the
+    report's source says what was skipped. Labels are read without regard to case where the model
+    was trained so. `max_count` and `max_bytes` bound a zip, as for uploads."""
     solver = _as_solver(solver)
-    files, texts = read_labelled_folder(folder)
-    images = []
-    for name in tqdm(files, desc="loading", unit="image", disable=not progress):
-        with Image.open(os.path.join(folder, name)) as image:
-            images.append(image.copy())
-    return evaluate_arrays(solver, data.preprocess(images, solver.config), texts, f"{len(files)} captchas in {folder}")
+    captchas = labelled.read_labelled(folder, uppercase=bool((solver.config.site or {}).get("uppercase")),
+                                      max_count=max_count, max_bytes=max_bytes)
+    skipped = f" ({labelled.describe_skipped(captchas.skipped)})" if captchas.skipped else ""
+    return evaluate_arrays(solver, data.preprocess(captchas.images, solver.config), captchas.texts,
+                           f"{len(captchas)} captchas in {captchas.source}{skipped}")
 
 
 def _as_solver(solver):

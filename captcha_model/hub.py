@@ -288,8 +288,8 @@ def model_card(repo_id, config, parameters, metrics=None, has_curve=False, has_o
         dataset = {
             "task_type": "image-to-text",
             "task_name": "Captcha solving",
-            "dataset_type": "captcha-library-synthetic",
-            "dataset_name": f"Python captcha library: {test['source']}",
+            "dataset_type": "site-captchas" if config.site else "captcha-library-synthetic",
+            "dataset_name": test["source"] if config.site else f"Python captcha library: {test['source']}",
             "dataset_split": "test",
             "dataset_args": {"samples": test["count"]},
         }
@@ -308,7 +308,7 @@ def model_card(repo_id, config, parameters, metrics=None, has_curve=False, has_o
     )
     sections = [
         _summary_section(repo_id, config, parameters, has_onnx),
-        _results_section(test, has_curve),
+        _results_section(test, has_curve, config),
         _training_section(config, metrics),
         _usage_section(repo_id),
     ]
@@ -318,11 +318,14 @@ def model_card(repo_id, config, parameters, metrics=None, has_curve=False, has_o
 def _summary_section(repo_id, config, parameters, has_onnx):
     architecture = config_lib.get_architecture(config.architecture)
     lengths = f"{config.min_length}" if config.fixed_length else f"{config.min_length} to {config.max_length}"
+    if config.site:
+        what = (f"the captchas of one site, learnt from {config.site['training']:,} of its captchas labelled by "
+                f"hand ({config.site['source']})")
+    else:
+        what = "the text captchas drawn by the Python [`captcha`](https://pypi.org/project/captcha/) library"
     return (
         f"# Captcha solver: {repo_id}\n\n"
-        f"A Keras model that reads the text captchas drawn by the Python "
-        f"[`captcha`](https://pypi.org/project/captcha/) library: {lengths} characters of "
-        f"`{config.charset}`.\n\n"
+        f"A Keras model that reads {what}: {lengths} characters of `{config.charset}`.\n\n"
         f"- Architecture `{config.architecture}`: {architecture.description}, {parameters:,} parameters.\n"
         f"- Input: the captcha resized to {config.input_height}x{config.input_width} "
         f"{'grayscale' if config.input_channels == 1 else 'RGB'} pixels (uint8); trained on "
@@ -334,14 +337,15 @@ def _summary_section(repo_id, config, parameters, has_onnx):
     )
 
 
-def _results_section(test, has_curve):
+def _results_section(test, has_curve, config):
     if not test:
         return "## Results\n\nNo evaluation results were pushed with this model."
     low, high = test["accuracy_95ci"]
+    unseen = "that training never saw" if config.site else "drawn from a stream that training never saw"
     lines = [
         "## Results",
         "",
-        f"On {test['source']}, drawn from a stream that training never saw:",
+        f"On {test['source']}, {unseen}:",
         "",
         "| Metric | Value |",
         "| --- | --- |",
@@ -356,12 +360,15 @@ def _results_section(test, has_curve):
 
 
 def _training_section(config, metrics):
-    lines = [
-        "## Training",
-        "",
-        "Trained with captcha-break's `train.py` on seeded streams of captchas drawn by the library; "
-        "validation and test captchas come from streams that training never uses.",
-    ]
+    if config.site:
+        summary = (f"Trained with captcha-break's `train.py --data` on {config.site['training']:,} labelled captchas "
+                   f"of the site, distorted anew at each pass; {config.site['held_out']:,} more "
+                   f"({config.site['held_out_source']}) were held out for validation and the test. No training "
+                   "image is part of this repository.")
+    else:
+        summary = ("Trained with captcha-break's `train.py` on seeded streams of captchas drawn by the library; "
+                   "validation and test captchas come from streams that training never uses.")
+    lines = ["## Training", "", summary]
     if metrics:
         history = metrics.get("history") or [{}]
         validation = history[-1].get("val_accuracy")

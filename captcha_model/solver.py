@@ -129,6 +129,7 @@ class Solver:
             f"{self.network.parameters:,} parameters, input {self.config.input_height}x{self.config.input_width}"
             + (f" pooled by {self.config.input_pooling}" if self.config.input_pooling > 1 else "")
             + f", {self.config.min_length}-{self.config.max_length} characters of {self.config.charset!r}"
+            + (f", for the captchas of {self.config.site['source']}" if self.config.site else "")
             + (f", with a {self.referee.referee_config.characters[0]}/{self.referee.referee_config.characters[1]} "
                f"referee of {self.referee.network.parameters:,} parameters" if self.referee else "")
         )

@@ -15,13 +15,15 @@ class CaptchaStream(keras.utils.PyDataset):
     in a new seeded order on every pass, which costs no rendering at all. Either way,
     `start_batch` lets a resumed run carry on where the interrupted one stopped.
     `emphasis` shapes the texts of freshly rendered batches; a pool brings its own.
+    `augment(inputs, rng)` (see `captcha_model.augment`) distorts each training batch.
     """
 
     def __init__(self, config, batch_size, make_targets, seed=0, pool=None, start_batch=0, emphasis=None,
-                 **kwargs):
+                 augment=None, **kwargs):
         super().__init__(**kwargs)
         self.config = config
         self.emphasis = emphasis
+        self.augment = augment
         self.batch_size = batch_size
         self.make_targets = make_targets
         self.seed = seed
@@ -37,6 +39,10 @@ class CaptchaStream(keras.utils.PyDataset):
         return None
 
     def __getitem__(self, index):
+        return self.batch(index, augmented=True)
+
+    def batch(self, index, augmented=False):
+        """The `index`-th batch (inputs, targets); `augmented` applies `augment`, which `fit` always asks for."""
         batch = self.start_batch + index
         if self.pool_inputs is None:
             inputs, texts = render_range(
@@ -46,6 +52,8 @@ class CaptchaStream(keras.utils.PyDataset):
         else:
             rows = self._pool_rows(batch)
             inputs, labels, lengths = self.pool_inputs[rows], self.pool_labels[rows], self.pool_lengths[rows]
+        if augmented and self.augment is not None:
+            inputs = self.augment(inputs, np.random.default_rng([self.seed, batch]))
         return inputs, self.make_targets(labels, lengths)
 
     def _pool_rows(self, batch):

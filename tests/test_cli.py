@@ -68,7 +68,7 @@ def test_errors_exit_non_zero_with_a_message(tmp_path, capsys):
     assert main(["generate", "--count", "0", "--seed", "1", "--out", str(tmp_path)]) == 2
     assert "--count must be at least 1" in capsys.readouterr().err
     assert main(["evaluate", "--folder", str(tmp_path)]) == 2
-    assert "has no labels.csv" in capsys.readouterr().err
+    assert "holds 0 usable labelled captchas; at least 1 are needed" in capsys.readouterr().err
     assert main(["solve", "x.png", "--model", str(tmp_path / "missing.keras")]) == 2
     assert "No model file" in capsys.readouterr().err
 

@@ -121,16 +121,28 @@ def test_help_documents_every_flag():
     result = train("--help")
     for flag in ["--arch", "--epochs", "--batch-size", "--steps-per-epoch", "--workers", "--learning-rate",
                  "--output", "--seed", "--resume", "--push-to-hub", "--train-size", "--lengths", "--size",
-                 "--size-range", "--init-from", "--emphasize", "--emphasis-share", "--trunk-widths", "--input-pooling"]:
+                 "--size-range", "--init-from", "--emphasize", "--emphasis-share", "--trunk-widths", "--input-pooling",
+                 "--data", "--validation-data", "--holdout", "--uppercase", "--charset", "--input-size"]:
         assert flag in result.stdout
 
 
 def test_learning_rate_schedule_warms_up_then_decays():
     args = train_module().parse_args(["--epochs", "10", "--learning-rate", "0.01", "--warmup-epochs", "1"])
-    schedule = train_module().cosine_schedule(args)
+    schedule = train_module().cosine_schedule(args, {"wall_seconds": 0.0})
     rates = np.array([schedule(epoch) for epoch in range(10)])
     assert rates[0] < rates[1] == pytest.approx(0.01)
     assert (np.diff(rates[1:]) < 0).all() and rates[-1] < 0.002
+
+
+def test_with_a_time_limit_the_schedule_reaches_zero_when_the_time_is_up():
+    args = train_module().parse_args(["--epochs", "100", "--learning-rate", "0.01", "--max-minutes", "10"])
+    state = {"wall_seconds": 0.0}
+    schedule = train_module().cosine_schedule(args, state)
+    untimed = schedule(5)
+    state["wall_seconds"] = 300  # half the time: half way down the cosine, whatever the epoch
+    assert schedule(5) == pytest.approx(0.005) and schedule(5) < untimed
+    state["wall_seconds"] = 600
+    assert schedule(5) == pytest.approx(0.0)
 
 
 def train_module():
