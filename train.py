@@ -346,7 +346,7 @@ class Checkpoint(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def whole_captcha_accuracy(self):
-        solver = Solver(self.model, self.config, "the model in training")
+        solver = Solver(model_lib.KerasNetwork(self.model), self.config, "the model in training")
         return evaluation.evaluate_arrays(solver, self.validation_inputs, self.validation_texts, "validation").accuracy
 
 
