@@ -212,14 +212,16 @@ def section_lines(results):
         lines.append(f"| {name} | " + " | ".join(run.percent(result["accuracy"][runtime]) for runtime in RUNTIMES)
                      + f" | {len(differences)} | {'-' if largest is None else f'{largest:.1e}'} "
                      f"| {result['int8_differs']} |")
-    lines += ["", "Float readings differ where two characters are nearly tied, so that a logit difference at float "
-              "rounding tips the choice; largest logit difference on the first 200 captchas (main network and "
-              "referee): " + ", ".join(f"{name} {result['largest_logit_difference']:.1e}"
-                                      for name, result in results["readings"].items()) + ".", "",
+    lines += ["", "Where the float runtimes read a captcha differently, the table gives the largest difference of "
+              "their logits on it (main network, and referee on crops across the captcha); over the first 200 "
+              "captchas the largest is " + ", ".join(f"{name} {result['largest_logit_difference']:.1e}"
+                                                    for name, result in results["readings"].items()) + ".", "",
               f"Speed of the default model and of ddddocr, reading decoded images end to end (preprocessing, "
               f"network, decoding, referee; ddddocr gets PNG bytes): batch of {results['speed_count']:,} "
               f"(ddddocr {results['ddddocr_count']}), one image at a time over 200, median of {results['repeats']} "
-              "repeats.", "",
+              "repeats; the load average was "
+              + (" and ".join(f"{load:.1f}" for load in results["load_average"]) + " before and after"
+                 if "load_average" in results else "not recorded") + ".", "",
               "| reader | batch captchas/s | x ddddocr | one image, median ms | one image, p95 ms |",
               "|---|---|---|---|---|"]
     baseline = speeds["ddddocr"]["batch_per_second"]
@@ -234,7 +236,8 @@ def section_lines(results):
                      f"{megabytes(size['onnx int8 referee'])} |")
     full, light = venvs["full"], venvs["light"]
     lines += ["", f"A fresh venv made from each requirements file: `requirements.txt` {full / 2**20:,.0f} MB, "
-              f"`requirements-light.txt` {light / 2**20:,.0f} MB ({light / full:.0%} of the full one).", "",
+              f"`requirements-light.txt` {light / 2**20:,.0f} MB ({light / full:.1%} of the full one; sizes of the "
+              "venvs' files).", "",
               "The app (`python app.py`) in each install: seconds until it says it serves (it loads the default "
               "model and reads one captcha first) and its resident memory then.", "",
               "| app | start-up s | resident MB |", "|---|---|---|"]
@@ -267,7 +270,10 @@ def main():
                "speed_count": args.speed_count, "ddddocr_count": args.ddddocr_count, "repeats": args.repeats,
                "date": datetime.date.today().isoformat()}
     results["readings"] = compare_readings(images, truths, int8_folders)
+    # The machine may be shared: the load average (1 minute) before and after the speeds says how much.
+    load_before = os.getloadavg()[0]
     results["speeds"] = measure_speeds(args, images, int8_folders)
+    results["load_average"] = [load_before, os.getloadavg()[0]]
     results["model_sizes"] = model_sizes(int8_folders)
     venvs = make_venvs(args.venvs)
     results["venvs"] = {install: size for install, (_, size) in venvs.items()}

@@ -47,7 +47,6 @@ class OnnxNetwork:
         if len(self.session.get_outputs()) != outputs:
             raise ValueError(f"{path} has {len(self.session.get_outputs())} outputs; its config needs {outputs}.")
         self.input_name = inputs[0].name
-        self.path = path
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.parameters = int(metadata.get(PARAMETERS_KEY, 0))
 

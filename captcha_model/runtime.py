@@ -20,8 +20,8 @@ ONNX = "onnx"
 # The module of this package that loads models for each runtime (its `load(path)`).
 BACKENDS = {KERAS: "keras_runtime", ONNX: "onnx_runtime"}
 RUNTIMES = tuple(BACKENDS)
-# Packages that one install has and another may lack: the light install has no TensorFlow,
-# Keras or exporter, and an install of the full requirements alone has no ONNX Runtime.
+# Packages an install may lack: the light one has no TensorFlow, Keras or exporter, and an
+# install made by hand may have no ONNX Runtime.
 OPTIONAL_PACKAGES = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime")
 ONNX_SUFFIX = ".onnx"
 # The files of an ONNX export (see `captcha_model.onnx_runtime`), the referee's only where there is one.
