@@ -361,7 +361,8 @@ def test_a_model_that_cannot_be_loaded_falls_back_to_the_default_one(tmp_path):
 def test_other_models_are_loaded_once_on_first_use_even_when_asked_for_at_once(monkeypatch):
     captcha_app = app.CaptchaApp(*app.load_app_solver(None))
     loads = []
-    monkeypatch.setattr(app.solver_lib, "load_solver", lambda source: loads.append(source) or load_solver(source))
+    monkeypatch.setattr(app.solver_lib, "load_solver",
+                        lambda source, runtime: loads.append(source) or load_solver(source, runtime))
     assert loads == []
     answers = []
     threads = [threading.Thread(target=lambda: answers.append(captcha_app.solver_of("ctc"))) for _ in range(4)]
