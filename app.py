@@ -13,7 +13,9 @@ so the demo works offline. Every endpoint takes the model's name as its last,
 optional parameter.
 
 Serving: http://127.0.0.1:7860 unless GRADIO_SERVER_NAME or GRADIO_SERVER_PORT say
-otherwise.
+otherwise. `--runtime onnx` reads with ONNX Runtime (the default where TensorFlow is not
+installed, as with requirements-light.txt); saliency maps and the network's diagram and
+Keras summary then are left out, since they need TensorFlow.
 
 Everything about models, data and scoring lives in `captcha_model`; this file only
 turns its results into components. The module-level `demo` is what Spaces and the
@@ -38,7 +40,7 @@ import gradio as gr
 import matplotlib.pyplot as plt
 from PIL import Image
 
-from captcha_model import config as config_lib, data, evaluation, hub, model as model_lib, saliency, solver as solver_lib
+from captcha_model import config as config_lib, data, evaluation, hub, runtime, solver as solver_lib
 
 # The bundled model `captcha_model.load_solver(None)` loads, chosen when no other is named.
 DEFAULT_MODEL = "default"
@@ -93,7 +95,7 @@ CSS = """
 """
 
 
-def load_app_solver(source):
+def load_app_solver(source, runtime_name=None):
     """(solver, notice, name): the model to serve first, a note for visitors or None, and its name.
 
     `source` is a bundled model's name, a .keras path, a Hub repo OWNER/NAME[@REVISION],
@@ -101,7 +103,7 @@ def load_app_solver(source):
     bundled default one, and the notice says so on the page. The name is how the page's
     model choice lists it: the source as given, or the bundled model's name.
     """
-    solver, notice = hub.load_solver_with_fallback(source)
+    solver, notice = hub.load_solver_with_fallback(source, runtime_name)
     return solver, notice, DEFAULT_MODEL if notice or not source else source
 
 
@@ -357,13 +359,15 @@ class CaptchaApp:
     def __init__(self, solver, notice=None, name=None):
         self.name = name or solver.source
         self.notice = notice
+        # Every model runs on the runtime of the first.
+        self.runtime = solver.runtime
         self.files = tempfile.mkdtemp(prefix="captcha-break-")
         # The first model leads the choice; the bundled ones follow in their own order.
         self.model_names = [self.name, *(name for name in solver_lib.BUNDLED_MODELS if name != self.name)]
         # What each model reads comes from its file's config, so that the page can describe
         # every choice, and refuse a text a model cannot have, without loading its network.
         self.configs = {
-            name: solver.config if name == self.name else model_lib.read_config(solver_lib.BUNDLED_MODELS[name])
+            name: solver.config if name == self.name else config_lib.read_config(solver_lib.BUNDLED_MODELS[name])
             for name in self.model_names
         }
         # One lock per model: two first requests for the same model load it once, while
@@ -382,7 +386,9 @@ class CaptchaApp:
         curve = os.path.join(folder, "training_curve.png") if history else None
         if curve:
             evaluation.plot_training_curve(history, curve)
-        diagram = save_figure(model_lib.plot_network(solver.model), os.path.join(folder, "network.png"))
+        # Drawing the network needs its Keras model, which ONNX Runtime does without.
+        diagram = None if solver.model is None else save_figure(
+            runtime.optional_module("model").plot_network(solver.model), os.path.join(folder, "network.png"))
         return ServedModel(solver, diagram, curve)
 
     def check_model(self, model):
@@ -403,7 +409,8 @@ class CaptchaApp:
         with self.loading_locks[model]:
             if model not in self.served_models:
                 try:
-                    self.served_models[model] = self.prepare(model, solver_lib.load_solver(model))
+                    solver = solver_lib.load_solver(model, self.runtime)
+                    self.served_models[model] = self.prepare(model, solver)
                 except ValueError as error:
                     raise user_error(f"Could not load the model {model!r}: {error}") from None
         return self.served_models[model]
@@ -525,10 +532,15 @@ class CaptchaApp:
         return self.explain(upload, model) if upload else []
 
     def explain_picture(self, image, model=None):
-        """`explain` for a decoded image: one `saliency.explain` call for all its characters; none without one."""
-        if image is None:
+        """`explain` for a decoded image: one `saliency.explain` call for all its characters; none without one.
+
+        No pictures where the model runs on ONNX Runtime: saliency needs TensorFlow's gradients.
+        """
+        solver = self.solver_of(model)
+        if image is None or solver.model is None:
             return []
-        characters = saliency.explain(self.solver_of(model), [image])[0]
+        saliency = runtime.optional_module("saliency")
+        characters = saliency.explain(solver, [image])[0]
         return [
             (self.picture_file(saliency.overlay(image, character.heatmap), "saliency"),
              f"{character.character} · {floor_percent(character.confidence, 1)}")
@@ -632,10 +644,11 @@ class CaptchaApp:
     def model_headline(self, model=None):
         """One line naming the chosen model, for the top of the page."""
         solver = self.solver_of(model)
-        architecture = model_lib.get_architecture(solver.config.architecture)
+        architecture = config_lib.get_architecture(solver.config.architecture)
         line = (
             f"**Model:** {solver.source} · `{architecture.name}` architecture ({architecture.description}) · "
-            f"{solver.model.count_params():,} parameters · reads {captcha_summary(solver.config)}"
+            f"{solver.network.parameters:,} parameters · reads {captcha_summary(solver.config)} · "
+            f"runs on {solver_lib.RUNTIME_NAMES[solver.runtime]}"
         )
         test = (solver.metrics or {}).get("test")
         if test:
@@ -650,8 +663,8 @@ class CaptchaApp:
         lines = [
             "### The model",
             f"- **Source:** {solver.source}",
-            f"- **Architecture:** `{config.architecture}`, {model_lib.get_architecture(config.architecture).description}",
-            f"- **Parameters:** {solver.model.count_params():,}",
+            f"- **Architecture:** `{config.architecture}`, {config_lib.get_architecture(config.architecture).description}",
+            f"- **Parameters:** {solver.network.parameters:,}",
             f"- **Captchas:** {length_summary(config)} of `{config.charset}`, drawn {size_summary(config)}",
             f"- **Network input:** {config.input_width}×{config.input_height} {channels}"
             + (f", averaged to {config.input_width // config.input_pooling}×{config.input_height // config.input_pooling} "
@@ -688,8 +701,11 @@ class CaptchaApp:
 
     def keras_summary(self, model=None):
         """The network's layer table, as Keras prints it."""
+        network = self.solver_of(model).model
+        if network is None:
+            return "This model runs on ONNX Runtime, without Keras: no Keras summary."
         lines = []
-        self.solver_of(model).model.summary(print_fn=lambda line, line_break=True: lines.append(line), line_length=90)
+        network.summary(print_fn=lambda line, line_break=True: lines.append(line), line_length=90)
         return "\n".join(lines)
 
     def text_help(self, model=None):
@@ -972,13 +988,17 @@ def parse_args(argv=None):
              f"a .keras file or a Hub repo OWNER/NAME[@REVISION] (default: ${hub.MODEL_VARIABLE}, else "
              f"{DEFAULT_MODEL}); visitors can also choose any bundled model",
     )
+    parser.add_argument("--runtime", choices=runtime.RUNTIMES,
+                        help="run the networks with Keras or ONNX Runtime (default: Keras where TensorFlow is "
+                             "installed, else ONNX Runtime)")
     return parser.parse_args(argv)
 
 
 # Run as `python app.py`, the command line names the first model; imported, as by the tests,
 # the environment does. Either way it is loaded once, before serving.
-MODEL_SOURCE = parse_args(None if __name__ == "__main__" else []).model
-demo = build_demo(CaptchaApp(*load_app_solver(MODEL_SOURCE)))
+ARGUMENTS = parse_args(None if __name__ == "__main__" else [])
+MODEL_SOURCE = ARGUMENTS.model
+demo = build_demo(CaptchaApp(*load_app_solver(MODEL_SOURCE, ARGUMENTS.runtime)))
 
 if __name__ == "__main__":
     launch(demo)

@@ -19,7 +19,7 @@ import time
 import keras
 import tensorflow as tf
 
-from captcha_model import augment, data, evaluation, labelled, model as model_lib, site_training
+from captcha_model import augment, config as config_lib, data, evaluation, labelled, model as model_lib, site_training, stream
 from captcha_model.config import parse_size
 from captcha_model.solver import BUNDLED_MODELS, Solver
 
@@ -48,7 +48,7 @@ LIBRARY_RECIPE = {
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--arch", default="default", help=f"architecture: one of {sorted(model_lib.ARCHITECTURES)}")
+    parser.add_argument("--arch", default="default", help=f"architecture: one of {sorted(config_lib.ARCHITECTURES)}")
     parser.add_argument("--lengths", metavar="MIN-MAX", type=parse_lengths,
                         help="text lengths to train on, e.g. 4 or 1-8 (default: the architecture's)")
     parser.add_argument("--size", metavar="WxH", type=parse_size_option,
@@ -127,7 +127,7 @@ def parse_args(argv=None):
     if args.data and not args.init_from:
         args.init_from = site_training.BASE_MODEL
     args.init_from = BUNDLED_MODELS.get(args.init_from, args.init_from)
-    model_lib.get_architecture(args.arch)
+    config_lib.get_architecture(args.arch)
     training_emphasis(args)
     for name in ("epochs", "steps_per_epoch", "batch_size", "workers", "validation_size", "input_pooling"):
         if getattr(args, name) < 1:
@@ -350,7 +350,7 @@ class Checkpoint(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def whole_captcha_accuracy(self):
-        solver = Solver(self.model, self.config, "the model in training")
+        solver = Solver(model_lib.KerasNetwork(self.model), self.config, "the model in training")
         return evaluation.evaluate_arrays(solver, self.validation_inputs, self.validation_texts, "validation").accuracy
 
 
@@ -365,7 +365,7 @@ def site_data(args, config=None):
     else:
         training, held_out = site_training.split(captchas, args.holdout, args.seed)
     if config is None:
-        base_config = model_lib.read_config(args.init_from)
+        base_config = config_lib.read_config(args.init_from)
         config = site_training.site_config(
             training, base_config, charset=args.charset, input_size=args.input_size and tuple(args.input_size.values()),
             lengths=args.lengths and (args.lengths["min_length"], args.lengths["max_length"]), source=args.data)
@@ -411,7 +411,7 @@ def main(argv=None):
     if args.resume:
         if not os.path.exists(checkpoint_path):
             raise ValueError(f"--resume needs {checkpoint_path}, which does not exist; drop --resume to start afresh.")
-        config = model_lib.read_config(checkpoint_path)
+        config = config_lib.read_config(checkpoint_path)
         with open(state_path) as handle:
             state = json.load(handle)
         print(f"Resuming {config.architecture!r} after epoch {state['epoch']} ({state['samples_seen']} samples seen).")
@@ -446,7 +446,7 @@ def main(argv=None):
         validation_inputs, validation_texts = data.render_dataset(
             config, args.seed + VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers
         )
-    train_stream = data.CaptchaStream(
+    train_stream = stream.CaptchaStream(
         config, args.batch_size, targets, seed=args.seed, pool=pool, emphasis=emphasis,
         start_batch=state["epoch"] * args.steps_per_epoch,
         # A site's few labelled captchas are seen many times, each time distorted anew.

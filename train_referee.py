@@ -58,7 +58,7 @@ def start_from(referee, referee_config, path, config):
                    and getattr(source.referee_config, field.name) != getattr(referee_config, field.name)]
     if differences:
         raise ValueError(f"--init-from {path}: its referee differs from this one in {', '.join(differences)}.")
-    referee.set_weights(source.model.get_weights())
+    referee.set_weights(source.network.model.get_weights())
     print(f"Starting from the referee in {path}.")
 
 

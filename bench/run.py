@@ -48,6 +48,7 @@ from captcha_model.solver import BUNDLED_MODEL, BUNDLED_MODELS  # noqa: E402
 
 BENCH = os.path.join(ROOT, "bench")
 OUT = os.path.join(BENCH, "out")
+RUNTIMES_SECTION = os.path.join(BENCH, "runtimes.md")
 FRESH_SEED = 5_000_000
 FROZEN_SEED = 6_000_000
 GENERATION_SEED = 7_000_000
@@ -685,6 +686,10 @@ def write_markdown(args, ours, results, curves):
         lines += length_lines(results["lengths"])
     if results["saliency"]:
         lines += saliency_lines(results["saliency"])
+    # bench/runtimes.py measures the runtimes; its section stays last whichever script ran last.
+    if os.path.exists(RUNTIMES_SECTION):
+        with open(RUNTIMES_SECTION) as handle:
+            lines += ["", handle.read()]
     with open(os.path.join(BENCH, "RESULTS.md"), "w") as handle:
         handle.write("\n".join(lines))
 

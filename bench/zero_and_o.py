@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 from captcha.image import DEFAULT_FONTS, ImageCaptcha  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from captcha_model import data, model as model_lib  # noqa: E402
+from captcha_model import config as config_lib, data, decoding  # noqa: E402
 from captcha_model.data import _normalize_mode, _seeded_library  # noqa: E402
 from captcha_model.evaluation import wilson_interval  # noqa: E402
 from captcha_model.solver import load_solver  # noqa: E402
@@ -96,11 +96,11 @@ def twin_scores(solver, images, positions, length):
     NaN where the model read other than `length` characters, so the glyph cannot be located.
     """
     config = solver.config
-    outputs = solver.inference_model.predict(data.preprocess(images, config), batch_size=256, verbose=0)
+    outputs = solver.network.inference_model.predict(data.preprocess(images, config), batch_size=256, verbose=0)
     logits = np.asarray(outputs)
     zero, letter = config.charset.index("0"), config.charset.index("O")
     scores = np.full(len(images), np.nan)
-    for row, characters in enumerate(model_lib.read_characters(outputs, config)):
+    for row, characters in enumerate(decoding.read_characters(outputs, config)):
         position = positions[row // 2]
         if len(characters) == length:
             frames = list(characters[position][1])
@@ -110,7 +110,7 @@ def twin_scores(solver, images, positions, length):
 
 def twin_test(solver, count):
     """Score `count` twin pairs; print how often each twin's glyph and each pair are ranked right."""
-    if model_lib.get_architecture(solver.config.architecture).output_kind != "ctc":
+    if config_lib.get_architecture(solver.config.architecture).output_kind != "ctc":
         raise ValueError("The twin test reads CTC frames; use the default or ctc model.")
     config = solver.config.at(width=solver.config.captcha_width, height=solver.config.captcha_height, length=4)
     images, positions = draw_twins(config, count)

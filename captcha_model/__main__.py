@@ -1,14 +1,18 @@
-"""Command line: python -m captcha_model {solve,evaluate,generate,push} --help."""
+"""Command line: python -m captcha_model {solve,evaluate,generate,export,push} --help.
+
+Solving, evaluating and generating work in the light install (no TensorFlow, see
+`captcha_model.runtime`); export and push need the full one.
+"""
 
 import argparse
 import csv
 import json
 import os
 import sys
+import tempfile
 
-from captcha_model import data, evaluation, hub
-from captcha_model.config import parse_size
-from captcha_model.model import default_config
+from captcha_model import data, evaluation, hub, runtime
+from captcha_model.config import CaptchaConfig, parse_size
 from captcha_model.solver import BUNDLED_MODELS, load_solver
 
 BUNDLED_NAMES = ", ".join(BUNDLED_MODELS)
@@ -20,8 +24,8 @@ def load_chosen_solver(args):
     The fallback's notice is logged as a warning, which reaches stderr.
     """
     if args.fallback:
-        return hub.load_solver_with_fallback(args.model)[0]
-    return load_solver(args.model)
+        return hub.load_solver_with_fallback(args.model, args.runtime)[0]
+    return load_solver(args.model, args.runtime)
 
 
 def solve(args):
@@ -60,7 +64,8 @@ def chosen_captchas(config, args):
 
 
 def generate(args):
-    config = chosen_captchas(load_solver(args.model).config if args.model else default_config(), args)
+    # Without a model: the captchas of the default config (charset 0-9A-Z, length 4, 170x80).
+    config = chosen_captchas(load_solver(args.model).config if args.model else CaptchaConfig(), args)
     if config.site:
         raise ValueError(f"--model {args.model} reads the captchas of a site ({config.site['source']}); "
                          "generate draws the captcha library's, which it was not trained for.")
@@ -80,10 +85,26 @@ def generate(args):
     return 0
 
 
+def export(args):
+    exporter = runtime.optional_module("export")
+    files, keras_solver = exporter.export(args.model, args.out_dir, args.format, args.quantize)
+    print(f"Wrote {', '.join(os.path.basename(path) for path in files)} to {args.out_dir}")
+    if args.check_count:
+        same, count, difference = exporter.agreement(keras_solver, load_solver(args.out_dir, runtime.ONNX),
+                                                     args.check_count)
+        print(f"ONNX Runtime reads {same} of {count} fresh captchas as Keras does "
+              f"(largest logit difference {difference:.2g}).")
+    return 0
+
+
 def push(args):
     model = BUNDLED_MODELS.get(args.model or "default", args.model)
-    commit = hub.push(model, args.repo, private=args.private)
-    print(f"Pushed {model} to {commit.repo_url} at revision {commit.oid}")
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.onnx:
+            runtime.optional_module("export").export(model, scratch)
+        commit = hub.push(model, args.repo, private=args.private, onnx_folder=scratch if args.onnx else None)
+    print(f"Pushed {model}{' and its ONNX export' if args.onnx else ''} to {commit.repo_url} "
+          f"at revision {commit.oid}")
     return 0
 
 
@@ -99,6 +120,9 @@ def add_model_options(command):
                                          "OWNER/NAME[@REVISION] (default: the bundled default model)")
     command.add_argument("--fallback", action="store_true",
                          help="use the bundled model, with a warning, when --model cannot be loaded")
+    command.add_argument("--runtime", choices=runtime.RUNTIMES,
+                         help="run the network with Keras or ONNX Runtime (default: ONNX Runtime for an ONNX "
+                              "export, else Keras where TensorFlow is installed, else ONNX Runtime)")
 
 
 def build_parser():
@@ -129,6 +153,20 @@ def build_parser():
     add_captcha_options(command)
     command.set_defaults(run=generate)
 
+    command = commands.add_parser("export", help="export a model for ONNX Runtime, which reads captchas without "
+                                                 "TensorFlow")
+    command.add_argument("model", nargs="?", metavar="MODEL",
+                         help=f"a bundled model ({BUNDLED_NAMES}), a .keras file or a Hub repo OWNER/NAME[@REVISION] "
+                              "(default: the bundled default model)")
+    command.add_argument("out_dir", metavar="OUT_DIR", help="the folder to write model.onnx, config.json and, "
+                                                            "where the model has a referee, its files to")
+    command.add_argument("--format", default="onnx", choices=["onnx"], help="the export format (default: onnx)")
+    command.add_argument("--quantize", action="store_true",
+                         help="int8 weights and activations for the network (the referee stays float)")
+    command.add_argument("--check-count", type=int, default=200,
+                         help="fresh captchas read with both runtimes after the export, to compare (0: none)")
+    command.set_defaults(run=export)
+
     command = commands.add_parser("push", help="upload a model, its metrics and a model card to the Hugging Face Hub",
                                   description="The token comes from HF_TOKEN or `hf auth login`.")
     command.add_argument("model", nargs="?", metavar="MODEL",
@@ -136,6 +174,8 @@ def build_parser():
                               "training_curve.png beside it go along (default: the bundled default model)")
     command.add_argument("repo", metavar="OWNER/NAME", help="the model repo, created if it does not exist")
     command.add_argument("--private", action="store_true", help="create the repo as private")
+    command.add_argument("--onnx", action="store_true",
+                         help="also upload the model's ONNX export, which a pull reads without TensorFlow")
     command.set_defaults(run=push)
     return parser
 

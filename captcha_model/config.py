@@ -5,13 +5,40 @@ alphabet, the range of text lengths, the size of the captchas the library draws 
 size, or a range of sizes to train on), the size of the image the network sees and the
 architecture. It is written into the model file, so a
 loaded model rebuilds exactly what training used and nothing is typed twice.
+
+Nothing here needs TensorFlow: the ONNX runtime reads configs and architectures too.
 """
 
 import dataclasses
 import json
 import string
+import zipfile
 
 DEFAULT_CHARSET = string.digits + string.ascii_uppercase
+# The entry of a `.keras` file that holds its config (see `model.save_model`).
+CONFIG_ENTRY = "captcha_config.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """What an architecture is called, what its outputs are and how to describe it; `model` builds it."""
+
+    name: str
+    output_kind: str  # "heads" or "ctc"
+    description: str
+
+
+ARCHITECTURES = {
+    "seed": Architecture("seed", "heads", "the tutorial's VGG-style CNN with four softmax heads"),
+    "default": Architecture("default", "ctc", "a compact BatchNorm CNN read with CTC"),
+    "ctc": Architecture("ctc", "ctc", "the default CNN with a GRU over 22 columns, for 1-8 characters of any size"),
+}
+
+
+def get_architecture(name):
+    if name not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture {name!r}; accepted architectures are {sorted(ARCHITECTURES)}.")
+    return ARCHITECTURES[name]
 
 
 def parse_size(text):
@@ -133,3 +160,23 @@ class CaptchaConfig:
     @classmethod
     def from_json(cls, text):
         return cls.from_dict(json.loads(text))
+
+
+def read_config(path):
+    """The `CaptchaConfig` stored in a `.keras` file written by `model.save_model`."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            text = archive.read(CONFIG_ENTRY).decode()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ValueError(f"{path} is not a readable .keras model file ({error}).") from error
+    except KeyError:
+        raise ValueError(f"{path} has no {CONFIG_ENTRY}; only models saved by captcha_model are accepted.") from None
+    return parse_config(text, path, CONFIG_ENTRY)
+
+
+def parse_config(text, path, name):
+    """The `CaptchaConfig` in JSON `text`, read from entry or file `name` of `path`; ValueError when malformed."""
+    try:
+        return CaptchaConfig.from_json(text)
+    except (TypeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} holds a malformed {name} ({error}).") from None

@@ -1,8 +1,9 @@
 """Publishing models on the Hugging Face Hub and loading them back.
 
 `push()` uploads a trained `.keras` file with its config, metrics, training curve and a
-model card; `load_solver("OWNER/NAME")` (or `"OWNER/NAME@REVISION"`) downloads it through
-the Hub cache, so a second start downloads nothing and `HF_HUB_OFFLINE=1` works from the
+model card, and its ONNX export where one is given; `load_solver("OWNER/NAME")` (or
+`"OWNER/NAME@REVISION"`) downloads the files its runtime reads (see `captcha_model.runtime`:
+a pull for ONNX Runtime needs no TensorFlow) through the Hub cache, so a second start downloads nothing and `HF_HUB_OFFLINE=1` works from the
 cache. `load_solver_with_fallback()` is for the app: when the Hub model cannot be had, it
 serves the bundled model and says why.
 
@@ -37,7 +38,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import validate_repo_id
 
-from captcha_model import evaluation, model as model_lib, solver as solver_lib
+from captcha_model import config as config_lib, evaluation, runtime as runtime_lib, solver as solver_lib
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ logger = logging.getLogger(__name__)
 MODEL_VARIABLE = "CAPTCHA_MODEL"
 
 MODEL_FILE = "model.keras"
-CONFIG_FILE = "config.json"
+CONFIG_FILE = runtime_lib.ONNX_CONFIG_FILE
+# The files of an ONNX export that a push adds and a pull for ONNX Runtime reads besides config.json.
+ONNX_FILES = (runtime_lib.ONNX_MODEL_FILE, runtime_lib.ONNX_REFEREE_FILE, runtime_lib.ONNX_REFEREE_CONFIG_FILE)
 METRICS_FILE = solver_lib.METRICS_FILE
 CURVE_FILE = "training_curve.png"
 CARD_FILE = "README.md"
@@ -64,10 +67,10 @@ def parse_model_source(text):
     """'OWNER/NAME' or 'OWNER/NAME@REVISION' -> (repo id, revision or None)."""
     match = MODEL_SOURCE.fullmatch(text)
     # A missing file such as "runs/model.keras" also has the shape OWNER/NAME; it was meant as a path.
-    if match is None or text.endswith(".keras"):
+    if match is None or text.endswith((".keras", runtime_lib.ONNX_SUFFIX)):
         raise ValueError(
             f"No model file at {text!r}, and it does not name a Hub repo; pass a .keras file saved by "
-            "train.py, OWNER/NAME or OWNER/NAME@REVISION (a branch, tag or commit)."
+            "train.py, an ONNX export, OWNER/NAME or OWNER/NAME@REVISION (a branch, tag or commit)."
         )
     try:
         validate_repo_id(match["repo_id"])
@@ -95,18 +98,19 @@ def check_token(token=None):
     return token
 
 
-def push(model_path, repo_id, private=False, token=None, metrics_path=None, curve_path=None):
+def push(model_path, repo_id, private=False, token=None, metrics_path=None, curve_path=None, onnx_folder=None):
     """Upload a model with its config, metrics, training curve and a model card; returns the `CommitInfo`.
 
     `metrics_path` and `curve_path` default to the metrics.json and training_curve.png that
-    train.py writes beside the model, when they are there. `private` applies when the repo is
-    created; an existing repo keeps its visibility. The returned commit is a `str` (its URL)
-    whose `oid` is the revision to pin.
+    train.py writes beside the model, when they are there; `onnx_folder`, the model's ONNX
+    export, adds its networks. `private` applies when the repo is created; an existing repo
+    keeps its visibility. The returned commit is a `str` (its URL) whose `oid` is the revision to pin.
     """
     repo_id = check_repo_id(repo_id)
     token = check_token(token)
     # Loading the model refuses a broken file or one that does not fit its config before it reaches the Hub.
-    model, config = model_lib.load_model(model_path)
+    network, config, _ = runtime_lib.backend(runtime_lib.KERAS).load(model_path)
+    onnx_files = _export_files(onnx_folder, config) if onnx_folder else {}
     directory = os.path.dirname(os.path.abspath(model_path))
     metrics_path = _existing_file(metrics_path, directory, METRICS_FILE)
     curve_path = _existing_file(curve_path, directory, CURVE_FILE)
@@ -114,11 +118,13 @@ def push(model_path, repo_id, private=False, token=None, metrics_path=None, curv
     if metrics_path:
         with open(metrics_path) as handle:
             metrics = json.load(handle)
-    card = model_card(repo_id, config, model.count_params(), metrics, has_curve=curve_path is not None)
+    card = model_card(repo_id, config, network.parameters, metrics, has_curve=curve_path is not None,
+                      has_onnx=bool(onnx_files))
     files = {
         MODEL_FILE: os.fspath(model_path),
         CONFIG_FILE: config.to_json().encode(),
         CARD_FILE: str(card).encode(),
+        **onnx_files,
     }
     if metrics_path:
         files[METRICS_FILE] = os.fspath(metrics_path)
@@ -145,6 +151,16 @@ def push(model_path, repo_id, private=False, token=None, metrics_path=None, curv
     )
 
 
+def _export_files(folder, config):
+    """{name: path} of the ONNX export in `folder`, refused unless it loads and reads with `config`."""
+    _, exported, _ = runtime_lib.backend(runtime_lib.ONNX).load(folder)
+    if exported != config:
+        raise ValueError(f"The ONNX export in {folder} was made from another model (its config differs); "
+                         f"export this one with {runtime_lib.EXPORT_COMMAND}")
+    paths = {name: os.path.join(folder, name) for name in ONNX_FILES}
+    return {name: path for name, path in paths.items() if os.path.isfile(path)}
+
+
 def _existing_file(path, directory, default_name):
     """`path` if given (it must exist), else `directory/default_name` if that exists, else None."""
     if path is not None:
@@ -155,14 +171,22 @@ def _existing_file(path, directory, default_name):
     return default if os.path.isfile(default) else None
 
 
-def download(repo_id, revision=None):
-    """The local path of the repo's model.keras at `revision` (default: main), through the Hub cache."""
+def download(repo_id, revision=None, runtime=runtime_lib.KERAS):
+    """The local path of the repo's network at `revision` (default: main), through the Hub cache.
+
+    For Keras that is model.keras; for ONNX Runtime model.onnx, with config.json and the
+    referee's files beside it where the repo has them.
+    """
     revision_text = revision or constants.DEFAULT_REVISION
+    onnx = runtime == runtime_lib.ONNX
+    model_file = runtime_lib.ONNX_MODEL_FILE if onnx else MODEL_FILE
     try:
         offline = not _hub_answers(repo_id, revision)
-        path = hf_hub_download(repo_id, MODEL_FILE, revision=revision, local_files_only=offline)
-        _download_metrics(repo_id, revision, offline)
-        return path
+        for name in (model_file, CONFIG_FILE) if onnx else (model_file,):
+            path = hf_hub_download(repo_id, name, revision=revision, local_files_only=offline)
+        for name in (METRICS_FILE, *ONNX_FILES[1:]) if onnx else (METRICS_FILE,):
+            _download_optional(repo_id, name, revision, offline)
+        return os.path.join(os.path.dirname(path), model_file)
     except RepositoryNotFoundError:
         raise ValueError(
             f"The Hub has no model repo {repo_id!r}, or it is private and no token with access was given "
@@ -172,8 +196,8 @@ def download(repo_id, revision=None):
         raise ValueError(f"The Hub repo {repo_id!r} has no revision {revision_text!r}.") from None
     except RemoteEntryNotFoundError:
         raise ValueError(
-            f"The Hub repo {repo_id!r} has no {MODEL_FILE} at {revision_text!r}; push one with "
-            f"python -m captcha_model push MODEL {repo_id}"
+            f"The Hub repo {repo_id!r} has no {model_file} at {revision_text!r}; push one with "
+            f"python -m captcha_model push MODEL {repo_id}" + (" --onnx" if onnx else "")
         ) from None
     except LocalEntryNotFoundError:
         if constants.is_offline_mode():
@@ -182,18 +206,19 @@ def download(repo_id, revision=None):
             reason = f"the Hub at {constants.ENDPOINT} cannot be reached"
         raise ValueError(f"{repo_id}@{revision_text} is not in the local cache, and {reason}.") from None
     except (httpx2.HTTPError, OSError) as error:
-        raise ValueError(f"Could not download {MODEL_FILE} from {repo_id}@{revision_text}: {_reason(error)}.") from None
+        raise ValueError(f"Could not download {model_file} from {repo_id}@{revision_text}: {_reason(error)}.") from None
 
 
-def _download_metrics(repo_id, revision, offline):
-    """Fetch the repo's metrics.json into the snapshot beside model.keras, where the solver looks.
+def _download_optional(repo_id, name, revision, offline):
+    """Fetch the repo's file `name` into the snapshot beside its network, where the solver looks.
 
-    The metrics only describe the model, so a repo without them still serves.
+    The metrics only describe the model, and a model without a referee has no referee files,
+    so a repo without them still serves.
     """
     try:
-        hf_hub_download(repo_id, METRICS_FILE, revision=revision, local_files_only=offline)
+        hf_hub_download(repo_id, name, revision=revision, local_files_only=offline)
     except (HfHubHTTPError, LocalEntryNotFoundError, httpx2.HTTPError, OSError) as error:
-        logger.info("No %s for %s: %s", METRICS_FILE, repo_id, _reason(error))
+        logger.info("No %s for %s: %s", name, repo_id, _reason(error))
 
 
 def _hub_answers(repo_id, revision):
@@ -227,33 +252,35 @@ def _reason(error):
     return lines[0] if lines else type(error).__name__
 
 
-def fetch(source):
-    """(local path, description) of the model that "OWNER/NAME[@REVISION]" names on the Hub."""
+def fetch(source, runtime=runtime_lib.KERAS):
+    """(local path, description) of the model that "OWNER/NAME[@REVISION]" names on the Hub, for `runtime`."""
     repo_id, revision = parse_model_source(source)
-    path = download(repo_id, revision)
+    path = download(repo_id, revision, runtime)
     # The Hub cache keeps every file under snapshots/<commit>/, so the path tells which commit was served.
     commit = os.path.basename(os.path.dirname(path))
     return path, f"Hub repo {repo_id} at {revision or constants.DEFAULT_REVISION} (commit {commit[:7]})"
 
 
-def load_solver_with_fallback(source):
+def load_solver_with_fallback(source, runtime=None):
     """(solver, notice): the model `source` names, or the bundled model and a notice saying why.
 
     For the app and the CLI's --fallback: serving the bundled model beats serving nothing, but
     whoever reads its answers must learn that it is not the model asked for. The notice is
     also logged as a warning. No `source` (None or "") means the bundled model, without notice.
+    Either runs on `runtime` (see `solver.load_solver`).
     """
+    runtime = runtime_lib.choose_runtime(runtime, source or None)
     if not source:
-        return solver_lib.load_solver(), None
+        return solver_lib.load_solver(runtime=runtime), None
     try:
-        return solver_lib.load_solver(source), None
+        return solver_lib.load_solver(source, runtime), None
     except ValueError as error:
         notice = f"Could not load the model {source!r}, so the bundled model is used instead: {error}"
         logger.warning(notice)
-        return solver_lib.load_solver(), notice
+        return solver_lib.load_solver(runtime=runtime), notice
 
 
-def model_card(repo_id, config, parameters, metrics=None, has_curve=False):
+def model_card(repo_id, config, parameters, metrics=None, has_curve=False, has_onnx=False):
     """The repo's README.md: metadata (library, tags, evaluation results as model-index) and a description."""
     test = (metrics or {}).get("test")
     eval_results = None
@@ -280,7 +307,7 @@ def model_card(repo_id, config, parameters, metrics=None, has_curve=False):
         eval_results=eval_results,
     )
     sections = [
-        _summary_section(repo_id, config, parameters),
+        _summary_section(repo_id, config, parameters, has_onnx),
         _results_section(test, has_curve, config),
         _training_section(config, metrics),
         _usage_section(repo_id),
@@ -288,8 +315,8 @@ def model_card(repo_id, config, parameters, metrics=None, has_curve=False):
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n")
 
 
-def _summary_section(repo_id, config, parameters):
-    architecture = model_lib.get_architecture(config.architecture)
+def _summary_section(repo_id, config, parameters, has_onnx):
+    architecture = config_lib.get_architecture(config.architecture)
     lengths = f"{config.min_length}" if config.fixed_length else f"{config.min_length} to {config.max_length}"
     if config.site:
         what = (f"the captchas of one site, learnt from {config.site['training']:,} of its captchas labelled by "
@@ -305,6 +332,8 @@ def _summary_section(repo_id, config, parameters):
         f"{evaluation.describe_captchas(config)}.\n"
         f"- Files: `{MODEL_FILE}` (weights, with its config inside), `{CONFIG_FILE}` (the same config), "
         f"`{METRICS_FILE}` and `{CURVE_FILE}` (when training wrote them)."
+        + (f" Its ONNX export, which reads captchas without TensorFlow: `{'`, `'.join(ONNX_FILES)}` "
+           "(the referee's where the model has one)." if has_onnx else "")
     )
 
 
@@ -362,6 +391,7 @@ With the `captcha_model` package of captcha-break installed, in Python:
 from captcha_model import load_solver
 
 solver = load_solver("{repo_id}")  # or "{repo_id}@REVISION" to pin a branch, tag or commit
+# With the ONNX export pushed: load_solver("{repo_id}", runtime="onnx") needs no TensorFlow.
 reading = solver.solve(["captcha.png"])[0]
 print(reading.text, reading.confidence)
 ```

@@ -9,10 +9,10 @@ fresh captchas) are added, and the sign of the sum picks the character.
 
 A referee travels inside its main model's `.keras` file as two extra entries, so a model
 with one is still one file, on disk and on the Hub: `attach` writes them, `load_referee`
-reads them back with `safe_mode=True`.
+reads them back with `safe_mode=True`. This module builds, trains and stores referees with
+Keras; `captcha_model.adjudication` holds what solving needs, for either runtime.
 """
 
-import dataclasses
 import json
 import os
 import tempfile
@@ -22,46 +22,12 @@ import keras
 import numpy as np
 from keras import layers
 
-from captcha_model import model as model_lib
+from captcha_model import decoding, model as model_lib
+from captcha_model.adjudication import Referee, RefereeConfig, column_center, crop_glyphs, margins, pair_indices
+from captcha_model.config import get_architecture, read_config
 
 MODEL_ENTRY = "referee.keras"
 CONFIG_ENTRY = "referee_config.json"
-
-
-@dataclasses.dataclass(frozen=True)
-class RefereeConfig:
-    """What a referee decides between and how it looks: saved beside its weights."""
-
-    # The two characters it tells apart; its logit is positive for the second.
-    characters: str = "0O"
-    # Width of the crop in network-input pixels: 24 for a 40x88 input, whose 11 columns are
-    # 8 pixels wide; twice that for an input twice as large (see CaptchaConfig.input_pooling).
-    crop_width: int = 24
-    # Channels of its three convolutional stages, and units of the dense layer after them:
-    # small enough that a model file with its referee stays within 2 MB.
-    widths: tuple = (32, 48, 64)
-    dense_units: int = 48
-    # Weight of the main network's margin in the sum that decides.
-    main_weight: float = 1.0
-
-    def __post_init__(self):
-        if len(self.characters) != 2 or self.characters[0] == self.characters[1]:
-            raise ValueError(f"A referee tells two different characters apart, e.g. '0O'; got {self.characters!r}.")
-        if self.crop_width < 8:
-            raise ValueError(f"crop_width must be at least 8 pixels, got {self.crop_width}.")
-        widths = tuple(int(width) for width in self.widths)
-        if len(widths) != 3 or min(widths) < 1:
-            raise ValueError(f"widths must be three positive channel counts, e.g. (32, 48, 64); got {widths}.")
-        object.__setattr__(self, "widths", widths)
-        if self.dense_units < 1:
-            raise ValueError(f"dense_units must be positive, got {self.dense_units}.")
-
-    def to_json(self):
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text):
-        return cls(**json.loads(text))
 
 
 def build_referee(config, referee_config):
@@ -88,37 +54,6 @@ def build_referee(config, referee_config):
     return keras.Model(inputs, outputs, name="referee")
 
 
-def crop_glyphs(inputs, rows, centers, width):
-    """Crops `width` pixels wide of `inputs[rows]`, centred on `centers`; white beyond the edges.
-
-    The only path from network input to referee input, shared by training and solving.
-    """
-    padded = np.pad(inputs, ((0, 0), (0, 0), (width, width), (0, 0)), constant_values=255)
-    crops = np.empty((len(rows), inputs.shape[1], width, inputs.shape[3]), dtype=inputs.dtype)
-    for position, (row, center) in enumerate(zip(rows, centers)):
-        left = int(round(center - width / 2)) + width
-        crops[position] = padded[row, :, left : left + width]
-    return crops
-
-
-def column_center(frames, input_width, columns):
-    """The input pixel at the middle of the CTC columns `frames` of `columns`."""
-    return (float(np.mean(frames)) + 0.5) * input_width / columns
-
-
-def _pair_indices(config, referee_config):
-    return [config.charset.index(character) for character in referee_config.characters]
-
-
-def _margins(log_probabilities, cases, pair):
-    """log p(second) - log p(first), averaged over each case's frames."""
-    first, second = pair
-    return np.array([
-        np.mean([log_probabilities[row, frame, second] - log_probabilities[row, frame, first] for frame in frames])
-        for row, frames in cases
-    ])
-
-
 def glyph_examples(model, config, referee_config, inputs, texts, batch_size=512):
     """Training examples from captchas of known text: (crops, labels, main margins).
 
@@ -126,16 +61,16 @@ def glyph_examples(model, config, referee_config, inputs, texts, batch_size=512)
     (captchas it reads with the wrong number of characters are skipped); its label is 1
     for the pair's second character.
     """
-    if model_lib.get_architecture(config.architecture).output_kind != "ctc":
+    if get_architecture(config.architecture).output_kind != "ctc":
         raise ValueError("A referee needs a CTC model, whose columns say where each character is.")
-    pair = _pair_indices(config, referee_config)
-    crops, labels, margins = [], [], []
+    pair = pair_indices(config, referee_config)
+    crops, labels, main_margins = [], [], []
     for start in range(0, len(inputs), batch_size):
         batch = inputs[start : start + batch_size]
         outputs = np.asarray(model.predict_on_batch(batch), dtype=np.float64)
         cases, case_labels = [], []
         for row, (text, characters) in enumerate(zip(texts[start : start + batch_size],
-                                                     model_lib.read_characters(outputs, config))):
+                                                     decoding.read_characters(outputs, config))):
             if len(characters) != len(text):
                 continue
             for truth, (_, frames, _) in zip(text, characters):
@@ -147,11 +82,11 @@ def glyph_examples(model, config, referee_config, inputs, texts, batch_size=512)
         centers = [column_center(frames, config.input_width, outputs.shape[1]) for _, frames in cases]
         crops.append(crop_glyphs(batch, [row for row, _ in cases], centers, referee_config.crop_width))
         labels.extend(case_labels)
-        margins.append(_margins(model_lib._log_softmax(outputs), cases, pair))
+        main_margins.append(margins(decoding.log_softmax(outputs), cases, pair))
     if not labels:
         raise ValueError(f"None of the captchas shows {referee_config.characters[0]!r} or "
                          f"{referee_config.characters[1]!r}; a referee needs examples of both.")
-    return np.concatenate(crops), np.array(labels, dtype=np.float32), np.concatenate(margins)
+    return np.concatenate(crops), np.array(labels, dtype=np.float32), np.concatenate(main_margins)
 
 
 def decision_accuracy(scores, labels):
@@ -166,53 +101,10 @@ def fit_main_weight(referee_logits, margins, labels, weights=np.linspace(0.0, 3.
     return float(weights[best]), accuracies[best]
 
 
-class Referee:
-    """A trained referee for a main model: `adjudicate` revises what that model read."""
-
-    def __init__(self, model, config, referee_config, batch_size=512):
-        self.model = model
-        self.batch_size = batch_size
-        self.inference_model = model_lib.fold_batch_norm(model)
-        self.config = config
-        self.referee_config = referee_config
-        self.pair = _pair_indices(config, referee_config)
-
-    def adjudicate(self, inputs, outputs, images_characters):
-        """Revise `read_characters` results for `inputs`: each character of the pair is decided again.
-
-        Its confidence becomes the main network's probability of the pair (the sum of the
-        two, in the column where that is highest) times the probability that the sum of
-        opinions gives the chosen one of the two.
-        """
-        cases = [(row, position, frames)
-                 for row, characters in enumerate(images_characters)
-                 for position, (index, frames, _) in enumerate(characters) if index in self.pair]
-        if not cases:
-            return images_characters
-        outputs = np.asarray(outputs, dtype=np.float64)
-        log_probabilities = model_lib._log_softmax(outputs)
-        centers = [column_center(frames, self.config.input_width, outputs.shape[1]) for _, _, frames in cases]
-        crops = crop_glyphs(inputs, [row for row, _, _ in cases], centers, self.referee_config.crop_width)
-        logits = np.concatenate([
-            np.asarray(self.inference_model.predict_on_batch(crops[start : start + self.batch_size]), dtype=np.float64)
-            for start in range(0, len(crops), self.batch_size)
-        ])[:, 0]
-        margins = _margins(log_probabilities, [(row, frames) for row, _, frames in cases], self.pair)
-        scores = logits + self.referee_config.main_weight * margins
-        revised = [list(characters) for characters in images_characters]
-        for (row, position, frames), score in zip(cases, scores):
-            pair_probability = max(float(np.exp(log_probabilities[row, frame, self.pair]).sum()) for frame in frames)
-            second_probability = 1.0 / (1.0 + np.exp(-score))
-            chosen = self.pair[1] if score > 0 else self.pair[0]
-            confidence = pair_probability * (second_probability if score > 0 else 1.0 - second_probability)
-            revised[row][position] = (chosen, frames, confidence)
-        return revised
-
-
 def attach(model_path, referee_model, referee_config, output_path=None):
     """Write `model_path` with the referee inside it to `output_path` (default: in place), atomically."""
     output_path = output_path or model_path
-    model_lib.read_config(model_path)  # Refuses files that are no captcha_model model.
+    read_config(model_path)  # Refuses files that are no captcha_model model.
     # A fresh copy of the network holds the weights without the optimizer's state.
     bare = keras.Model.from_config(referee_model.get_config())
     bare.set_weights(referee_model.get_weights())
@@ -253,4 +145,4 @@ def load_referee(model_path, config):
     expected = (None, config.input_height, referee_config.crop_width, config.input_channels)
     if tuple(model.input_shape) != expected:
         raise ValueError(f"{model_path}: the referee reads {model.input_shape}, its config says {expected}.")
-    return Referee(model, config, referee_config)
+    return Referee(model_lib.KerasNetwork(model), config, referee_config)

@@ -20,7 +20,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from captcha_model import data, model as model_lib
+from captcha_model import data, decoding
+from captcha_model.config import get_architecture
 from captcha_model.solver import open_image
 
 
@@ -50,7 +51,7 @@ def _feature_layer(model):
 
 def _log_probabilities(outputs, config):
     """(batch, frames, classes) log probabilities for either output kind."""
-    if model_lib.get_architecture(config.architecture).output_kind == "heads":
+    if get_architecture(config.architecture).output_kind == "heads":
         return keras.ops.log(keras.ops.stack(outputs, axis=1) + 1e-9)
     return keras.ops.log_softmax(outputs, axis=-1)
 
@@ -73,7 +74,7 @@ def explain_inputs(solver, inputs):
         features, outputs = features_model(tf.convert_to_tensor(inputs), training=False)
         outputs = outputs[0] if len(outputs) == 1 else outputs
         log_probabilities = _log_probabilities(outputs, config)
-    targets = model_lib.read_characters(outputs, config)
+    targets = decoding.read_characters(outputs, config)
     if solver.referee is not None:
         # Characters are labelled as the solver reads them; a map shows what drew the
         # network towards that character in the columns that read it.
@@ -121,7 +122,7 @@ def score_characters(solver, inputs, explanations):
     Returns per image a list of floats in the order of `explanations`: for CTC the
     highest probability of the character over the columns that first emitted it.
     """
-    outputs = solver.inference_model.predict_on_batch(inputs)
+    outputs = solver.network(inputs)
     probabilities = np.exp(keras.ops.convert_to_numpy(_log_probabilities(outputs, solver.config)))
     return [
         [float(probabilities[row, list(item.frames), item.class_index].max()) for item in characters]

@@ -3,7 +3,8 @@
 `load_solver()` with no argument uses the model that ships inside this package, so
 solving works offline with nothing to download; `load_solver("ctc")` the other bundled
 model, which reads 1-8 characters on captchas of any size; `load_solver("OWNER/NAME")`
-pulls a model pushed to the Hugging Face Hub (see `captcha_model.hub`).
+pulls a model pushed to the Hugging Face Hub (see `captcha_model.hub`). Its `runtime`
+picks Keras or ONNX Runtime (see `captcha_model.runtime`); readings are the same code either way.
 """
 
 import io
@@ -13,10 +14,10 @@ import os
 import numpy as np
 from PIL import Image
 
-from captcha_model import data, model as model_lib, referee as referee_lib
+from captcha_model import data, decoding, runtime as runtime_lib
 
 # Each bundled model's folder also holds the metrics.json and training_curve.png of its
-# run, laid out as train.py writes them and as a Hub repo holds them.
+# run, laid out as train.py writes them and as a Hub repo holds them, and its ONNX export.
 _BUNDLED_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundled")
 BUNDLED_MODELS = {
     name: os.path.join(_BUNDLED_FOLDER, name, "model.keras")
@@ -25,6 +26,7 @@ BUNDLED_MODELS = {
 }
 BUNDLED_MODEL = BUNDLED_MODELS["default"]
 METRICS_FILE = "metrics.json"
+RUNTIME_NAMES = {runtime_lib.KERAS: "Keras", runtime_lib.ONNX: "ONNX Runtime"}
 
 # Uploads beyond these limits are refused before they are decoded: a small file can
 # claim a huge canvas (a decompression bomb), and no captcha needs either.
@@ -80,24 +82,26 @@ def open_image(source):
 
 
 class Solver:
-    """A loaded model, its config, where it came from and its training metrics (or None).
+    """A loaded network, its config, where it came from and its training metrics (or None).
 
-    `model` is the trained network (for its summary, diagram and saliency maps); readings
-    come from `inference_model`, the same network with its BatchNorms folded into the
-    convolutions, which computes the same outputs faster. A Solver reads with the weights
-    its model had when it was made: make a new one to read with weights trained since.
-    A `referee` (see `captcha_model.referee`), where the model file holds one, decides
-    again each character of its pair that the model reads.
+    `network` runs the network (a `runtime.Network`: Keras or ONNX Runtime); `model` is the
+    trained Keras model, for its summary, diagram and saliency maps, or None in ONNX Runtime.
+    A `referee` (see `captcha_model.adjudication`), where the model file holds one, decides
+    again each character of its pair that the network reads.
     """
 
-    def __init__(self, model, config, source, metrics=None, batch_size=256, referee=None):
-        self.model = model
-        self.inference_model = model_lib.fold_batch_norm(model)
+    def __init__(self, network, config, source, metrics=None, batch_size=256, referee=None):
+        self.network = network
+        self.model = network.model
         self.config = config
         self.source = source
         self.metrics = metrics
         self.batch_size = batch_size
         self.referee = referee
+
+    @property
+    def runtime(self):
+        return self.network.runtime
 
     def solve(self, images):
         """Read a list of images (PIL images, bytes or paths): one `Reading` per image."""
@@ -110,48 +114,68 @@ class Solver:
 
     def solve_inputs(self, inputs):
         """Read already preprocessed inputs (from `data.preprocess`)."""
-        outputs = [self.inference_model.predict_on_batch(inputs[start : start + self.batch_size])
+        outputs = [self.network(inputs[start : start + self.batch_size])
                    for start in range(0, len(inputs), self.batch_size)]
-        characters = [image for batch in outputs for image in model_lib.read_characters(batch, self.config)]
+        characters = [image for batch in outputs for image in decoding.read_characters(batch, self.config)]
         if self.referee is not None:
             # One call for all the glyphs it decides: a few large batches cost less than many small ones.
             characters = self.referee.adjudicate(inputs, np.concatenate(outputs), characters)
-        return model_lib.readings(characters, self.config)
+        return decoding.readings(characters, self.config)
 
     def describe(self):
         """A one-line description of the model, for logs and the app."""
         return (
-            f"{self.config.architecture} model from {self.source}: "
-            f"{self.model.count_params():,} parameters, input {self.config.input_height}x{self.config.input_width}"
+            f"{self.config.architecture} model from {self.source}, run by {RUNTIME_NAMES[self.runtime]}: "
+            f"{self.network.parameters:,} parameters, input {self.config.input_height}x{self.config.input_width}"
             + (f" pooled by {self.config.input_pooling}" if self.config.input_pooling > 1 else "")
             + f", {self.config.min_length}-{self.config.max_length} characters of {self.config.charset!r}"
             + (f", for the captchas of {self.config.site['source']}" if self.config.site else "")
             + (f", with a {self.referee.referee_config.characters[0]}/{self.referee.referee_config.characters[1]} "
-               f"referee of {self.referee.model.count_params():,} parameters" if self.referee else "")
+               f"referee of {self.referee.network.parameters:,} parameters" if self.referee else "")
         )
 
 
-def load_solver(source=None):
+def bundled_model(name, runtime):
+    """The file of the bundled model `name` for `runtime`: its model.keras, or model.onnx beside it."""
+    path = BUNDLED_MODELS[name]
+    if runtime == runtime_lib.ONNX:
+        return os.path.join(os.path.dirname(path), runtime_lib.ONNX_MODEL_FILE)
+    return path
+
+
+def load_solver(source=None, runtime=None):
     """A `Solver` for a model: the bundled default (`source=None`), another bundled model
-    by name (`"ctc"`, see `BUNDLED_MODELS`), a `.keras` file or a Hub repo "OWNER/NAME[@REVISION]".
+    by name (`"ctc"`, see `BUNDLED_MODELS`), a `.keras` file, an ONNX export (its folder or
+    model.onnx) or a Hub repo "OWNER/NAME[@REVISION]".
+
+    `runtime` is "keras" or "onnx"; by default an ONNX export runs on ONNX Runtime, anything
+    else on Keras where TensorFlow is installed, else on ONNX Runtime (with a warning).
     """
     name = "default" if source is None else source
+    runtime = runtime_lib.choose_runtime(runtime, None if name in BUNDLED_MODELS else name)
     if name in BUNDLED_MODELS:
-        path, description = BUNDLED_MODELS[name], f"bundled {name} model"
+        path, description = bundled_model(name, runtime), f"bundled {name} model"
+        if not os.path.isfile(path):
+            raise ValueError(f"The bundled {name} model has no ONNX export at {path}; make it with "
+                             f"python -m captcha_model export {name} {os.path.dirname(path)} --format onnx")
     else:
         path = description = os.fspath(source)
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         # Imported here because the hub module builds on this one.
         from captcha_model import hub
 
-        path, description = hub.fetch(path)
-    model, config = model_lib.load_model(path)
-    return Solver(model, config, description, metrics=read_metrics(path), referee=referee_lib.load_referee(path, config))
+        path, description = hub.fetch(path, runtime)
+    if runtime == runtime_lib.ONNX and path.endswith(".keras"):
+        raise ValueError(f"{path} is a Keras model file; ONNX Runtime reads its export, made with "
+                         f"python -m captcha_model export {path} OUT_DIR --format onnx")
+    network, config, referee = runtime_lib.backend(runtime).load(path)
+    return Solver(network, config, description, metrics=read_metrics(path), referee=referee)
 
 
 def read_metrics(model_path):
-    """The metrics.json that train.py wrote beside a model, or None where there is none."""
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), METRICS_FILE)
+    """The metrics.json that train.py (or the export) wrote beside a model, or None where there is none."""
+    folder = model_path if os.path.isdir(model_path) else os.path.dirname(os.path.abspath(model_path))
+    path = os.path.join(folder, METRICS_FILE)
     try:
         with open(path) as handle:
             return json.load(handle)

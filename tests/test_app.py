@@ -11,10 +11,8 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import threading
-import time
 
 import httpx
 import pytest
@@ -23,7 +21,7 @@ from gradio_client.exceptions import AppError, ValidationError
 from PIL import Image
 
 import app
-from app_server import free_port, serving
+from app_server import serving, serving_program
 from captcha_model import data, load_solver, saliency, solver as solver_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -363,7 +361,8 @@ def test_a_model_that_cannot_be_loaded_falls_back_to_the_default_one(tmp_path):
 def test_other_models_are_loaded_once_on_first_use_even_when_asked_for_at_once(monkeypatch):
     captcha_app = app.CaptchaApp(*app.load_app_solver(None))
     loads = []
-    monkeypatch.setattr(app.solver_lib, "load_solver", lambda source: loads.append(source) or load_solver(source))
+    monkeypatch.setattr(app.solver_lib, "load_solver",
+                        lambda source, runtime: loads.append(source) or load_solver(source, runtime))
     assert loads == []
     answers = []
     threads = [threading.Thread(target=lambda: answers.append(captcha_app.solver_of("ctc"))) for _ in range(4)]
@@ -410,33 +409,12 @@ def test_a_model_without_metrics_says_so(tmp_path):
 def test_python_app_py_serves_the_model_named_by_model_on_the_port_from_the_environment(tmp_path, config):
     model_path = tmp_path / "chosen.keras"
     shutil.copy(solver_lib.BUNDLED_MODEL, model_path)
-    port = free_port()
-    environment = {**os.environ, "GRADIO_SERVER_PORT": str(port)}
-    environment.pop("GRADIO_SERVER_NAME", None)
-    server = subprocess.Popen(
-        [sys.executable, "app.py", "--model", str(model_path)], cwd=ROOT, env=environment,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, server.stdout.read()
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "python app.py did not start serving within two minutes"
-            time.sleep(0.5)
+    with serving_program([sys.executable, "app.py", "--model", str(model_path)], ROOT) as url:
         page = httpx.get(f"{url}config", timeout=10).json()
         assert any(str(model_path) in str(component["props"].get("value")) for component in page["components"])
         path = tmp_path / "captcha.png"
         truth = save_captcha(config, path, seed=11)
         assert Client(url, verbose=False).predict(handle_file(str(path)), api_name="/solve")[0] == truth
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_an_uploaded_zip_of_labelled_captchas_is_scored(client, config, tmp_path, monkeypatch):

@@ -18,7 +18,8 @@ from PIL import Image
 
 from captcha_model import CaptchaConfig, data, evaluation, hub, load_solver
 from captcha_model.__main__ import main
-from captcha_model.model import build_model, default_config, read_config, save_model
+from captcha_model.config import read_config
+from captcha_model.model import build_model, default_config, save_model
 from captcha_model.solver import BUNDLED_MODEL
 from hub_server import TOKEN, point_client_at
 

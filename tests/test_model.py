@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from captcha_model import model as model_lib
+from captcha_model import decoding, model as model_lib
 from captcha_model.config import CaptchaConfig, parse_size
 
 
@@ -55,7 +55,7 @@ def test_ctc_decoding_merges_repeats_and_drops_blanks():
     blank = config.num_classes
     # "1 1 _ 1 2 2 _ 2" reads 1122: repeats merge unless a blank separates them.
     frames = one_hot_frames([1, 1, blank, 1, 2, 2, blank, 2])
-    reading = model_lib.decode_outputs(frames[None], config)[0]
+    reading = decoding.decode_outputs(frames[None], config)[0]
     assert reading.text == "1122"
     assert len(reading.character_confidences) == 4
     assert all(0.99 < value <= 1.0 for value in reading.character_confidences)
@@ -70,7 +70,7 @@ def test_ctc_decoding_splits_touching_repeats_to_read_the_trained_length():
     logits = one_hot_frames([blank, letter("Z"), letter("Z"), letter("Z"), blank, letter("I"), blank,
                              letter("S")] + [blank] * 3)
     logits[2, blank] = 7.0
-    characters = model_lib.read_characters(logits[None], config)[0]
+    characters = decoding.read_characters(logits[None], config)[0]
     assert "".join(config.charset[index] for index, _, _ in characters) == "ZZIS"
     assert [frames for _, frames, _ in characters] == [(1,), (3,), (5,), (7,)]
 
@@ -81,12 +81,12 @@ def test_ctc_decoding_drops_the_weakest_of_one_character_too_many():
     logits = one_hot_frames([letter("A"), blank, letter("A"), blank, letter("B"), letter("C"), blank,
                              letter("D")] + [blank] * 3)
     logits[2, blank] = 9.5
-    assert model_lib.decode_outputs(logits[None], config)[0].text == "ABCD"
+    assert decoding.decode_outputs(logits[None], config)[0].text == "ABCD"
 
 
 def test_ctc_decoding_of_all_blanks_reads_the_likeliest_characters_with_no_confidence():
     config = model_lib.default_config()
-    reading = model_lib.decode_outputs(one_hot_frames([config.num_classes] * 11)[None], config)[0]
+    reading = decoding.decode_outputs(one_hot_frames([config.num_classes] * 11)[None], config)[0]
     assert len(reading.text) == 4 and reading.confidence < 1e-15
 
 
@@ -104,18 +104,18 @@ def test_best_path_matches_a_search_over_every_path():
             every_path = itertools.product(range(symbols), repeat=frames)
             accepted = [path for path in every_path if min_length <= len(reads(path)) <= max_length]
             best = max(accepted, key=lambda path: log_probabilities[np.arange(frames), path].sum())
-            found = model_lib.best_path(log_probabilities, blank, min_length, max_length)
+            found = decoding.best_path(log_probabilities, blank, min_length, max_length)
             assert reads(found) == reads(best)
             assert log_probabilities[np.arange(frames), found].sum() == pytest.approx(
                 log_probabilities[np.arange(frames), best].sum())
     # Seven characters cannot fit in six columns.
-    assert model_lib.best_path(log_probabilities, blank, 7, 7) is None
+    assert decoding.best_path(log_probabilities, blank, 7, 7) is None
 
 
 def test_heads_decoding_known_answer():
     config = model_lib.default_config("seed")
     heads = [np.eye(36)[[index]] * 0.8 + 0.2 / 36 for index in (10, 11, 0, 35)]
-    reading = model_lib.decode_outputs(heads, config)[0]
+    reading = decoding.decode_outputs(heads, config)[0]
     assert reading.text == "AB0Z"
     assert reading.character_confidences[0] == pytest.approx(0.8 + 0.2 / 36)
 
@@ -291,7 +291,7 @@ def test_ctc_decoding_of_variable_lengths_with_blanks_and_repeats():
         [7, blank, 7, blank] + [blank] * 8 + padding,
         [35, 35, blank, 35, blank, blank, 35, 35, 35] + [blank] * 3 + padding,
     ]
-    readings = model_lib.decode_outputs(np.stack([one_hot_frames(row) for row in rows]), config)
+    readings = decoding.decode_outputs(np.stack([one_hot_frames(row) for row in rows]), config)
     assert [reading.text for reading in readings] == ["A", "77", "ZZZ"]
     assert [len(reading.character_confidences) for reading in readings] == [1, 2, 3]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import train_referee
-from captcha_model import data, load_solver, model as model_lib, referee as referee_lib
+from captcha_model import data, decoding, load_solver, model as model_lib, referee as referee_lib
 
 
 @pytest.fixture
@@ -73,13 +73,13 @@ def test_adjudicate_lets_the_stronger_opinion_decide(solver):
     for column, character in ((1, "A"), (3, "B"), (8, "C")):
         outputs[0, column, config.charset.index(character)], outputs[0, column, blank] = 5.0, -10.0
     outputs[0, 5, zero], outputs[0, 5, letter], outputs[0, 5, blank] = 6.0, 4.0, -10.0
-    characters = model_lib.read_characters(outputs, config)
+    characters = decoding.read_characters(outputs, config)
     assert [config.charset[index] for index, _, _ in characters[0]] == list("AB0C")
     inputs = np.full((1, config.input_height, config.input_width, 1), 255, dtype=np.uint8)
 
     def read(logit, main_weight):
         referee_config = referee_lib.RefereeConfig(main_weight=main_weight)
-        referee = referee_lib.Referee(constant_referee(config, referee_config, logit), config, referee_config)
+        referee = referee_lib.Referee(model_lib.KerasNetwork(constant_referee(config, referee_config, logit)), config, referee_config)
         return referee.adjudicate(inputs, outputs, characters)[0]
 
     # A referee sure of "O" (logit 5) outweighs the main margin of 2 at weight 1, not at weight 3.
@@ -111,8 +111,8 @@ def test_attach_puts_the_referee_inside_the_model_file_and_load_gets_it_back(sma
     assert loaded.referee_config == referee_config
     with zipfile.ZipFile(combined) as archive, zipfile.ZipFile(io.BytesIO(archive.read(referee_lib.MODEL_ENTRY))) as inner:
         assert b"optimizer" not in inner.read("model.weights.h5")
-    np.testing.assert_allclose(loaded.model.predict_on_batch(crops), referee.predict_on_batch(crops), atol=1e-6)
-    np.testing.assert_allclose(loaded.inference_model.predict_on_batch(crops), referee.predict_on_batch(crops),
+    np.testing.assert_allclose(loaded.network.model.predict_on_batch(crops), referee.predict_on_batch(crops), atol=1e-6)
+    np.testing.assert_allclose(loaded.network(crops), referee.predict_on_batch(crops),
                                atol=1e-4)
     # The main network still loads from the same file, and the solver picks the referee up.
     model, loaded_config = model_lib.load_model(combined)
@@ -137,7 +137,7 @@ def test_a_referee_of_a_pooled_model_reads_its_crops_at_full_resolution(tmp_path
     referee_lib.attach(path, referee, referee_config)
     crops = np.random.default_rng(1).integers(0, 256, (3, 80, 48, 1), dtype=np.uint8)
     loaded = referee_lib.load_referee(path, config)
-    np.testing.assert_allclose(loaded.model.predict_on_batch(crops), referee.predict_on_batch(crops), atol=1e-6)
+    np.testing.assert_allclose(loaded.network.model.predict_on_batch(crops), referee.predict_on_batch(crops), atol=1e-6)
 
 
 def test_a_referee_that_does_not_fit_its_model_is_refused(small_model, tmp_path):
@@ -155,13 +155,13 @@ def test_glyph_examples_crop_each_zero_and_letter_o_where_the_model_reads_it(sol
               for index, text in enumerate(texts)]
     inputs = data.preprocess(images, solver.config)
     crops, labels, margins = referee_lib.glyph_examples(
-        solver.inference_model, solver.config, referee_config, inputs, texts)
+        solver.network.inference_model, solver.config, referee_config, inputs, texts)
     np.testing.assert_array_equal(labels, [0, 1, 1, 0, 1, 0])
     assert crops.shape == (6, solver.config.input_height, referee_config.crop_width, 1)
     # The bundled model's own opinion points the right way for these.
     assert np.mean((margins > 0) == (labels > 0.5)) >= 5 / 6
     with pytest.raises(ValueError, match="examples of both"):
-        referee_lib.glyph_examples(solver.inference_model, solver.config, referee_config, inputs[1:2], texts[1:2])
+        referee_lib.glyph_examples(solver.network.inference_model, solver.config, referee_config, inputs[1:2], texts[1:2])
 
 
 def test_train_referee_writes_a_model_whose_solver_uses_it(small_model, tmp_path):
@@ -183,7 +183,7 @@ def test_train_referee_writes_a_model_whose_solver_uses_it(small_model, tmp_path
     flags = ["--model", str(path), "--init-from", str(final), "--train-size", "300", "--validation-size", "100",
              "--test-size", "20", "--cache-dir", str(tmp_path / "cache"), "--workers", "1"]
     refitted = load_solver(train_referee.main([*flags, "--epochs", "0", "--output", str(tmp_path / "refit")]))
-    for kept, started in zip(refitted.referee.model.get_weights(), solver.referee.model.get_weights()):
+    for kept, started in zip(refitted.referee.network.model.get_weights(), solver.referee.network.model.get_weights()):
         np.testing.assert_array_equal(kept, started)
     with pytest.raises(ValueError, match="differs from this one in crop_width"):
         train_referee.main([*flags, "--crop-width", "16", "--output", str(tmp_path / "narrow")])
@@ -228,8 +228,8 @@ def test_the_bundled_referee_tells_zero_from_letter_o_better_than_the_network_al
     # Seed 626262 is none of the referee's streams (14000, 1014000, 2014000).
     inputs, texts = data.render_range(solver.config, 626262, 0, 1000, data.Emphasis("0O"))
     crops, labels, margins = referee_lib.glyph_examples(
-        solver.inference_model, solver.config, referee_config, inputs, texts)
-    logits = solver.referee.inference_model.predict(crops, verbose=0)[:, 0]
+        solver.network.inference_model, solver.config, referee_config, inputs, texts)
+    logits = solver.referee.network.inference_model.predict(crops, verbose=0)[:, 0]
     alone = np.mean((margins > 0) == (labels > 0.5))
     together = np.mean((logits + referee_config.main_weight * margins > 0) == (labels > 0.5))
     print(f"{len(labels)} glyphs: the network alone {alone:.2%}, with its referee {together:.2%}")

@@ -82,7 +82,7 @@ def test_overlay_has_the_captchas_size_and_shows_the_heat(solver):
 
 def test_per_character_heads_are_explained_too():
     config = model_lib.default_config("seed")
-    solver = Solver(model_lib.build_model(config), config, "an untrained seed network")
+    solver = Solver(model_lib.KerasNetwork(model_lib.build_model(config)), config, "an untrained seed network")
     images, _ = data.draw_range(config, SEED, 0, 2)
     explanations = saliency.explain(solver, images)
     assert [len(characters) for characters in explanations] == [4, 4]

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from captcha_model import data, evaluation, load_solver
-from captcha_model import model as model_lib
+from captcha_model import decoding
 from captcha_model.solver import BUNDLED_MODEL, MAX_PIXELS, Solver
 
 
@@ -58,13 +58,13 @@ def test_bundled_ctc_170x80_model_reads_3_to_6_characters_at_its_size():
 def test_solver_reads_with_the_folded_network_as_the_trained_one_would(solver):
     images = [data.sample_captcha(solver.config, seed=515151, index=index)[1] for index in range(16)]
     inputs = data.preprocess(images, solver.config)
-    trained = model_lib.decode_outputs(solver.model.predict_on_batch(inputs), solver.config)
+    trained = decoding.decode_outputs(solver.model.predict_on_batch(inputs), solver.config)
     # Without the bundled model's referee, which decides 0 against O again with another network.
-    readings = Solver(solver.model, solver.config, "the bundled network").solve(images)
+    readings = Solver(solver.network, solver.config, "the bundled network").solve(images)
     assert [reading.text for reading in readings] == [reading.text for reading in trained]
     np.testing.assert_allclose([reading.confidence for reading in readings],
                                [reading.confidence for reading in trained], atol=1e-4)
-    assert solver.inference_model is not solver.model
+    assert solver.network.inference_model is not solver.model
 
 
 def test_bundled_model_is_small_and_loads_by_default(solver):

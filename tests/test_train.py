@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from captcha_model import data, evaluation, model as model_lib
+from captcha_model import config as config_lib, data, evaluation, model as model_lib
 from captcha_model.solver import BUNDLED_MODEL, Solver
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,7 +82,7 @@ def test_kill_9_then_resume_loses_at_most_the_current_epoch(tmp_path):
     killed_at = json.loads(state_path.read_text())["epoch"]
     assert killed_at < 40
     # The checkpoint left behind by the killed run is whole and loadable.
-    model_lib.read_config(output / "checkpoint.keras")
+    config_lib.read_config(output / "checkpoint.keras")
 
     result = train("--epochs", str(killed_at + 2), "--resume", *common)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -180,14 +180,14 @@ def test_a_warm_started_ctc_model_learns_variable_length_text():
     targets = model_lib.TrainingTargets(config)(*data.encode_batch(texts, config))
     network = model_lib.build_model(config)
     module.warm_start(network, BUNDLED_MODEL)
-    solver = Solver(network, config, "a model in training")
+    solver = Solver(model_lib.KerasNetwork(network), config, "a model in training")
     test_inputs, test_texts = data.render_range(config, seed=12, start=0, count=200)
     before = evaluation.evaluate_arrays(solver, test_inputs, test_texts, "fresh captchas").accuracy
     model_lib.compile_model(network, config, keras.optimizers.Adam(1e-3))
     network.fit(inputs, targets, batch_size=32, epochs=6, verbose=0)
     model_lib.recalibrate_batch_norm(network, [inputs[start : start + 64] for start in range(0, 512, 64)])
     # A Solver reads with the weights its model had when it was made.
-    solver = Solver(network, config, "the trained model")
+    solver = Solver(model_lib.KerasNetwork(network), config, "the trained model")
     after = evaluation.evaluate_arrays(solver, test_inputs, test_texts, "fresh captchas").accuracy
     assert before < 0.05 and after > before + 0.1
     assert {len(reading.text) for reading in solver.solve_inputs(test_inputs)} >= {1, 2, 3}

@@ -1,0 +1,92 @@
+"""Which runtime runs the networks: Keras (TensorFlow) or ONNX Runtime.
+
+A solver hands its network a uint8 batch and decodes what comes back with
+`captcha_model.decoding`, so readings are the same code whichever runtime computed the
+logits. A runtime's network is a `Network`; each runtime lives in a module of its own,
+imported only when it is chosen, so that reading captchas with ONNX Runtime never imports
+TensorFlow or Keras (`requirements-light.txt` installs neither).
+"""
+
+import importlib
+import importlib.util
+import logging
+import os
+import typing
+
+logger = logging.getLogger(__name__)
+
+KERAS = "keras"
+ONNX = "onnx"
+# The module of this package that loads models for each runtime (its `load(path)`).
+BACKENDS = {KERAS: "keras_runtime", ONNX: "onnx_runtime"}
+RUNTIMES = tuple(BACKENDS)
+# Packages an install may lack: the light one has no TensorFlow, Keras or exporter, and an
+# install made by hand may have no ONNX Runtime.
+OPTIONAL_PACKAGES = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime")
+ONNX_SUFFIX = ".onnx"
+# The files of an ONNX export (see `captcha_model.onnx_runtime`), the referee's only where there is one.
+ONNX_MODEL_FILE = "model.onnx"
+ONNX_CONFIG_FILE = "config.json"
+ONNX_REFEREE_FILE = "referee.onnx"
+ONNX_REFEREE_CONFIG_FILE = "referee_config.json"
+EXPORT_COMMAND = "python -m captcha_model export MODEL OUT_DIR --format onnx"
+FULL_INSTALL = "pip install -r requirements.txt"
+
+
+class Network(typing.Protocol):
+    """What a solver needs of a network, in either runtime."""
+
+    runtime: str  # KERAS or ONNX
+    parameters: int  # of the trained network, as Keras counts them
+    model: object  # the Keras model, for its summary, diagram and saliency; None in ONNX Runtime
+
+    def __call__(self, inputs):
+        """uint8 inputs (batch, height, width, channels) -> the network's outputs as NumPy arrays."""
+
+
+def keras_installed():
+    """Whether TensorFlow and Keras can be imported, found without importing them (which takes seconds)."""
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ("tensorflow", "keras"))
+    except (ImportError, ValueError):
+        return False
+
+
+def is_onnx_export(path):
+    """Whether `path` names an ONNX export: a .onnx file, or a folder that holds model.onnx."""
+    path = os.fspath(path)
+    return path.endswith(ONNX_SUFFIX) or os.path.isfile(os.path.join(path, ONNX_MODEL_FILE))
+
+
+def choose_runtime(runtime=None, source=None):
+    """The runtime to read `source` with: `runtime` if given, else ONNX for an ONNX export,
+    else Keras where TensorFlow is installed, else ONNX, with a warning that says so."""
+    if runtime is not None:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"Unknown runtime {runtime!r}; accepted runtimes are {', '.join(RUNTIMES)}.")
+        return runtime
+    if source is not None and is_onnx_export(source):
+        return ONNX
+    if keras_installed():
+        return KERAS
+    logger.warning("TensorFlow is not installed, so captchas are read with the ONNX runtime "
+                   "(training and saliency maps need TensorFlow: %s).", FULL_INSTALL)
+    return ONNX
+
+
+def optional_module(module_name):
+    """Import `captcha_model.<module_name>`, which needs packages not every install has; ValueError
+    naming the missing one, where one is missing."""
+    try:
+        return importlib.import_module(f"captcha_model.{module_name}")
+    except ImportError as error:
+        if error.name not in OPTIONAL_PACKAGES:
+            raise
+        raise ValueError(f"This needs {error.name}, which is not installed here; the light install "
+                         f"(requirements-light.txt) reads captchas only. Install everything with: "
+                         f"{FULL_INSTALL}") from None
+
+
+def backend(runtime):
+    """The module that loads models for `runtime`: its `load(path)` gives (network, config, referee)."""
+    return optional_module(BACKENDS[choose_runtime(runtime)])

@@ -1,0 +1,197 @@
+"""The ONNX runtime: export, reloading, readings equal to Keras', refusals, and the light install.
+
+The light install (requirements-light.txt: no TensorFlow, Keras or exporter) is exercised by
+running the CLI and the app through tests/without_tensorflow.py, which makes those packages
+unimportable, in a subprocess.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import httpx
+import numpy as np
+import onnx
+import pytest
+from gradio_client import Client, handle_file
+
+from app_server import serving_program
+from captcha_model import data, hub, load_solver, model as model_lib, referee as referee_lib, runtime
+from captcha_model.__main__ import main
+from captcha_model.solver import BUNDLED_MODELS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WITHOUT_TENSORFLOW = [sys.executable, os.path.join(ROOT, "tests", "without_tensorflow.py")]
+REPO = "tester/captcha-onnx"
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def tiny_model(tmp_path, architecture, with_referee=False):
+    """An untrained model of `architecture` saved by save_model (with a referee inside if asked): its path."""
+    overrides = {} if architecture == "seed" else {"trunk_widths": (4, 4, 8, 8)}
+    config = model_lib.default_config(architecture, **overrides)
+    path = tmp_path / f"{architecture}.keras"
+    model_lib.save_model(model_lib.build_model(config), config, path)
+    if with_referee:
+        referee_config = referee_lib.RefereeConfig(widths=(4, 8, 8), main_weight=0.7)
+        referee_lib.attach(path, referee_lib.build_referee(config, referee_config), referee_config)
+    return path
+
+
+def export(source, out_dir, *options):
+    assert main(["export", str(source), str(out_dir), "--check-count", "0", *options]) == 0
+    return out_dir
+
+
+def assert_same_readings(first, second, inputs):
+    """Identical texts; confidences and network outputs equal to float rounding."""
+    first_readings, second_readings = first.solve_inputs(inputs), second.solve_inputs(inputs)
+    assert [reading.text for reading in first_readings] == [reading.text for reading in second_readings]
+    np.testing.assert_allclose([value for reading in first_readings for value in reading.character_confidences],
+                               [value for reading in second_readings for value in reading.character_confidences],
+                               atol=1e-4)
+    for first_outputs, second_outputs in zip(np.atleast_1d(first.network(inputs)), np.atleast_1d(second.network(inputs))):
+        np.testing.assert_allclose(first_outputs, second_outputs, atol=1e-4)
+
+
+@pytest.mark.parametrize("architecture", ["seed", "default", "ctc"])
+def test_each_architecture_exports_and_reads_as_keras_does(tmp_path, architecture):
+    path = tiny_model(tmp_path, architecture, with_referee=architecture == "default")
+    out_dir = export(path, tmp_path / "export")
+    keras_solver, onnx_solver = load_solver(path), load_solver(out_dir)
+    assert (keras_solver.runtime, onnx_solver.runtime) == ("keras", "onnx")
+    assert onnx_solver.model is None and onnx_solver.config == keras_solver.config
+    assert onnx_solver.network.parameters == keras_solver.network.parameters
+    assert (onnx_solver.referee is not None) == (architecture == "default")
+    inputs, _ = data.render_range(keras_solver.config, 31, 0, 24, data.Emphasis("0O"))
+    assert_same_readings(keras_solver, onnx_solver, inputs)
+    assert "ONNX Runtime" in onnx_solver.describe()
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED_MODELS))
+def test_the_bundled_exports_read_as_the_bundled_models_do(name):
+    keras_solver, onnx_solver = load_solver(name), load_solver(name, runtime="onnx")
+    assert onnx_solver.referee.referee_config == keras_solver.referee.referee_config
+    # Captchas rich in 0 and O, so that the referees decide many glyphs.
+    inputs, _ = data.render_range(keras_solver.config, 616161, 0, 64, data.Emphasis("0O"))
+    assert_same_readings(keras_solver, onnx_solver, inputs)
+
+
+def test_a_quantized_export_has_int8_networks_a_third_the_size(tmp_path):
+    config = model_lib.default_config()
+    path = tmp_path / "full.keras"
+    model_lib.save_model(model_lib.build_model(config), config, path)
+    float_size = os.path.getsize(export(path, tmp_path / "float") / runtime.ONNX_MODEL_FILE)
+    quantized = export(path, tmp_path / "int8", "--quantize") / runtime.ONNX_MODEL_FILE
+    assert os.path.getsize(quantized) < float_size / 3
+    assert "QuantizeLinear" in {node.op_type for node in onnx.load(quantized).graph.node}
+    readings = load_solver(quantized.parent).solve([data.sample_captcha(config, 3)[1]])
+    assert len(readings) == 1 and len(readings[0].character_confidences) == len(readings[0].text)
+
+
+@pytest.fixture(scope="module")
+def bundled_export(tmp_path_factory):
+    """A copy of the bundled default model's export, for tests that break it."""
+    folder = tmp_path_factory.mktemp("bundled") / "default"
+    shutil.copytree(os.path.dirname(BUNDLED_MODELS["default"]), folder)
+    os.remove(folder / "model.keras")
+    return folder
+
+
+def broken_copy(source, target, breakage):
+    shutil.copytree(source, target)
+    breakage(target)
+    return target
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda folder: (folder / "model.onnx").write_bytes(b"not a network"), "Could not load .* as an ONNX network"),
+    (lambda folder: (folder / "model.onnx").write_bytes(b""), "Could not load .* as an ONNX network"),
+    (lambda folder: os.remove(folder / "config.json"), "Could not read .*config.json"),
+    (lambda folder: (folder / "config.json").write_text("{"), "holds a malformed config.json"),
+    # Another model's config: an input the network does not read.
+    (lambda folder: shutil.copy(os.path.join(os.path.dirname(BUNDLED_MODELS["ctc"]), "config.json"), folder),
+     r"reads tensor\(uint8\) .*its config needs one uint8 input of \(batch, 40, 88, 1\)"),
+    # A referee network in the main network's place: one input of the wrong width.
+    (lambda folder: shutil.copy(folder / "referee.onnx", folder / "model.onnx"), "its config needs one uint8 input"),
+    (lambda folder: os.remove(folder / "referee_config.json"), "referee without a readable referee_config.json"),
+])
+def test_broken_exports_are_refused_with_what_is_wrong(bundled_export, tmp_path, breakage, message):
+    folder = broken_copy(bundled_export, tmp_path / "broken", breakage)
+    with pytest.raises(ValueError, match=message):
+        load_solver(folder)
+
+
+def test_onnx_runtime_refuses_a_keras_file_and_a_missing_export(tmp_path, capsys):
+    with pytest.raises(ValueError, match="ONNX Runtime reads its export, made with python -m captcha_model export"):
+        load_solver(BUNDLED_MODELS["default"], runtime="onnx")
+    with pytest.raises(ValueError, match="Unknown runtime 'tflite'; accepted runtimes are keras, onnx"):
+        load_solver(runtime="tflite")
+    with pytest.raises(ValueError, match="No model file at .*nothing.onnx'"):
+        load_solver(tmp_path / "nothing.onnx", runtime="onnx")
+    with pytest.raises(SystemExit):
+        main(["export", "default", str(tmp_path / "out"), "--format", "tflite"])
+    assert "invalid choice: 'tflite' (choose from 'onnx')" in capsys.readouterr().err
+
+
+def test_the_cli_solves_with_either_runtime(tmp_path, capsys, config):
+    path = tmp_path / "captcha.png"
+    text, image = data.sample_captcha(config, 12)
+    image.save(path)
+    for arguments in (["--runtime", "onnx"], ["--runtime", "keras"], ["--model", os.path.dirname(BUNDLED_MODELS["default"]) + "/model.onnx"]):
+        assert main(["solve", str(path), *arguments]) == 0
+        assert capsys.readouterr().out.split("\t")[1] == text
+
+
+def run_without_tensorflow(*arguments, **options):
+    return subprocess.run([*WITHOUT_TENSORFLOW, *arguments], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          **options)
+
+
+def test_the_light_install_solves_on_onnx_runtime_and_says_so(tmp_path, config):
+    paths, texts = [], []
+    for seed in (21, 22):
+        text, image = data.sample_captcha(config, seed)
+        paths.append(str(tmp_path / f"{seed}.png"))
+        image.save(paths[-1])
+        texts.append(text)
+    result = run_without_tensorflow("-m", "captcha_model", "solve", *paths)
+    assert result.returncode == 0, result.stderr
+    assert [line.split("\t")[1] for line in result.stdout.splitlines()] == texts
+    assert "TensorFlow is not installed, so captchas are read with the ONNX runtime" in result.stderr
+    refused = run_without_tensorflow("-m", "captcha_model", "export", "default", str(tmp_path / "out"))
+    assert refused.returncode == 2
+    assert "This needs keras, which is not installed here" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_the_app_serves_without_tensorflow(tmp_path, config):
+    with serving_program([*WITHOUT_TENSORFLOW, "app.py"], ROOT) as url:
+        page = httpx.get(f"{url}config", timeout=10).json()
+        assert any("runs on ONNX Runtime" in str(component["props"].get("value")) for component in page["components"])
+        client = Client(url, verbose=False)
+        path = tmp_path / "captcha.png"
+        text, image = data.sample_captcha(config, 23)
+        image.save(path)
+        assert client.predict(handle_file(str(path)), api_name="/solve")[0] == text
+        # Saliency needs TensorFlow's gradients: no maps, and no error either.
+        assert client.predict(handle_file(str(path)), api_name="/explain") == []
+        generated = client.predict("", 5, 6, "200x70", "ctc", api_name="/generate")
+        assert generated[2] and len(generated[1]) == 6
+
+
+def test_a_hub_repo_with_the_onnx_export_is_pulled_and_read_without_tensorflow(hub_server, tmp_path, config):
+    assert main(["push", "default", REPO, "--onnx"]) == 0
+    files = hub_server.repositories[REPO].commits[hub_server.repositories[REPO].main]
+    assert {"model.keras", "model.onnx", "referee.onnx", "referee_config.json", "config.json"} <= set(files)
+    assert b"Its ONNX export, which reads captchas without TensorFlow" in files["README.md"]
+    path = tmp_path / "captcha.png"
+    text, image = data.sample_captcha(config, 24)
+    image.save(path)
+    result = run_without_tensorflow("-m", "captcha_model", "solve", str(path), "--model", REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\t")[1] == text
+    with pytest.raises(ValueError, match="was made from another model"):
+        hub.push(BUNDLED_MODELS["default"], REPO, onnx_folder=os.path.dirname(BUNDLED_MODELS["ctc"]))
