@@ -35,7 +35,6 @@ import threading
 import time
 
 import gradio as gr
-import matplotlib.pyplot as plt
 from PIL import Image
 
 from captcha_model import config as config_lib, data, evaluation, hub, model as model_lib, saliency, solver as solver_lib
@@ -304,9 +303,8 @@ def model_input_picture(image, config):
 
 
 def save_figure(figure, path):
-    """Write a matplotlib figure to `path` and release it, so serving does not accumulate figures."""
+    """Write a matplotlib figure to `path`."""
     figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
     return path
 
 
@@ -532,7 +530,6 @@ class CaptchaApp:
             on_progress=lambda fraction: progress(fraction, desc=description),
         )
         figure = evaluation.plot_confusions(report)
-        plt.close(figure)
         failures = [
             (self.picture_file(data.sample_captcha(captchas, seed, failure.index)[1], "captcha"),
              f"#{failure.index}: {failure.truth} → {failure.predicted or '(nothing)'}")

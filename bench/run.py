@@ -32,12 +32,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
 import matplotlib.patches  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
@@ -396,11 +393,11 @@ def save_plot(figure, path):
     """Lay out, write and release a figure."""
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
 
 
 def plot_training(curves, path):
-    figure, (by_time, by_samples) = plt.subplots(1, 2, figsize=(11, 4))
+    figure = Figure(figsize=(11, 4))
+    by_time, by_samples = figure.subplots(1, 2)
     for name, history in curves.items():
         minutes = [record["wall_seconds"] / 60 for record in history]
         samples = [record["samples_seen"] for record in history]
@@ -419,7 +416,8 @@ def plot_training(curves, path):
 
 
 def plot_speed(speeds, path):
-    figure, (batch, single) = plt.subplots(1, 2, figsize=(10, 3.6))
+    figure = Figure(figsize=(10, 3.6))
+    batch, single = figure.subplots(1, 2)
     names = list(speeds)
     batch.bar(names, [speeds[name]["batch_per_second"] for name in names], color="#4c72b0")
     batch.set_ylabel("captchas per second (batch)")
@@ -450,7 +448,8 @@ def finish_accuracy_plot(figure, axes, xlabel, path):
 
 
 def plot_sizes(sizes, path):
-    figure, axes = plt.subplots(figsize=(10, 4))
+    figure = Figure(figsize=(10, 4))
+    axes = figure.subplots()
     names = list(next(iter(sizes.values())))
     for offset, name in enumerate(names):
         # Models side by side within each size, so their error bars do not hide each other; no
@@ -463,7 +462,8 @@ def plot_sizes(sizes, path):
 
 def plot_lengths(lengths, path):
     """One line per model and size; a model that reads one cell only is one marker."""
-    figure, axes = plt.subplots(figsize=(8, 4))
+    figure = Figure(figsize=(8, 4))
+    axes = figure.subplots()
     for size, row in lengths.items():
         names = dict.fromkeys(name for cell in row.values() for name in cell)
         for name in names:
@@ -478,7 +478,8 @@ def plot_saliency(pictured, path):
     """Each pictured captcha, then one overlay per character read, with the box the test masks."""
     rows = [(name, *item) for name, items in pictured.items() for item in items]
     columns = 1 + max((len(explanations) for *_, explanations in rows), default=0)
-    figure, grid = plt.subplots(len(rows), columns, figsize=(2.2 * columns, 1.25 * len(rows)), squeeze=False)
+    figure = Figure(figsize=(2.2 * columns, 1.25 * len(rows)))
+    grid = figure.subplots(len(rows), columns, squeeze=False)
     for axes_row, (name, image, text, explanations) in zip(grid, rows):
         axes_row[0].imshow(image)
         reading = "".join(character.character for character in explanations)
