@@ -38,7 +38,7 @@ import gradio as gr
 from PIL import Image
 
 from captcha_model import config as config_lib, data, evaluation, hub, model as model_lib, saliency, solver as solver_lib
-from captcha_model.local_files import LocalImage
+from captcha_model.local_files import local_image
 
 # The bundled model `captcha_model.load_solver(None)` loads, chosen when no other is named.
 DEFAULT_MODEL = "default"
@@ -757,7 +757,7 @@ def build_demo(app):
                     generate_button = gr.Button("Generate & solve", variant="primary", elem_id="generate-button")
                     random_button = gr.Button("New random captcha", elem_id="random-button")
                 with gr.Column(scale=3):
-                    captcha = LocalImage(label="Captcha", format="png", type="pil", interactive=False, height=200,
+                    captcha = local_image(label="Captcha", format="png", type="pil", interactive=False, height=200,
                                        buttons=["download", "fullscreen"], elem_id="generated-image")
                     with gr.Row():
                         truth = gr.Textbox(label="True text", interactive=False, elem_id="generated-truth")
@@ -790,7 +790,7 @@ def build_demo(app):
         with gr.Tab("Upload & solve", id="upload"):
             with gr.Row():
                 with gr.Column():
-                    upload = LocalImage(label="Captcha image", type="filepath", image_mode=None,
+                    upload = local_image(label="Captcha image", type="filepath", image_mode=None,
                                       sources=["upload", "clipboard"], height=220, elem_id="upload-image")
                     gr.Markdown(
                         f"PNG, JPEG, GIF, WebP, BMP or TIFF, of any size and color mode, up to "

@@ -2,7 +2,7 @@
 
 Gradio fetches a file payload whose `path` is a URL on an allowed host (hf.co,
 huggingface.co) into its cache, whole and before any of the app's code runs: a public
-demo would download whatever a visitor names. `LocalImage` refuses such a payload
+demo would download whatever a visitor names. `local_image` refuses such a payload
 before anything is fetched, with a message saying what to send instead.
 """
 
@@ -21,20 +21,25 @@ def refuse_remote(path):
         raise gr.Error(REMOTE_REFUSAL.format(address=str(path)[:200]), print_exception=False)
 
 
-class LocalImage(gr.Image):
-    """`gr.Image` that moves into its cache only files on this server.
+def local_image(**options):
+    """A `gr.Image(**options)` that moves into its cache only files on this server.
 
     Gradio hands every file of a payload to the component's `move_resource_to_block_cache`,
-    which would download URLs; here a URL is refused there. As a template of `gr.Image`,
-    the page and the API see it as an ordinary Image.
+    which would download URLs; here a URL is refused first. The methods are wrapped on the
+    instance rather than in a subclass, because Gradio writes a stub file beside every
+    component class it sees defined, and the page and the API keep seeing a plain Image.
     """
+    image = gr.Image(**options)
+    move, async_move = image.move_resource_to_block_cache, image.async_move_resource_to_block_cache
 
-    is_template = True
-
-    def move_resource_to_block_cache(self, url_or_file_path):
+    def move_local(url_or_file_path):
         refuse_remote(url_or_file_path)
-        return super().move_resource_to_block_cache(url_or_file_path)
+        return move(url_or_file_path)
 
-    async def async_move_resource_to_block_cache(self, url_or_file_path):
+    async def async_move_local(url_or_file_path):
         refuse_remote(url_or_file_path)
-        return await super().async_move_resource_to_block_cache(url_or_file_path)
+        return await async_move(url_or_file_path)
+
+    image.move_resource_to_block_cache = move_local
+    image.async_move_resource_to_block_cache = async_move_local
+    return image
