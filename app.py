@@ -26,7 +26,6 @@ import collections
 import dataclasses
 import functools
 import hashlib
-import io
 import math
 import os
 import secrets
@@ -39,6 +38,7 @@ from PIL import Image
 
 from captcha_model import config as config_lib, data, evaluation, hub, model as model_lib, saliency, solver as solver_lib
 from captcha_model.local_files import local_image
+from captcha_model.picture_store import PictureStore
 
 # The bundled model `captcha_model.load_solver(None)` loads, chosen when no other is named.
 DEFAULT_MODEL = "default"
@@ -52,6 +52,11 @@ READING_CONCURRENCY = 2
 EVALUATION_LANE = "evaluate"
 MAX_WAITING_EVALUATIONS = 4
 DEFAULT_EVALUATION_COUNT = 200
+# The pictures of answers and the uploads read are deleted, oldest first, beyond this many
+# bytes or this age; Gradio deletes every other file it made for the app on the same schedule.
+MAX_STORED_BYTES = 256 * 2**20
+MAX_STORED_AGE_SECONDS = 3600
+CACHE_CHECK_SECONDS = 600
 MAX_FAILURES_SHOWN = 24
 # train.py draws from the streams --seed, --seed + 10**6 and --seed + 2 * 10**6 (seeds 1000,
 # 5000 and 7000 for the bundled default model and 14000 for its referee, 3000, 6000, 9000 and
@@ -347,7 +352,13 @@ class CaptchaApp:
     def __init__(self, solver, notice=None, name=None):
         self.name = name or solver.source
         self.notice = notice
+        # The pictures of each model and the example uploads last as long as the app; the
+        # pictures of answers are stored once, in Gradio's cache, which serves them from there.
         self.files = tempfile.mkdtemp(prefix="captcha-break-")
+        cache = gr.utils.get_upload_folder()
+        os.makedirs(cache, exist_ok=True)
+        self.store = PictureStore(tempfile.mkdtemp(prefix="captcha-break-", dir=cache), MAX_STORED_BYTES,
+                                  MAX_STORED_AGE_SECONDS)
         # The first model leads the choice; the bundled ones follow in their own order.
         self.model_names = [self.name, *(name for name in solver_lib.BUNDLED_MODELS if name != self.name)]
         # What each model reads comes from its file's config, so that the page can describe
@@ -423,25 +434,8 @@ class CaptchaApp:
         return picture, truth, reading.text, verdict(truth, reading), character_confidences(reading)
 
     def picture_file(self, picture, name):
-        """A PIL image as `name`.png in a folder named after its content, written atomically.
-
-        Gradio writes a returned PIL image straight into a cache file named after its content,
-        so visitors shown the same picture at once (every first page load shows the same
-        captcha) could be sent a file that another request is rewriting. A returned file is
-        copied into that cache atomically instead.
-        """
-        buffer = io.BytesIO()
-        picture.save(buffer, format="PNG")
-        content = buffer.getvalue()
-        folder = os.path.join(self.files, hashlib.sha256(content).hexdigest())
-        path = os.path.join(folder, f"{name}.png")
-        if not os.path.exists(path):
-            os.makedirs(folder, exist_ok=True)
-            handle, partial = tempfile.mkstemp(suffix=".png", dir=folder)
-            with os.fdopen(handle, "wb") as file:
-                file.write(content)
-            os.replace(partial, path)
-        return path
+        """A PIL image as `name`.png in the app's bounded store, which Gradio serves without copying."""
+        return self.store.save(picture, name)
 
     def check_generate_inputs(self, text, seed, length=None, size=None, model=None):
         """Messages under the boxes for input `generate` would refuse."""
@@ -479,13 +473,14 @@ class CaptchaApp:
         picture = self.picture_file(model_input_picture(image, solver.config), "model-input")
         return reading.text, character_confidences(reading), picture, details
 
-    @staticmethod
-    def open_upload(upload):
-        """The decoded image of an upload's raw payload, or a clear error."""
+    def open_upload(self, upload):
+        """The decoded image of an upload's raw payload, or a clear error; the file counts towards the store's bound."""
         if not upload:
             raise user_error("Upload or paste an image first.")
+        path = uploaded_path(upload)
+        self.store.add(path)
         try:
-            return solver_lib.open_image(uploaded_path(upload))
+            return solver_lib.open_image(path)
         except ValueError as error:
             raise user_error(error) from None
 
@@ -726,7 +721,8 @@ def size_input(elem_id, placeholder, info):
 def build_demo(app):
     """The Blocks UI around a `CaptchaApp`, with its queue configured."""
     config = app.config_of()
-    with gr.Blocks(title="captcha-break: read captchas with a small CNN", analytics_enabled=False) as demo:
+    with gr.Blocks(title="captcha-break: read captchas with a small CNN", analytics_enabled=False,
+                   delete_cache=(CACHE_CHECK_SECONDS, MAX_STORED_AGE_SECONDS)) as demo:
         gr.Markdown(
             "# captcha-break\n"
             "A small Keras network that reads the text captchas drawn by the Python "
@@ -800,6 +796,8 @@ def build_demo(app):
                     solve_button = gr.Button("Solve", variant="primary", elem_id="solve-button")
                     gr.Examples(write_example_uploads(config, app.files), inputs=upload,
                                 label="Example captchas (PNG, JPEG, GIF, WebP, BMP): click one")
+                    # Gradio keeps its copies of the examples for as long as it serves them.
+                    app.store.keep(upload.keep_in_cache)
                 with gr.Column():
                     model_input = gr.Image(
                         label=model_input_label(config), interactive=False, format="png", height=220,

@@ -1,14 +1,20 @@
-"""The app as a public Space: remote payloads refused before any download.
+"""The app as a public Space: bounded disk, remote payloads refused before any download.
 
 The served app is driven through gradio_client, as in test_app.py.
 """
 
+import os
+
 import gradio.processing_utils
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from PIL import Image
 
+import app
 from app_server import serving
+from captcha_model import data
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
 
@@ -49,9 +55,40 @@ def test_a_payload_naming_an_address_is_refused_and_nothing_is_fetched(client, d
 
 
 def test_an_uploaded_file_is_still_read(client, solver, tmp_path, downloads):
-    from captcha_model import data
-
     path = tmp_path / "captcha.png"
     data.sample_captcha(solver.config, seed=12)[1].save(path)
     assert client.predict(handle_file(str(path)), api_name="/solve")[0] == solver.solve([str(path)])[0].text
     assert downloads == []
+
+
+def folder_bytes(folder):
+    return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(folder) for name in names)
+
+
+def test_many_uploads_and_generations_keep_the_cache_under_its_bound(solver, tmp_path, monkeypatch):
+    cache = tmp_path / "gradio"
+    bound = 2 * 2**20
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    monkeypatch.setattr(app, "MAX_STORED_BYTES", bound)
+    blocks = app.build_demo(app.CaptchaApp(solver, None, "default"))
+    noise = np.random.default_rng(0)
+    uploads = []
+    for index in range(24):
+        # Noise does not compress: each file is about 300 KB, 3.5 times the bound in all.
+        path = tmp_path / f"noise-{index}.png"
+        Image.fromarray(noise.integers(0, 256, (320, 320, 3), dtype=np.uint8)).save(path)
+        uploads.append(path)
+    sent = sum(os.path.getsize(path) for path in uploads)
+    with serving(blocks) as url:
+        # What Gradio holds for the page itself (examples, model pictures) stays; answers come on top.
+        fixed = folder_bytes(cache)
+        client = Client(url, verbose=False, download_files=str(tmp_path / "client"))
+        for index, path in enumerate(uploads):
+            client.predict(handle_file(str(path)), api_name="/solve")
+            client.predict(handle_file(str(path)), api_name="/explain")
+            picture, truth, reading, _, _ = client.predict("", 100 + index, api_name="/generate")
+            assert folder_bytes(cache) - fixed <= bound, f"after {index + 1} uploads and generations"
+        # The newest answer is whole and still served.
+        assert Image.open(picture).convert("RGB").tobytes() == data.sample_captcha(solver.config, 123)[1].tobytes()
+        assert client.predict(handle_file(str(uploads[-1])), api_name="/solve")[0] == solver.solve([uploads[-1]])[0].text
+    assert sent > 3 * bound
