@@ -96,15 +96,16 @@ CSS = """
 """
 
 
-def load_app_solver(source):
+def load_app_solver(source, strict=False):
     """(solver, notice, name): the model to serve first, a note for visitors or None, and its name.
 
     `source` is a bundled model's name, a .keras path, a Hub repo OWNER/NAME[@REVISION],
     or None for the bundled default model; a model that cannot be had is replaced by the
-    bundled default one, and the notice says so on the page. The name is how the page's
-    model choice lists it: the source as given, or the bundled model's name.
+    bundled default one, and the notice says so on the page and in every answer of that
+    model; with `strict`, it raises ValueError instead. The name is how the page's model
+    choice lists it: the source as given, or the bundled model's name.
     """
-    solver, notice = hub.load_solver_with_fallback(source)
+    solver, notice = hub.load_solver_with_fallback(source, strict)
     return solver, notice, DEFAULT_MODEL if notice or not source else source
 
 
@@ -431,7 +432,21 @@ class CaptchaApp:
             raise user_error(error) from None
         reading = self.solver_of(model).solve([image])[0]
         picture = self.picture_file(image, "captcha")
-        return picture, truth, reading.text, verdict(truth, reading), character_confidences(reading)
+        return (picture, truth, reading.text, f"{verdict(truth, reading)}\n\n{self.answered_by(model)}",
+                character_confidences(reading))
+
+    def model_identity(self, model=None):
+        """Which model answers for `model`: its name, source and revision, and the fallback notice or None."""
+        model = self.check_model(model)
+        solver = self.solver_of(model)
+        return {"name": model, "source": solver.source, "revision": solver.revision,
+                "fallback": self.notice if model == self.name else None}
+
+    def answered_by(self, model=None):
+        """A Markdown line naming the model that answered, and saying so where it stands in for another."""
+        identity = self.model_identity(model)
+        line = f"Answered by **{identity['name']}**: {identity['source']}, revision `{identity['revision']}`."
+        return line + (f" **Fallback:** {identity['fallback']}" if identity["fallback"] else "")
 
     def picture_file(self, picture, name):
         """A PIL image as `name`.png in the app's bounded store, which Gradio serves without copying."""
@@ -468,7 +483,7 @@ class CaptchaApp:
         reading = solver.solve([image])[0]
         details = (
             f"Read `{reading.text or '(nothing)'}` with {floor_percent(reading.confidence, 1)} confidence "
-            f"from a {image.width}×{image.height} {image.format} image in mode {image.mode}."
+            f"from a {image.width}×{image.height} {image.format} image in mode {image.mode}.\n\n{self.answered_by(model)}"
         )
         picture = self.picture_file(model_input_picture(image, solver.config), "model-input")
         return reading.text, character_confidences(reading), picture, details
@@ -531,7 +546,8 @@ class CaptchaApp:
              f"#{failure.index}: {failure.truth} → {failure.predicted or '(nothing)'}")
             for failure in report.failures[:MAX_FAILURES_SHOWN]
         ]
-        return self.evaluation_summary(report), figure, failures, report.to_dict()
+        summary = f"{self.evaluation_summary(report)}\n\n{self.answered_by(model)}"
+        return summary, figure, failures, {**report.to_dict(), "model": self.model_identity(model)}
 
     @staticmethod
     def evaluation_count(count):
@@ -908,13 +924,19 @@ def parse_args(argv=None):
              f"a .keras file or a Hub repo OWNER/NAME[@REVISION] (default: ${hub.MODEL_VARIABLE}, else "
              f"{DEFAULT_MODEL}); visitors can also choose any bundled model",
     )
+    parser.add_argument(
+        "--strict", action="store_true", default=hub.strict_from_environment(),
+        help=f"fail at start-up when --model cannot be loaded, instead of serving the bundled model with a "
+             f"warning (default: on when ${hub.STRICT_VARIABLE} is 1)",
+    )
     return parser.parse_args(argv)
 
 
 # Run as `python app.py`, the command line names the first model; imported, as by the tests,
 # the environment does. Either way it is loaded once, before serving.
-MODEL_SOURCE = parse_args(None if __name__ == "__main__" else []).model
-demo = build_demo(CaptchaApp(*load_app_solver(MODEL_SOURCE)))
+ARGUMENTS = parse_args(None if __name__ == "__main__" else [])
+MODEL_SOURCE = ARGUMENTS.model
+demo = build_demo(CaptchaApp(*load_app_solver(MODEL_SOURCE, ARGUMENTS.strict)))
 
 if __name__ == "__main__":
     launch(demo)

@@ -79,7 +79,7 @@ def generate(args):
 
 def push(args):
     model = BUNDLED_MODELS.get(args.model or "default", args.model)
-    commit = hub.push(model, args.repo, private=args.private)
+    commit = hub.push(model, args.repo, private=args.private, base_model=args.base_model)
     print(f"Pushed {model} to {commit.repo_url} at revision {commit.oid}")
     return 0
 
@@ -132,6 +132,9 @@ def build_parser():
                               "training_curve.png beside it go along (default: the bundled default model)")
     command.add_argument("repo", metavar="OWNER/NAME", help="the model repo, created if it does not exist")
     command.add_argument("--private", action="store_true", help="create the repo as private")
+    command.add_argument("--base-model", metavar="OWNER/NAME",
+                         help="the Hub repo the model was fine-tuned from, for the card's base_model (default: "
+                              "train.py's --init-from, where that names a repo)")
     command.set_defaults(run=push)
     return parser
 

@@ -461,6 +461,8 @@ def fold_batch_norm(model):
 
 
 CONFIG_ENTRY = "captcha_config.json"
+# Where Keras keeps a model's weights, in its .keras files and its model folders.
+WEIGHTS_ENTRY = "model.weights.h5"
 
 
 def save_model(model, config, path, include_optimizer=False):
@@ -516,18 +518,33 @@ def rewrite_archive(source_path, target_path, entries):
             target.writestr(name, content)
 
 
-def read_config(path):
-    """The `CaptchaConfig` stored in a `.keras` file written by `save_model`."""
+def read_entry(path, name):
+    """The bytes of entry `name` of a model, or None where it has none.
+
+    A model is a `.keras` file written by `save_model`, or a folder holding that file's
+    entries unpacked, as a Hub repo does so that Keras's own loader reads it.
+    """
     try:
+        if os.path.isdir(path):
+            entry = os.path.join(path, name)
+            if not os.path.isfile(entry):
+                return None
+            with open(entry, "rb") as handle:
+                return handle.read()
         with zipfile.ZipFile(path) as archive:
-            text = archive.read(CONFIG_ENTRY).decode()
+            return archive.read(name) if name in archive.namelist() else None
     except (zipfile.BadZipFile, OSError) as error:
-        raise ValueError(f"{path} is not a readable .keras model file ({error}).") from error
-    except KeyError:
-        raise ValueError(f"{path} has no {CONFIG_ENTRY}; only models saved by captcha_model are accepted.") from None
+        raise ValueError(f"{path} is not a readable .keras model file or folder ({error}).") from error
+
+
+def read_config(path):
+    """The `CaptchaConfig` stored in a model written by `save_model` (a `.keras` file or its unpacked folder)."""
+    text = read_entry(path, CONFIG_ENTRY)
+    if text is None:
+        raise ValueError(f"{path} has no {CONFIG_ENTRY}; only models saved by captcha_model are accepted.")
     try:
-        return CaptchaConfig.from_json(text)
-    except (TypeError, json.JSONDecodeError) as error:
+        return CaptchaConfig.from_json(text.decode())
+    except (TypeError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path} holds a malformed {CONFIG_ENTRY} ({error}).") from None
 
 

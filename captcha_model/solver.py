@@ -6,6 +6,7 @@ model, which reads 1-8 characters on captchas of any size; `load_solver("OWNER/N
 pulls a model pushed to the Hugging Face Hub (see `captcha_model.hub`).
 """
 
+import hashlib
 import io
 import json
 import os
@@ -25,6 +26,9 @@ BUNDLED_MODELS = {
 }
 BUNDLED_MODEL = BUNDLED_MODELS["default"]
 METRICS_FILE = "metrics.json"
+# The environment variable that names the model the app serves: OWNER/NAME, OWNER/NAME@REVISION
+# or a path. A Hugging Face Space sets it as a variable in its settings.
+MODEL_VARIABLE = "CAPTCHA_MODEL"
 
 # Uploads beyond these limits are refused before they are decoded: a small file can
 # claim a huge canvas (a decompression bomb), and no captcha needs either.
@@ -90,11 +94,13 @@ class Solver:
     again each character of its pair that the model reads.
     """
 
-    def __init__(self, model, config, source, metrics=None, batch_size=256, referee=None):
+    def __init__(self, model, config, source, metrics=None, batch_size=256, referee=None, revision=None):
         self.model = model
         self.inference_model = model_lib.fold_batch_norm(model)
         self.config = config
         self.source = source
+        # Which version of the model this is: a Hub commit, or a digest of the model's weights.
+        self.revision = revision
         self.metrics = metrics
         self.batch_size = batch_size
         self.referee = referee
@@ -135,22 +141,31 @@ def load_solver(source=None):
     by name (`"ctc"`, see `BUNDLED_MODELS`), a `.keras` file or a Hub repo "OWNER/NAME[@REVISION]".
     """
     name = "default" if source is None else source
+    revision = None
     if name in BUNDLED_MODELS:
         path, description = BUNDLED_MODELS[name], f"bundled {name} model"
     else:
         path = description = os.fspath(source)
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         # Imported here because the hub module builds on this one.
         from captcha_model import hub
 
-        path, description = hub.fetch(path)
+        path, description, revision = hub.fetch(path)
     model, config = model_lib.load_model(path)
-    return Solver(model, config, description, metrics=read_metrics(path), referee=referee_lib.load_referee(path, config))
+    return Solver(model, config, description, metrics=read_metrics(path), referee=referee_lib.load_referee(path, config),
+                  revision=revision or weights_digest(path))
+
+
+def weights_digest(model_path):
+    """'sha256:' and the start of the digest of a model's weights: the revision of a model that is a file."""
+    weights = model_lib.read_entry(model_path, model_lib.WEIGHTS_ENTRY) or b""
+    return "sha256:" + hashlib.sha256(weights).hexdigest()[:12]
 
 
 def read_metrics(model_path):
-    """The metrics.json that train.py wrote beside a model, or None where there is none."""
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), METRICS_FILE)
+    """The metrics.json that train.py wrote beside a model (or inside its folder), or None where there is none."""
+    folder = model_path if os.path.isdir(model_path) else os.path.dirname(os.path.abspath(model_path))
+    path = os.path.join(folder, METRICS_FILE)
     try:
         with open(path) as handle:
             return json.load(handle)

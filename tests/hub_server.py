@@ -7,7 +7,8 @@ GET, with `ETag`, `X-Repo-Commit` and `Content-Length`). Errors carry the `X-Err
 `X-Error-Message` headers the client turns into its exceptions.
 
 Every commit gets a real 40-hex revision, so revisions can be pinned, and every request is
-recorded, so tests can tell a download from a cache hit. `point_client_at` sends the real
+recorded, so tests can tell a download from a cache hit. Setting `failing_status` (e.g. 429
+or 503) makes every answer that error, as a Hub that is overloaded or down would give. `point_client_at` sends the real
 client to it, and the `hub_server` fixture in conftest.py does both.
 """
 
@@ -114,6 +115,7 @@ class HubServer:
         self.token = token
         self.repositories = {}
         self.requests = []
+        self.failing_status = None
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (Handler,), {"hub": self}))
         self.server.daemon_threads = True
@@ -239,6 +241,8 @@ class Handler(BaseHTTPRequestHandler):
         with self.hub.lock:
             self.hub.requests.append((method, url.path))
             try:
+                if self.hub.failing_status:
+                    raise HubError(self.hub.failing_status, "The Hub is busy; try again later")
                 status, body, headers = self.route(method, url.path)
             except HubError as error:
                 status, body, headers = error.status, error.body, error.headers

@@ -92,3 +92,33 @@ def test_many_uploads_and_generations_keep_the_cache_under_its_bound(solver, tmp
         assert Image.open(picture).convert("RGB").tobytes() == data.sample_captcha(solver.config, 123)[1].tobytes()
         assert client.predict(handle_file(str(uploads[-1])), api_name="/solve")[0] == solver.solve([uploads[-1]])[0].text
     assert sent > 3 * bound
+
+
+def test_every_answer_names_the_model_that_gave_it(client, solver, tmp_path):
+    identity = {"name": "default", "source": "bundled default model", "revision": solver.revision, "fallback": None}
+    assert identity["revision"].startswith("sha256:")
+    line = f"Answered by **default**: bundled default model, revision `{solver.revision}`."
+    assert line in client.predict("", 3, api_name="/generate")[3]
+    path = tmp_path / "captcha.png"
+    data.sample_captcha(solver.config, seed=13)[1].save(path)
+    assert line in client.predict(handle_file(str(path)), api_name="/solve")[3]
+    summary, _, _, report = client.predict(5, 1, api_name="/evaluate")
+    assert line in summary and report["model"] == identity
+    assert "**Fallback:**" not in summary
+
+
+def test_a_fallback_is_visible_in_every_answer_of_the_model_it_stands_in_for(hub_server, solver, tmp_path):
+    blocks = app.build_demo(app.CaptchaApp(*app.load_app_solver("tester/missing")))
+    path = tmp_path / "captcha.png"
+    data.sample_captcha(solver.config, seed=13)[1].save(path)
+    with serving(blocks) as url:
+        client = Client(url, verbose=False)
+        fallback = "**Fallback:** Could not load the model 'tester/missing', so the bundled model is used instead"
+        assert fallback in client.predict("", 3, api_name="/generate")[3]
+        assert fallback in client.predict(handle_file(str(path)), api_name="/solve")[3]
+        summary, _, _, report = client.predict(5, 1, api_name="/evaluate")
+        assert fallback in summary
+        assert report["model"]["name"] == "default"
+        assert report["model"]["fallback"].startswith("Could not load the model 'tester/missing'")
+        # A model chosen on purpose is no fallback.
+        assert "Fallback" not in client.predict("", 3, 6, "", "ctc", api_name="/generate")[3]
