@@ -1,4 +1,4 @@
-"""Command line: python -m captcha_model {solve,evaluate,generate,push} --help."""
+"""Command line: python -m captcha_model {solve,evaluate,generate,push,deploy} --help."""
 
 import argparse
 import csv
@@ -6,7 +6,7 @@ import json
 import os
 import sys
 
-from captcha_model import data, evaluation, hub
+from captcha_model import data, deploy as deploy_lib, evaluation, hub
 from captcha_model.config import parse_size
 from captcha_model.model import default_config
 from captcha_model.solver import BUNDLED_MODELS, load_solver
@@ -84,6 +84,12 @@ def push(args):
     return 0
 
 
+def deploy(args):
+    commit = deploy_lib.deploy(args.space, model=args.model, strict=args.strict, private=args.private)
+    print(f"Deployed the app to {commit.repo_url} at revision {commit.oid}")
+    return 0
+
+
 def add_captcha_options(command):
     command.add_argument("--size", metavar="WxH", help="draw every captcha at this size, e.g. 160x60 "
                                                       "(default: the model's size, or its range of sizes)")
@@ -100,7 +106,7 @@ def add_model_options(command):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m captcha_model",
-                                     description="Solve, evaluate and generate captchas; push models to the Hub.")
+                                     description="Solve, evaluate and generate captchas; push models and the app to the Hub.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     command = commands.add_parser("solve", help="read captcha images: prints path<TAB>text<TAB>confidence")
@@ -136,6 +142,18 @@ def build_parser():
                          help="the Hub repo the model was fine-tuned from, for the card's base_model (default: "
                               "train.py's --init-from, where that names a repo)")
     command.set_defaults(run=push)
+
+    command = commands.add_parser("deploy", help="upload the web app to a Hugging Face Space",
+                                  description="Uploads exactly the files the Space runs, storing binaries as the "
+                                              "Hub requires. The token comes from HF_TOKEN or `hf auth login`.")
+    command.add_argument("space", metavar="OWNER/SPACE", help="the Space, created if it does not exist")
+    command.add_argument("--model", metavar="OWNER/NAME@COMMIT",
+                         help=f"set the Space's {hub.MODEL_VARIABLE} variable: the model it serves (pin a commit)")
+    command.add_argument("--strict", action="store_true",
+                         help=f"set {hub.STRICT_VARIABLE}=1: the Space fails to start rather than serve the bundled "
+                              "model when --model cannot be loaded")
+    command.add_argument("--private", action="store_true", help="create the Space as private")
+    command.set_defaults(run=deploy)
     return parser
 
 

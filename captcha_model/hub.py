@@ -138,27 +138,48 @@ def push(model_path, repo_id, private=False, token=None, metrics_path=None, curv
         files[METRICS_FILE] = os.fspath(metrics_path)
     if curve_path:
         files[CURVE_FILE] = os.fspath(curve_path)
+    return commit_files(repo_id, files, f"Upload {config.architecture} captcha model", token,
+                        f"python -m captcha_model push {model_path} {repo_id}", private=private, replaces=PUSHED_FILES)
+
+
+def commit_files(repo_id, files, message, token, retry, private=False, replaces=None, repo_type="model", **create):
+    """Create the repo if needed, then one commit of `files` (path in the repo -> local path or bytes).
+
+    Files of the repo named in `replaces` (all but .gitattributes where None) that `files` lacks
+    are deleted in the same commit. `huggingface_hub` stores each file as the Hub asks: binaries
+    through Xet or LFS. `retry` is the command to run again after a failure; `create` goes to
+    `create_repo` (e.g. a Space's `space_sdk`). Returns the `CommitInfo`.
+    """
     api = HfApi(token=token)
     try:
         # Without --private the Hub's default applies, which an organisation may have set to private.
-        api.create_repo(repo_id, visibility="private" if private else None, exist_ok=True)
-        stale = set(PUSHED_FILES) & (set(api.list_repo_files(repo_id)) - set(files))
+        api.create_repo(repo_id, repo_type=repo_type, visibility="private" if private else None, exist_ok=True,
+                        **create)
+        existing = set(api.list_repo_files(repo_id, repo_type=repo_type)) - set(files) - {".gitattributes"}
+        stale = existing if replaces is None else existing & set(replaces)
         return api.create_commit(
             repo_id,
             [CommitOperationAdd(path_in_repo=name, path_or_fileobj=content) for name, content in files.items()]
             + [CommitOperationDelete(path_in_repo=name) for name in sorted(stale)],
-            commit_message=f"Upload {config.architecture} captcha model",
+            commit_message=message, repo_type=repo_type,
         )
     except HfHubHTTPError as error:
         problem = (
-            f"The Hub refused the push to {repo_id} ({_reason(error)}); check that the token "
+            f"The Hub refused the upload to {repo_id} ({_reason(error)}); check that the token "
             "(HF_TOKEN or `hf auth login`) may write to that namespace"
         )
     except (httpx2.TransportError, OfflineModeIsEnabled) as error:
-        problem = f"Could not reach the Hub at {constants.ENDPOINT} to push to {repo_id} ({_reason(error)})"
-    raise ValueError(
-        f"{problem}. Nothing was lost; push again with: python -m captcha_model push {model_path} {repo_id}"
-    )
+        problem = f"Could not reach the Hub at {constants.ENDPOINT} to upload to {repo_id} ({_reason(error)})"
+    raise ValueError(f"{problem}. Nothing was lost; try again with: {retry}")
+
+
+def set_space_variable(space_id, key, value, token, retry):
+    """Set a variable of a Space, as in its settings; ValueError saying why where the Hub refuses."""
+    try:
+        HfApi(token=token).add_space_variable(space_id, key, value)
+    except (HfHubHTTPError, httpx2.TransportError) as error:
+        raise ValueError(f"Could not set the variable {key} of the Space {space_id} ({_reason(error)}); "
+                         f"set it in the Space's settings, or try again with: {retry}") from None
 
 
 def _hub_base_model(metrics):

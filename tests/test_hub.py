@@ -221,7 +221,7 @@ def test_a_push_without_a_token_says_how_to_give_one_and_fails_before_training(
 def test_a_refused_push_says_so_without_echoing_the_token(hub_server, models, monkeypatch):
     wrong_token = "hf_WrongToken9876543210zyxwvu"
     monkeypatch.setenv("HF_TOKEN", wrong_token)
-    with pytest.raises(ValueError, match="The Hub refused the push to tester/captcha-solver \\(HTTP 401") as raised:
+    with pytest.raises(ValueError, match="The Hub refused the upload to tester/captcha-solver \\(HTTP 401") as raised:
         hub.push(models[0], REPO)
     assert wrong_token not in str(raised.value)
     assert f"python -m captcha_model push {models[0]} {REPO}" in str(raised.value)
