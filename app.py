@@ -414,10 +414,16 @@ class CaptchaApp:
         return self.served(model).solver
 
     def generate(self, text, seed, length=None, size=None, model=None):
-        """Draw the captcha of `text` (random, of `length` characters, when empty) for `seed`, then read it.
+        """Draw a captcha with the Python captcha library, then read it with the model.
 
-        Draws at `size`, 'WIDTHxHEIGHT' in pixels; empty values keep the model's own length and size.
-        Returns the image's file, its true text, the reading, a verdict and per-character confidences.
+        Args:
+            text: the captcha's text, in the model's charset; empty for a random text.
+            seed: a whole number; the same text, size and seed always draw the same image.
+            length: the number of characters of a random text; empty for the model's own.
+            size: the captcha's size as 'WIDTHxHEIGHT' in pixels, e.g. '160x60'; empty for the model's own.
+            model: the model to read with: 'default', 'ctc', 'ctc-170x80' or the app's first model (default).
+        Returns:
+            the image's file, its true text, the reading, a verdict naming the model, per-character confidences.
         """
         seed = whole_number(seed, "seed")
         text = (text or "").strip() or None
@@ -472,12 +478,16 @@ class CaptchaApp:
         return "", seed, *self.generate("", seed, length, size, model)
 
     def solve(self, upload, model=None):
-        """Read an uploaded image: its reading, per-character confidences, the model's input and details.
+        """Read the text of a captcha image (PNG, JPEG, GIF, WebP, BMP or TIFF, up to 10 MB).
 
-        `upload` is the image component's raw file payload: the app decodes the file
-        itself, so a broken or oversized file gets a clear message instead of a
-        decoding error from deep inside the web framework.
+        Args:
+            upload: the captcha image file.
+            model: the model to read with: 'default', 'ctc', 'ctc-170x80' or the app's first model (default).
+        Returns:
+            the text read, per-character confidences, the picture the network saw, details naming the model.
         """
+        # `upload` is the image component's raw file payload: the app decodes the file itself, so a
+        # broken or oversized file gets a clear message instead of an error from deep inside Gradio.
         image = self.open_upload(upload)
         solver = self.solver_of(model)
         reading = solver.solve([image])[0]
@@ -504,9 +514,13 @@ class CaptchaApp:
         return self.solve(upload, model) if upload else ("", None, None, "")
 
     def explain(self, upload, model=None):
-        """Why the model read an uploaded image as it did: one heat map over the image per character.
+        """Show why the model read a captcha image as it did: one heat map over the image per character.
 
-        Returns (picture file, caption) pairs, the caption naming the character and its confidence.
+        Args:
+            upload: the captcha image file.
+            model: the model to read with: 'default', 'ctc', 'ctc-170x80' or the app's first model (default).
+        Returns:
+            (picture file, caption) pairs, the caption naming the character and its confidence.
         """
         return self.explain_picture(self.open_upload(upload), model)
 
@@ -524,11 +538,16 @@ class CaptchaApp:
         ]
 
     def evaluate(self, count, seed, length=None, size=None, model=None, progress=gr.Progress()):
-        """Read `count` fresh captchas of the stream `seed` and report how well it went.
+        """Measure the model's accuracy: draw fresh captchas, read them and report how well it went.
 
-        The captchas have `length` characters and `size`, 'WIDTHxHEIGHT' in pixels; empty
-        values keep the model's own lengths and sizes. Returns a Markdown summary, a plot of confusions, the
-        failures as (image, caption) pairs, and the full report as a dict.
+        Args:
+            count: how many captchas to draw and read, from 1 to 2000.
+            seed: a whole number naming the stream of captchas; the bundled models never trained on seeds above 10,000,000.
+            length: the number of characters of every captcha; empty for every length the model reads.
+            size: the size of every captcha as 'WIDTHxHEIGHT' in pixels; empty for every size the model reads.
+            model: the model to read with: 'default', 'ctc', 'ctc-170x80' or the app's first model (default).
+        Returns:
+            a Markdown summary (accuracy with its 95% interval), a plot of confusions, the failures, the full report.
         """
         count = self.evaluation_count(count)
         seed = whole_number(seed, "seed")
@@ -929,6 +948,11 @@ def parse_args(argv=None):
         help=f"fail at start-up when --model cannot be loaded, instead of serving the bundled model with a "
              f"warning (default: on when ${hub.STRICT_VARIABLE} is 1)",
     )
+    parser.add_argument(
+        "--mcp", action="store_true",
+        help="also serve the endpoints as tools for AI agents, over MCP at /gradio_api/mcp (default: on when "
+             "GRADIO_MCP_SERVER is true, as on the Space)",
+    )
     return parser.parse_args(argv)
 
 
@@ -939,4 +963,5 @@ MODEL_SOURCE = ARGUMENTS.model
 demo = build_demo(CaptchaApp(*load_app_solver(MODEL_SOURCE, ARGUMENTS.strict)))
 
 if __name__ == "__main__":
-    launch(demo)
+    # None leaves it to GRADIO_MCP_SERVER.
+    launch(demo, mcp_server=ARGUMENTS.mcp or None)

@@ -25,6 +25,8 @@ SPACE_PATTERNS = (
     "captcha_model/bundled/*/training_curve.png",
 )
 SPACE_SDK = "gradio"
+# Gradio's own switch: the Space also serves its endpoints as MCP tools for AI agents.
+MCP_VARIABLE = "GRADIO_MCP_SERVER"
 
 
 def space_files(project=PROJECT):
@@ -54,7 +56,7 @@ def deploy(space_id, model=None, strict=False, private=False, token=None, projec
 
     `model` (OWNER/NAME@COMMIT) and `strict` become the Space's variables CAPTCHA_MODEL and
     CAPTCHA_MODEL_STRICT, which the app reads at start-up; the model's repo is also listed in
-    the front matter of the Space's README.
+    the front matter of the Space's README. GRADIO_MCP_SERVER turns on the Space's MCP tools.
     """
     space_id = hub.check_repo_id(space_id)
     token = hub.check_token(token)
@@ -65,7 +67,7 @@ def deploy(space_id, model=None, strict=False, private=False, token=None, projec
     retry = f"python -m captcha_model deploy {space_id}"
     commit = hub.commit_files(space_id, files, "Deploy the captcha-break app", token, retry, private=private,
                               repo_type="space", space_sdk=SPACE_SDK)
-    variables = {hub.MODEL_VARIABLE: model, hub.STRICT_VARIABLE: "1" if strict else None}
+    variables = {MCP_VARIABLE: "true", hub.MODEL_VARIABLE: model, hub.STRICT_VARIABLE: "1" if strict else None}
     for key, value in variables.items():
         if value:
             hub.set_space_variable(space_id, key, value, token, retry)

@@ -57,7 +57,7 @@ def test_deploy_uploads_exactly_what_the_space_runs_and_binaries_through_lfs(hub
         assert (hashlib.sha256(content).hexdigest() in hub_server.lfs_objects) == (path in binaries), path
     settings = front_matter(files["README.md"].decode())
     assert settings["models"] == ["tester/captcha-solver"] and settings["sdk"] == "gradio"
-    assert space.variables == {hub.MODEL_VARIABLE: MODEL, hub.STRICT_VARIABLE: "1"}
+    assert space.variables == {deploy.MCP_VARIABLE: "true", hub.MODEL_VARIABLE: MODEL, hub.STRICT_VARIABLE: "1"}
 
     # What was uploaded is enough: the app starts from a copy of the Space alone.
     copy = snapshot_download(SPACE, repo_type="space", local_dir=tmp_path / "space")
