@@ -36,19 +36,23 @@ import time
 import gradio as gr
 from PIL import Image
 
-from captcha_model import config as config_lib, data, evaluation, hub, model as model_lib, saliency, solver as solver_lib
+from captcha_model import bulk_api, config as config_lib, data, evaluation, hub, model as model_lib, saliency, \
+    solver as solver_lib
 from captcha_model.local_files import local_image
 from captcha_model.picture_store import PictureStore
+from captcha_model.shared_reader import SharedReader
 
 # The bundled model `captcha_model.load_solver(None)` loads, chosen when no other is named.
 DEFAULT_MODEL = "default"
 MAX_EVALUATION_COUNT = 2000
 # The queue holds at most QUEUE_SIZE waiting requests of every kind, and runs up to
-# READING_CONCURRENCY readings at once. Evaluations run one at a time in their own lane and
-# take many seconds, so at most MAX_WAITING_EVALUATIONS may wait: however many visitors ask
-# for evaluations, readings keep most of the queue.
-QUEUE_SIZE = 32
-READING_CONCURRENCY = 2
+# READING_CONCURRENCY readings at once, whose images go through the network together (see
+# captcha_model.shared_reader): fifty visitors at once are served, a flood beyond is refused.
+# Evaluations run one at a time in their own lane and take many seconds, so at most
+# MAX_WAITING_EVALUATIONS may wait: however many visitors ask for evaluations, readings keep
+# most of the queue.
+QUEUE_SIZE = 96
+READING_CONCURRENCY = 16
 EVALUATION_LANE = "evaluate"
 MAX_WAITING_EVALUATIONS = 4
 DEFAULT_EVALUATION_COUNT = 200
@@ -301,9 +305,8 @@ def verdict(truth, reading):
     return f"✗ **Wrong**: the captcha says `{truth}`, the model read {read} ({floor_percent(reading.confidence, 1)} confidence)."
 
 
-def model_input_picture(image, config):
-    """What the network reads for `image`, enlarged with square pixels for display."""
-    pixels = data.preprocess([image], config)[0]
+def model_input_picture(pixels, config):
+    """What the network reads (one image's `data.preprocess` output), enlarged with square pixels for display."""
     picture = Image.fromarray(pixels[:, :, 0] if config.input_channels == 1 else pixels)
     zoom = max(1, MODEL_INPUT_DISPLAY_WIDTH // config.input_width)
     return picture.resize((config.input_width * zoom, config.input_height * zoom), Image.Resampling.NEAREST)
@@ -333,9 +336,10 @@ def write_example_uploads(config, directory):
 
 @dataclasses.dataclass(frozen=True)
 class ServedModel:
-    """A loaded model and the pictures the Model tab shows of it, made once when it is loaded."""
+    """A loaded model, its shared reader and the pictures the Model tab shows of it, made once when it is loaded."""
 
     solver: solver_lib.Solver
+    reader: SharedReader
     network_diagram: str
     training_curve: str | None
 
@@ -375,9 +379,11 @@ class CaptchaApp:
 
     def prepare(self, name, solver):
         """A `ServedModel` for a freshly loaded `solver`, warmed up for its first visitor."""
-        # One reading before serving builds the model's prediction function, so the first
-        # visitor does not wait for it and concurrent first requests cannot race.
-        solver.solve([data.sample_captcha(solver.config, DEFAULT_GENERATE_SEED)[1]])
+        # Readings before serving build the model's prediction function, so the first visitor
+        # does not wait for it and concurrent first requests cannot race; a second batch size
+        # makes it take any size, as shared readings come in batches of every size.
+        for count in (1, 2):
+            solver.solve([data.sample_captcha(solver.config, DEFAULT_GENERATE_SEED, index)[1] for index in range(count)])
         folder = os.path.join(self.files, "model-" + hashlib.sha256(name.encode()).hexdigest()[:16])
         os.makedirs(folder)
         history = (solver.metrics or {}).get("history")
@@ -385,7 +391,7 @@ class CaptchaApp:
         if curve:
             evaluation.plot_training_curve(history, curve)
         diagram = save_figure(model_lib.plot_network(solver.model), os.path.join(folder, "network.png"))
-        return ServedModel(solver, diagram, curve)
+        return ServedModel(solver, SharedReader(solver), diagram, curve)
 
     def check_model(self, model):
         """The name of a model visitors can choose: `model`, or this app's first one when empty."""
@@ -413,6 +419,12 @@ class CaptchaApp:
     def solver_of(self, model=None):
         return self.served(model).solver
 
+    def read(self, images, model=None):
+        """Readings of decoded images, in a model call shared with concurrent requests; also their network inputs."""
+        served = self.served(model)
+        pixels = data.preprocess(images, served.solver.config)
+        return served.reader.read(pixels), pixels
+
     def generate(self, text, seed, length=None, size=None, model=None):
         """Draw a captcha with the Python captcha library, then read it with the model.
 
@@ -436,7 +448,7 @@ class CaptchaApp:
             truth, image = data.sample_captcha(captchas, seed, text=text)
         except ValueError as error:
             raise user_error(error) from None
-        reading = self.solver_of(model).solve([image])[0]
+        reading = self.read([image], model)[0][0]
         picture = self.picture_file(image, "captcha")
         return (picture, truth, reading.text, f"{verdict(truth, reading)}\n\n{self.answered_by(model)}",
                 character_confidences(reading))
@@ -489,13 +501,13 @@ class CaptchaApp:
         # `upload` is the image component's raw file payload: the app decodes the file itself, so a
         # broken or oversized file gets a clear message instead of an error from deep inside Gradio.
         image = self.open_upload(upload)
-        solver = self.solver_of(model)
-        reading = solver.solve([image])[0]
+        readings, pixels = self.read([image], model)
+        reading = readings[0]
         details = (
             f"Read `{reading.text or '(nothing)'}` with {floor_percent(reading.confidence, 1)} confidence "
             f"from a {image.width}×{image.height} {image.format} image in mode {image.mode}.\n\n{self.answered_by(model)}"
         )
-        picture = self.picture_file(model_input_picture(image, solver.config), "model-input")
+        picture = self.picture_file(model_input_picture(pixels[0], self.config_of(model)), "model-input")
         return reading.text, character_confidences(reading), picture, details
 
     def open_upload(self, upload):
@@ -923,6 +935,8 @@ def build_demo(app):
     # Readings are quick and may run a few at a time; evaluations are long, so they queue
     # one at a time in their own lane, and the queue refuses visitors beyond its size.
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=READING_CONCURRENCY)
+    # Served beside Gradio's own routes by `launch`: bulk reading as plain JSON over HTTP.
+    demo.extra_routes = [bulk_api.route(app.read, app.model_identity)]
     return demo
 
 
@@ -931,8 +945,8 @@ LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "max_file_size": solver_lib.MAX_FI
 
 
 def launch(blocks, **options):
-    """Serve `blocks` with this app's look and upload limit; `options` go to `Blocks.launch`."""
-    return blocks.launch(**{**LAUNCH_OPTIONS, **options})
+    """Serve `blocks` with this app's look, upload limit and extra routes; `options` go to `Blocks.launch`."""
+    return blocks.launch(**{**LAUNCH_OPTIONS, "app_kwargs": {"routes": blocks.extra_routes}, **options})
 
 
 def parse_args(argv=None):

@@ -692,7 +692,13 @@ def write_markdown(args, ours, results, curves):
         lines += length_lines(results["lengths"])
     if results["saliency"]:
         lines += saliency_lines(results["saliency"])
-    with open(os.path.join(BENCH, "RESULTS.md"), "w") as handle:
+    path = os.path.join(BENCH, "RESULTS.md")
+    # bench/load.py measures serving and writes its own section last; a run here keeps it.
+    with open(path) as handle:
+        serving = handle.read().partition("\n## Serving under load\n")
+    if serving[1]:
+        lines += ["", serving[1].strip("\n"), serving[2].rstrip("\n"), ""]
+    with open(path, "w") as handle:
         handle.write("\n".join(lines))
 
 

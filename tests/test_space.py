@@ -3,6 +3,7 @@
 The served app is driven through gradio_client, as in test_app.py.
 """
 
+import concurrent.futures
 import os
 
 import gradio.processing_utils
@@ -122,3 +123,57 @@ def test_a_fallback_is_visible_in_every_answer_of_the_model_it_stands_in_for(hub
         assert report["model"]["fallback"].startswith("Could not load the model 'tester/missing'")
         # A model chosen on purpose is no fallback.
         assert "Fallback" not in client.predict("", 3, 6, "", "ctc", api_name="/generate")[3]
+
+
+def concurrent_solves(url, paths, clients, requests_each):
+    """`clients` Clients sending `requests_each` /solve requests at once: [(reading or None, refusal or None)]."""
+    sessions = [Client(url, verbose=False, download_files=False) for _ in range(clients)]
+
+    def visit(number):
+        outcomes = []
+        for request in range(requests_each):
+            try:
+                path = paths[(number + request) % len(paths)]
+                outcomes.append((sessions[number].predict(handle_file(str(path)), api_name="/solve")[0], None))
+            except Exception as error:  # noqa: BLE001 - a refusal of any kind is what is counted
+                outcomes.append((None, str(error)))
+        return outcomes
+
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        return [outcome for outcomes in pool.map(visit, range(clients)) for outcome in outcomes]
+
+
+@pytest.fixture(scope="module")
+def captcha_files(solver, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("captchas")
+    paths = []
+    for index in range(10):
+        path = folder / f"{index}.png"
+        data.sample_captcha(solver.config, 26, index)[1].save(path)
+        paths.append(path)
+    return paths
+
+
+def test_fifty_clients_at_once_are_all_served_in_shared_model_calls(solver, captcha_files):
+    captcha_app = app.CaptchaApp(solver, None, "default")
+    reader = captcha_app.served_models["default"].reader
+    expected = {path: solver.solve([str(path)])[0].text for path in captcha_files}
+    with serving(app.build_demo(captcha_app)) as url:
+        calls = reader.calls
+        outcomes = concurrent_solves(url, captcha_files, 50, 2)
+    assert [refusal for _, refusal in outcomes if refusal] == []
+    assert sorted(reading for reading, _ in outcomes) == sorted(
+        expected[captcha_files[(number + request) % 10]] for number in range(50) for request in range(2))
+    # Readings that were in flight together went through the network together.
+    assert reader.calls - calls < len(outcomes)
+
+
+def test_a_flood_beyond_the_queue_is_refused_with_a_clear_message(solver, captcha_files, monkeypatch):
+    monkeypatch.setattr(app, "QUEUE_SIZE", 6)
+    monkeypatch.setattr(app, "READING_CONCURRENCY", 2)
+    with serving(app.build_demo(app.CaptchaApp(solver, None, "default"))) as url:
+        outcomes = concurrent_solves(url, captcha_files, 40, 1)
+        refusals = [refusal for _, refusal in outcomes if refusal]
+        assert refusals and all("Queue is full" in refusal for refusal in refusals)
+        # The server goes on serving.
+        assert Client(url, verbose=False).predict(handle_file(str(captcha_files[0])), api_name="/solve")[0]
