@@ -111,15 +111,18 @@ def test_a_busy_hub_serves_the_cached_model(hub_server, untrained, status):
         load_solver("tester/never-downloaded")
 
 
-def test_strict_start_up_fails_instead_of_falling_back(hub_server):
+def test_strict_start_up_fails_instead_of_falling_back(hub_server, monkeypatch):
     with pytest.raises(ValueError, match="CAPTCHA_MODEL_STRICT .* forbids falling back.*has no model repo"):
         hub.load_solver_with_fallback("tester/missing", strict=True)
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    # As a Space starts the app (variables, then import), and as `python app.py` with flags.
-    for command, variables in (
-        ([sys.executable, "-c", "import app"], {hub.MODEL_VARIABLE: "tester/missing", hub.STRICT_VARIABLE: "1"}),
-        ([sys.executable, "app.py", "--strict", "--model", "tester/missing"], {}),
-    ):
-        result = subprocess.run(command, cwd=ROOT, env={**environment, **variables}, capture_output=True, text=True,
-                                timeout=300)
-        assert result.returncode != 0 and "forbids falling back" in result.stderr, result.stderr[-2000:]
+    import app
+
+    assert app.parse_args(["--strict"]).strict and not app.parse_args([]).strict
+    monkeypatch.setenv(hub.STRICT_VARIABLE, "1")
+    assert app.parse_args([]).strict
+    with pytest.raises(ValueError, match="forbids falling back"):
+        app.load_app_solver("tester/missing", app.parse_args([]).strict)
+    # As a Space starts the app: its variables, then the import.
+    variables = {"TF_CPP_MIN_LOG_LEVEL": "3", hub.MODEL_VARIABLE: "tester/missing", hub.STRICT_VARIABLE: "1"}
+    result = subprocess.run([sys.executable, "-c", "import app"], cwd=ROOT, env={**os.environ, **variables},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "forbids falling back" in result.stderr, result.stderr[-2000:]

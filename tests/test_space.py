@@ -74,8 +74,8 @@ def test_many_uploads_and_generations_keep_the_cache_under_its_bound(solver, tmp
     blocks = app.build_demo(app.CaptchaApp(solver, None, "default"))
     noise = np.random.default_rng(0)
     uploads = []
-    for index in range(24):
-        # Noise does not compress: each file is about 300 KB, 3.5 times the bound in all.
+    for index in range(16):
+        # Noise does not compress: each file is about 300 KB, 2.3 times the bound in all.
         path = tmp_path / f"noise-{index}.png"
         Image.fromarray(noise.integers(0, 256, (320, 320, 3), dtype=np.uint8)).save(path)
         uploads.append(path)
@@ -86,13 +86,14 @@ def test_many_uploads_and_generations_keep_the_cache_under_its_bound(solver, tmp
         client = Client(url, verbose=False, download_files=str(tmp_path / "client"))
         for index, path in enumerate(uploads):
             client.predict(handle_file(str(path)), api_name="/solve")
-            client.predict(handle_file(str(path)), api_name="/explain")
+            if index % 4 == 0:
+                client.predict(handle_file(str(path)), api_name="/explain")
             picture, truth, reading, _, _ = client.predict("", 100 + index, api_name="/generate")
             assert folder_bytes(cache) - fixed <= bound, f"after {index + 1} uploads and generations"
         # The newest answer is whole and still served.
-        assert Image.open(picture).convert("RGB").tobytes() == data.sample_captcha(solver.config, 123)[1].tobytes()
+        assert Image.open(picture).convert("RGB").tobytes() == data.sample_captcha(solver.config, 115)[1].tobytes()
         assert client.predict(handle_file(str(uploads[-1])), api_name="/solve")[0] == solver.solve([uploads[-1]])[0].text
-    assert sent > 3 * bound
+    assert sent > 2 * bound
 
 
 def test_every_answer_names_the_model_that_gave_it(client, solver, tmp_path):
