@@ -4,7 +4,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import huggingface_hub._commit_api  # noqa: E402
 import pytest  # noqa: E402
 
 from captcha_model import load_solver  # noqa: E402
@@ -23,11 +22,7 @@ def config(solver):
 
 @pytest.fixture
 def hub_server(tmp_path, monkeypatch):
-    """tests/hub_server.py on 127.0.0.1, with huggingface_hub pointed at it and HF_TOKEN set to its TOKEN.
-
-    The client uploads binaries through LFS, which the server speaks, rather than Xet storage.
-    """
-    monkeypatch.setattr(huggingface_hub._commit_api, "is_xet_available", lambda: False)
+    """tests/hub_server.py on 127.0.0.1, with huggingface_hub pointed at it and HF_TOKEN set to its TOKEN."""
     with HubServer(TOKEN) as server:
         point_client_at(monkeypatch, server.url, tmp_path / "huggingface")
         monkeypatch.setenv("HF_TOKEN", TOKEN)

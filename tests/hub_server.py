@@ -8,7 +8,7 @@ with `ETag`, `X-Repo-Commit` and `Content-Length`) and Space variables. Errors c
 
 Like the Hub, it refuses binary files committed as regular files: preupload tells the client
 to send them through LFS. (`huggingface_hub` prefers Xet storage where `hf_xet` is installed;
-the `hub_server` fixture turns that off, since this server speaks only LFS.)
+`point_client_at` turns that off, since this server speaks only LFS.)
 
 Every commit gets a real 40-hex revision, so revisions can be pinned, and every request is
 recorded, so tests can tell a download from a cache hit. Setting `failing_status` (e.g. 429
@@ -126,6 +126,9 @@ def point_client_at(monkeypatch, endpoint, home):
     monkeypatch.setattr(constants, "ENDPOINT", endpoint)
     monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", endpoint + "/{repo_id}/resolve/{revision}/{filename}")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    # This server stores binaries through LFS only; the Hub also takes Xet, which the client prefers.
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
     monkeypatch.setenv("HF_ENDPOINT", endpoint)
     monkeypatch.setenv("HF_HOME", str(home))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)

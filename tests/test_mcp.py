@@ -11,7 +11,7 @@ import io
 import httpx
 import pytest
 from mcp import ClientSession
-from mcp.client.streamable_http import streamablehttp_client
+from mcp.client.streamable_http import streamable_http_client
 
 import app
 from app_server import serving
@@ -46,7 +46,7 @@ def data_uri(image):
 
 
 async def call_tools(url, calls):
-    async with streamablehttp_client(f"{url}gradio_api/mcp/") as (read, write, _):
+    async with streamable_http_client(f"{url}gradio_api/mcp/") as (read, write, _):
         async with ClientSession(read, write) as session:
             await session.initialize()
             names = [tool.name for tool in (await session.list_tools()).tools]
