@@ -28,7 +28,6 @@ import collections
 import dataclasses
 import functools
 import hashlib
-import io
 import math
 import os
 import secrets
@@ -37,25 +36,34 @@ import threading
 import time
 
 import gradio as gr
-import matplotlib.pyplot as plt
 from PIL import Image
 
-from captcha_model import config as config_lib, data, evaluation, hub, runtime, solver as solver_lib
+from captcha_model import bulk_api, config as config_lib, data, evaluation, hub, runtime, solver as solver_lib
+from captcha_model.local_files import local_image
+from captcha_model.picture_store import PictureStore
+from captcha_model.shared_reader import SharedReader
 
 # The bundled model `captcha_model.load_solver(None)` loads, chosen when no other is named.
 DEFAULT_MODEL = "default"
 MAX_EVALUATION_COUNT = 2000
 # The queue holds at most QUEUE_SIZE waiting requests of every kind, and runs up to
-# READING_CONCURRENCY readings at once. Evaluations run one at a time in their own lane and
-# take many seconds, so at most MAX_WAITING_EVALUATIONS may wait: however many visitors ask
-# for evaluations, readings keep most of the queue.
-QUEUE_SIZE = 32
-READING_CONCURRENCY = 2
+# READING_CONCURRENCY readings at once, whose images go through the network together (see
+# captcha_model.shared_reader): fifty visitors at once are served, a flood beyond is refused.
+# Evaluations run one at a time in their own lane and take many seconds, so at most
+# MAX_WAITING_EVALUATIONS may wait: however many visitors ask for evaluations, readings keep
+# most of the queue.
+QUEUE_SIZE = 96
+READING_CONCURRENCY = 16
 EVALUATION_LANE = "evaluate"
 MAX_WAITING_EVALUATIONS = 4
 DEFAULT_EVALUATION_COUNT = 200
 # An uploaded .zip of labelled captchas may unpack to this much; it holds at most MAX_EVALUATION_COUNT.
 MAX_ZIP_BYTES = 50 * 2**20
+# The pictures of answers and the uploads read are deleted, oldest first, beyond this many
+# bytes or this age; Gradio deletes every other file it made for the app on the same schedule.
+MAX_STORED_BYTES = 256 * 2**20
+MAX_STORED_AGE_SECONDS = 3600
+CACHE_CHECK_SECONDS = 600
 MAX_FAILURES_SHOWN = 24
 # train.py draws from the streams --seed, --seed + 10**6 and --seed + 2 * 10**6 (seeds 1000,
 # 5000 and 7000 for the bundled default model and 14000 for its referee, 3000, 6000, 9000 and
@@ -95,15 +103,16 @@ CSS = """
 """
 
 
-def load_app_solver(source, runtime_name=None):
+def load_app_solver(source, strict=False, runtime_name=None):
     """(solver, notice, name): the model to serve first, a note for visitors or None, and its name.
 
     `source` is a bundled model's name, a .keras path, a Hub repo OWNER/NAME[@REVISION],
     or None for the bundled default model; a model that cannot be had is replaced by the
-    bundled default one, and the notice says so on the page. The name is how the page's
-    model choice lists it: the source as given, or the bundled model's name.
+    bundled default one, and the notice says so on the page and in every answer of that
+    model; with `strict`, it raises ValueError instead. The name is how the page's model
+    choice lists it: the source as given, or the bundled model's name.
     """
-    solver, notice = hub.load_solver_with_fallback(source, runtime_name)
+    solver, notice = hub.load_solver_with_fallback(source, strict, runtime_name)
     return solver, notice, DEFAULT_MODEL if notice or not source else source
 
 
@@ -299,18 +308,16 @@ def verdict(truth, reading):
     return f"✗ **Wrong**: the captcha says `{truth}`, the model read {read} ({floor_percent(reading.confidence, 1)} confidence)."
 
 
-def model_input_picture(image, config):
-    """What the network reads for `image`, enlarged with square pixels for display."""
-    pixels = data.preprocess([image], config)[0]
+def model_input_picture(pixels, config):
+    """What the network reads (one image's `data.preprocess` output), enlarged with square pixels for display."""
     picture = Image.fromarray(pixels[:, :, 0] if config.input_channels == 1 else pixels)
     zoom = max(1, MODEL_INPUT_DISPLAY_WIDTH // config.input_width)
     return picture.resize((config.input_width * zoom, config.input_height * zoom), Image.Resampling.NEAREST)
 
 
 def save_figure(figure, path):
-    """Write a matplotlib figure to `path` and release it, so serving does not accumulate figures."""
+    """Write a matplotlib figure to `path`."""
     figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
     return path
 
 
@@ -339,9 +346,10 @@ def write_example_uploads(config, directory):
 
 @dataclasses.dataclass(frozen=True)
 class ServedModel:
-    """A loaded model and the pictures the Model tab shows of it, made once when it is loaded."""
+    """A loaded model, its shared reader and the pictures the Model tab shows of it, made once when it is loaded."""
 
     solver: solver_lib.Solver
+    reader: SharedReader
     network_diagram: str
     training_curve: str | None
 
@@ -361,7 +369,13 @@ class CaptchaApp:
         self.notice = notice
         # Every model runs on the runtime of the first.
         self.runtime = solver.runtime
+        # The pictures of each model and the example uploads last as long as the app; the
+        # pictures of answers are stored once, in Gradio's cache, which serves them from there.
         self.files = tempfile.mkdtemp(prefix="captcha-break-")
+        cache = gr.utils.get_upload_folder()
+        os.makedirs(cache, exist_ok=True)
+        self.store = PictureStore(tempfile.mkdtemp(prefix="captcha-break-", dir=cache), MAX_STORED_BYTES,
+                                  MAX_STORED_AGE_SECONDS)
         # The first model leads the choice; the bundled ones follow in their own order.
         self.model_names = [self.name, *(name for name in solver_lib.BUNDLED_MODELS if name != self.name)]
         # What each model reads comes from its file's config, so that the page can describe
@@ -377,9 +391,11 @@ class CaptchaApp:
 
     def prepare(self, name, solver):
         """A `ServedModel` for a freshly loaded `solver`, warmed up for its first visitor."""
-        # One reading before serving builds the model's prediction function, so the first
-        # visitor does not wait for it and concurrent first requests cannot race.
-        solver.solve([data.sample_captcha(solver.config, DEFAULT_GENERATE_SEED)[1]])
+        # Readings before serving build the model's prediction function, so the first visitor
+        # does not wait for it and concurrent first requests cannot race; a second batch size
+        # makes it take any size, as shared readings come in batches of every size.
+        for count in (1, 2):
+            solver.solve([data.sample_captcha(solver.config, DEFAULT_GENERATE_SEED, index)[1] for index in range(count)])
         folder = os.path.join(self.files, "model-" + hashlib.sha256(name.encode()).hexdigest()[:16])
         os.makedirs(folder)
         history = (solver.metrics or {}).get("history")
@@ -389,7 +405,7 @@ class CaptchaApp:
         # Drawing the network needs its Keras model, which ONNX Runtime does without.
         diagram = None if solver.model is None else save_figure(
             runtime.optional_module("model").plot_network(solver.model), os.path.join(folder, "network.png"))
-        return ServedModel(solver, diagram, curve)
+        return ServedModel(solver, SharedReader(solver), diagram, curve)
 
     def check_model(self, model):
         """The name of a model visitors can choose: `model`, or this app's first one when empty."""
@@ -418,11 +434,23 @@ class CaptchaApp:
     def solver_of(self, model=None):
         return self.served(model).solver
 
-    def generate(self, text, seed, length=None, size=None, model=None):
-        """Draw the captcha of `text` (random, of `length` characters, when empty) for `seed`, then read it.
+    def read(self, images, model=None):
+        """Readings of decoded images, in a model call shared with concurrent requests; also their network inputs."""
+        served = self.served(model)
+        pixels = data.preprocess(images, served.solver.config)
+        return served.reader.read(pixels), pixels
 
-        Draws at `size`, 'WIDTHxHEIGHT' in pixels; empty values keep the model's own length and size.
-        Returns the image's file, its true text, the reading, a verdict and per-character confidences.
+    def generate(self, text, seed, length=None, size=None, model=None):
+        """Draw a captcha with the Python captcha library, then read it with the model.
+
+        Args:
+            text: the captcha's text, in the model's charset; empty for a random text.
+            seed: a whole number; the same text, size and seed always draw the same image.
+            length: the number of characters of a random text; empty for the model's own.
+            size: the captcha's size as 'WIDTHxHEIGHT' in pixels, e.g. '160x60'; empty for the model's own.
+            model: the model to read with: 'default', 'ctc', 'ctc-170x80' or the app's first model (default).
+        Returns:
+            the image's file, its true text, the reading, a verdict naming the model, per-character confidences.
         """
         seed = whole_number(seed, "seed")
         text = (text or "").strip() or None
@@ -437,9 +465,23 @@ class CaptchaApp:
             truth, image = data.sample_captcha(captchas, seed, text=text)
         except ValueError as error:
             raise user_error(error) from None
-        reading = self.solver_of(model).solve([image])[0]
+        reading = self.read([image], model)[0][0]
         picture = self.picture_file(image, "captcha")
-        return picture, truth, reading.text, verdict(truth, reading), character_confidences(reading)
+        return (picture, truth, reading.text, f"{verdict(truth, reading)}\n\n{self.answered_by(model)}",
+                character_confidences(reading))
+
+    def model_identity(self, model=None):
+        """Which model answers for `model`: its name, source and revision, and the fallback notice or None."""
+        model = self.check_model(model)
+        solver = self.solver_of(model)
+        return {"name": model, "source": solver.source, "revision": solver.revision,
+                "fallback": self.notice if model == self.name else None}
+
+    def answered_by(self, model=None):
+        """A Markdown line naming the model that answered, and saying so where it stands in for another."""
+        identity = self.model_identity(model)
+        line = f"Answered by **{identity['name']}**: {identity['source']}, revision `{identity['revision']}`."
+        return line + (f" **Fallback:** {identity['fallback']}" if identity["fallback"] else "")
 
     def show_generated(self, text, seed, length=None, size=None, model=None):
         """`generate` for a page that opens or changes model: for a model of a site's captchas, which
@@ -450,25 +492,8 @@ class CaptchaApp:
         return self.generate(text, seed, length, size, model)
 
     def picture_file(self, picture, name):
-        """A PIL image as `name`.png in a folder named after its content, written atomically.
-
-        Gradio writes a returned PIL image straight into a cache file named after its content,
-        so visitors shown the same picture at once (every first page load shows the same
-        captcha) could be sent a file that another request is rewriting. A returned file is
-        copied into that cache atomically instead.
-        """
-        buffer = io.BytesIO()
-        picture.save(buffer, format="PNG")
-        content = buffer.getvalue()
-        folder = os.path.join(self.files, hashlib.sha256(content).hexdigest())
-        path = os.path.join(folder, f"{name}.png")
-        if not os.path.exists(path):
-            os.makedirs(folder, exist_ok=True)
-            handle, partial = tempfile.mkstemp(suffix=".png", dir=folder)
-            with os.fdopen(handle, "wb") as file:
-                file.write(content)
-            os.replace(partial, path)
-        return path
+        """A PIL image as `name`.png in the app's bounded store, which Gradio serves without copying."""
+        return self.store.save(picture, name)
 
     def check_generate_inputs(self, text, seed, length=None, size=None, model=None):
         """Messages under the boxes for input `generate` would refuse."""
@@ -490,29 +515,34 @@ class CaptchaApp:
         return "", seed, *self.generate("", seed, length, size, model)
 
     def solve(self, upload, model=None):
-        """Read an uploaded image: its reading, per-character confidences, the model's input and details.
+        """Read the text of a captcha image (PNG, JPEG, GIF, WebP, BMP or TIFF, up to 10 MB).
 
-        `upload` is the image component's raw file payload: the app decodes the file
-        itself, so a broken or oversized file gets a clear message instead of a
-        decoding error from deep inside the web framework.
+        Args:
+            upload: the captcha image file.
+            model: the model to read with: 'default', 'ctc', 'ctc-170x80' or the app's first model (default).
+        Returns:
+            the text read, per-character confidences, the picture the network saw, details naming the model.
         """
+        # `upload` is the image component's raw file payload: the app decodes the file itself, so a
+        # broken or oversized file gets a clear message instead of an error from deep inside Gradio.
         image = self.open_upload(upload)
-        solver = self.solver_of(model)
-        reading = solver.solve([image])[0]
+        readings, pixels = self.read([image], model)
+        reading = readings[0]
         details = (
             f"Read `{reading.text or '(nothing)'}` with {floor_percent(reading.confidence, 1)} confidence "
-            f"from a {image.width}×{image.height} {image.format} image in mode {image.mode}."
+            f"from a {image.width}×{image.height} {image.format} image in mode {image.mode}.\n\n{self.answered_by(model)}"
         )
-        picture = self.picture_file(model_input_picture(image, solver.config), "model-input")
+        picture = self.picture_file(model_input_picture(pixels[0], self.config_of(model)), "model-input")
         return reading.text, character_confidences(reading), picture, details
 
-    @staticmethod
-    def open_upload(upload):
-        """The decoded image of an upload's raw payload, or a clear error."""
+    def open_upload(self, upload):
+        """The decoded image of an upload's raw payload, or a clear error; the file counts towards the store's bound."""
         if not upload:
             raise user_error("Upload or paste an image first.")
+        path = uploaded_path(upload)
+        self.store.add(path)
         try:
-            return solver_lib.open_image(uploaded_path(upload))
+            return solver_lib.open_image(path)
         except ValueError as error:
             raise user_error(error) from None
 
@@ -521,9 +551,13 @@ class CaptchaApp:
         return self.solve(upload, model) if upload else ("", None, None, "")
 
     def explain(self, upload, model=None):
-        """Why the model read an uploaded image as it did: one heat map over the image per character.
+        """Show why the model read a captcha image as it did: one heat map over the image per character.
 
-        Returns (picture file, caption) pairs, the caption naming the character and its confidence.
+        Args:
+            upload: the captcha image file.
+            model: the model to read with: 'default', 'ctc', 'ctc-170x80' or the app's first model (default).
+        Returns:
+            (picture file, caption) pairs, the caption naming the character and its confidence.
         """
         return self.explain_picture(self.open_upload(upload), model)
 
@@ -548,11 +582,16 @@ class CaptchaApp:
         ]
 
     def evaluate(self, count, seed, length=None, size=None, model=None, progress=gr.Progress()):
-        """Read `count` fresh captchas of the stream `seed` and report how well it went.
+        """Measure the model's accuracy: draw fresh captchas, read them and report how well it went.
 
-        The captchas have `length` characters and `size`, 'WIDTHxHEIGHT' in pixels; empty
-        values keep the model's own lengths and sizes. Returns a Markdown summary, a plot of confusions, the
-        failures as (image, caption) pairs, and the full report as a dict.
+        Args:
+            count: how many captchas to draw and read, from 1 to 2000.
+            seed: a whole number naming the stream of captchas; the bundled models never trained on seeds above 10,000,000.
+            length: the number of characters of every captcha; empty for every length the model reads.
+            size: the size of every captcha as 'WIDTHxHEIGHT' in pixels; empty for every size the model reads.
+            model: the model to read with: 'default', 'ctc', 'ctc-170x80' or the app's first model (default).
+        Returns:
+            a Markdown summary (accuracy with its 95% interval), a plot of confusions, the failures, the full report.
         """
         count = self.evaluation_count(count)
         seed = whole_number(seed, "seed")
@@ -564,7 +603,7 @@ class CaptchaApp:
             solver, count, seed, progress=False, captchas=captchas,
             on_progress=lambda fraction: progress(fraction, desc=description),
         )
-        return self.report_outputs(report, lambda index: data.sample_captcha(captchas, seed, index)[1])
+        return self.report_outputs(report, lambda index: data.sample_captcha(captchas, seed, index)[1], model)
 
     def evaluate_zip(self, archive, model=None):
         """Read the labelled captchas of an uploaded `.zip` (a labels.csv with columns file,text, or images
@@ -578,18 +617,18 @@ class CaptchaApp:
         except ValueError as error:
             raise user_error(error) from None
         report = evaluation.evaluate_labelled(solver, captchas)
-        return self.report_outputs(report, lambda index: captchas.images[index])
+        return self.report_outputs(report, lambda index: captchas.images[index], model)
 
-    def report_outputs(self, report, image_of):
-        """The Accuracy tab's outputs for a report; `image_of(index)` is the captcha a failure names."""
+    def report_outputs(self, report, image_of, model=None):
+        """The Accuracy tab's outputs for a report of `model`; `image_of(index)` is the captcha a failure names."""
         figure = evaluation.plot_confusions(report)
-        plt.close(figure)
         failures = [
             (self.picture_file(image_of(failure.index), "captcha"),
              f"#{failure.index}: {failure.truth} → {failure.predicted or '(nothing)'}")
             for failure in report.failures[:MAX_FAILURES_SHOWN]
         ]
-        return self.evaluation_summary(report), figure, failures, report.to_dict()
+        summary = f"{self.evaluation_summary(report)}\n\n{self.answered_by(model)}"
+        return summary, figure, failures, {**report.to_dict(), "model": self.model_identity(model)}
 
     @staticmethod
     def evaluation_count(count):
@@ -790,7 +829,8 @@ def size_input(elem_id, placeholder, info):
 def build_demo(app):
     """The Blocks UI around a `CaptchaApp`, with its queue configured."""
     config = app.config_of()
-    with gr.Blocks(title="captcha-break: read captchas with a small CNN", analytics_enabled=False) as demo:
+    with gr.Blocks(title="captcha-break: read captchas with a small CNN", analytics_enabled=False,
+                   delete_cache=(CACHE_CHECK_SECONDS, MAX_STORED_AGE_SECONDS)) as demo:
         gr.Markdown(
             "# captcha-break\n"
             "A small Keras network that reads the text captchas drawn by the Python "
@@ -821,7 +861,7 @@ def build_demo(app):
                     generate_button = gr.Button("Generate & solve", variant="primary", elem_id="generate-button")
                     random_button = gr.Button("New random captcha", elem_id="random-button")
                 with gr.Column(scale=3):
-                    captcha = gr.Image(label="Captcha", format="png", type="pil", interactive=False, height=200,
+                    captcha = local_image(label="Captcha", format="png", type="pil", interactive=False, height=200,
                                        buttons=["download", "fullscreen"], elem_id="generated-image")
                     with gr.Row():
                         truth = gr.Textbox(label="True text", interactive=False, elem_id="generated-truth")
@@ -854,7 +894,7 @@ def build_demo(app):
         with gr.Tab("Upload & solve", id="upload"):
             with gr.Row():
                 with gr.Column():
-                    upload = gr.Image(label="Captcha image", type="filepath", image_mode=None,
+                    upload = local_image(label="Captcha image", type="filepath", image_mode=None,
                                       sources=["upload", "clipboard"], height=220, elem_id="upload-image")
                     gr.Markdown(
                         f"PNG, JPEG, GIF, WebP, BMP or TIFF, of any size and color mode, up to "
@@ -865,6 +905,8 @@ def build_demo(app):
                     if not config.site:
                         gr.Examples(write_example_uploads(config, app.files), inputs=upload,
                                     label="Example captchas (PNG, JPEG, GIF, WebP, BMP): click one")
+                        # Gradio keeps its copies of the examples for as long as it serves them.
+                        app.store.keep(upload.keep_in_cache)
                 with gr.Column():
                     model_input = gr.Image(
                         label=model_input_label(config), interactive=False, format="png", height=220,
@@ -968,6 +1010,8 @@ def build_demo(app):
     # Readings are quick and may run a few at a time; evaluations are long, so they queue
     # one at a time in their own lane, and the queue refuses visitors beyond its size.
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=READING_CONCURRENCY)
+    # Served beside Gradio's own routes by `launch`: bulk reading as plain JSON over HTTP.
+    demo.extra_routes = [bulk_api.route(app.read, app.model_identity)]
     return demo
 
 
@@ -976,8 +1020,8 @@ LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "max_file_size": solver_lib.MAX_FI
 
 
 def launch(blocks, **options):
-    """Serve `blocks` with this app's look and upload limit; `options` go to `Blocks.launch`."""
-    return blocks.launch(**{**LAUNCH_OPTIONS, **options})
+    """Serve `blocks` with this app's look, upload limit and extra routes; `options` go to `Blocks.launch`."""
+    return blocks.launch(**{**LAUNCH_OPTIONS, "app_kwargs": {"routes": blocks.extra_routes}, **options})
 
 
 def parse_args(argv=None):
@@ -991,6 +1035,16 @@ def parse_args(argv=None):
     parser.add_argument("--runtime", choices=runtime.RUNTIMES,
                         help="run the networks with Keras or ONNX Runtime (default: Keras where TensorFlow is "
                              "installed, else ONNX Runtime)")
+    parser.add_argument(
+        "--strict", action="store_true", default=hub.strict_from_environment(),
+        help=f"fail at start-up when --model cannot be loaded, instead of serving the bundled model with a "
+             f"warning (default: on when ${hub.STRICT_VARIABLE} is 1)",
+    )
+    parser.add_argument(
+        "--mcp", action="store_true",
+        help="also serve the endpoints as tools for AI agents, over MCP at /gradio_api/mcp (default: on when "
+             "GRADIO_MCP_SERVER is true, as on the Space)",
+    )
     return parser.parse_args(argv)
 
 
@@ -998,7 +1052,8 @@ def parse_args(argv=None):
 # the environment does. Either way it is loaded once, before serving.
 ARGUMENTS = parse_args(None if __name__ == "__main__" else [])
 MODEL_SOURCE = ARGUMENTS.model
-demo = build_demo(CaptchaApp(*load_app_solver(MODEL_SOURCE, ARGUMENTS.runtime)))
+demo = build_demo(CaptchaApp(*load_app_solver(MODEL_SOURCE, ARGUMENTS.strict, ARGUMENTS.runtime)))
 
 if __name__ == "__main__":
-    launch(demo)
+    # None leaves it to GRADIO_MCP_SERVER.
+    launch(demo, mcp_server=ARGUMENTS.mcp or None)

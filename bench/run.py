@@ -32,12 +32,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
 import matplotlib.patches  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
@@ -45,10 +42,10 @@ from captcha_model import data, evaluation, labelled, load_solver, saliency  # n
 from captcha_model.evaluation import wilson_interval  # noqa: E402
 from captcha_model.model import default_config  # noqa: E402
 from captcha_model.solver import BUNDLED_MODEL, BUNDLED_MODELS  # noqa: E402
+import sections  # noqa: E402
 
 BENCH = os.path.join(ROOT, "bench")
 OUT = os.path.join(BENCH, "out")
-RUNTIMES_SECTION = os.path.join(BENCH, "runtimes.md")
 FRESH_SEED = 5_000_000
 FROZEN_SEED = 6_000_000
 GENERATION_SEED = 7_000_000
@@ -391,11 +388,11 @@ def save_plot(figure, path):
     """Lay out, write and release a figure."""
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
 
 
 def plot_training(curves, path):
-    figure, (by_time, by_samples) = plt.subplots(1, 2, figsize=(11, 4))
+    figure = Figure(figsize=(11, 4))
+    by_time, by_samples = figure.subplots(1, 2)
     for name, history in curves.items():
         minutes = [record["wall_seconds"] / 60 for record in history]
         samples = [record["samples_seen"] for record in history]
@@ -414,7 +411,8 @@ def plot_training(curves, path):
 
 
 def plot_speed(speeds, path):
-    figure, (batch, single) = plt.subplots(1, 2, figsize=(10, 3.6))
+    figure = Figure(figsize=(10, 3.6))
+    batch, single = figure.subplots(1, 2)
     names = list(speeds)
     batch.bar(names, [speeds[name]["batch_per_second"] for name in names], color="#4c72b0")
     batch.set_ylabel("captchas per second (batch)")
@@ -445,7 +443,8 @@ def finish_accuracy_plot(figure, axes, xlabel, path):
 
 
 def plot_sizes(sizes, path):
-    figure, axes = plt.subplots(figsize=(10, 4))
+    figure = Figure(figsize=(10, 4))
+    axes = figure.subplots()
     names = list(next(iter(sizes.values())))
     for offset, name in enumerate(names):
         # Models side by side within each size, so their error bars do not hide each other; no
@@ -458,7 +457,8 @@ def plot_sizes(sizes, path):
 
 def plot_lengths(lengths, path):
     """One line per model and size; a model that reads one cell only is one marker."""
-    figure, axes = plt.subplots(figsize=(8, 4))
+    figure = Figure(figsize=(8, 4))
+    axes = figure.subplots()
     for size, row in lengths.items():
         names = dict.fromkeys(name for cell in row.values() for name in cell)
         for name in names:
@@ -473,7 +473,8 @@ def plot_saliency(pictured, path):
     """Each pictured captcha, then one overlay per character read, with the box the test masks."""
     rows = [(name, *item) for name, items in pictured.items() for item in items]
     columns = 1 + max((len(explanations) for *_, explanations in rows), default=0)
-    figure, grid = plt.subplots(len(rows), columns, figsize=(2.2 * columns, 1.25 * len(rows)), squeeze=False)
+    figure = Figure(figsize=(2.2 * columns, 1.25 * len(rows)))
+    grid = figure.subplots(len(rows), columns, squeeze=False)
     for axes_row, (name, image, text, explanations) in zip(grid, rows):
         axes_row[0].imshow(image)
         reading = "".join(character.character for character in explanations)
@@ -686,12 +687,8 @@ def write_markdown(args, ours, results, curves):
         lines += length_lines(results["lengths"])
     if results["saliency"]:
         lines += saliency_lines(results["saliency"])
-    # bench/runtimes.py measures the runtimes; its section stays last whichever script ran last.
-    if os.path.exists(RUNTIMES_SECTION):
-        with open(RUNTIMES_SECTION) as handle:
-            lines += ["", handle.read()]
-    with open(os.path.join(BENCH, "RESULTS.md"), "w") as handle:
-        handle.write("\n".join(lines))
+    # The sections other scripts measure follow, from their own files (see bench/sections.py).
+    sections.write(None, [], main_part="\n".join(lines))
 
 
 def comparison_lines(args, ours, accuracy, speeds, repeats):

@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 import run
+import sections
 from captcha_model import data, export as export_lib, load_solver
 from captcha_model.adjudication import crop_glyphs
 from captcha_model.evaluation import wilson_interval
@@ -33,7 +34,7 @@ from captcha_model.runtime import ONNX_MODEL_FILE, ONNX_REFEREE_FILE
 from captcha_model.solver import BUNDLED_MODELS
 
 ROOT, BENCH, OUT = run.ROOT, run.BENCH, run.OUT
-SECTION = run.RUNTIMES_SECTION
+SECTION = os.path.join(run.BENCH, "runtimes.md")
 HEADING = "## Keras against ONNX Runtime"
 REQUIREMENTS = {"full": "requirements.txt", "light": "requirements-light.txt"}
 # The app in each install: (venv, extra arguments); the full install also serves on ONNX Runtime.
@@ -246,16 +247,8 @@ def section_lines(results):
 
 
 def write_section(results):
-    """bench/runtimes.md, and RESULTS.md with it as its last section (bench/run.py keeps it there too)."""
-    lines = section_lines(results)
-    with open(SECTION, "w") as handle:
-        handle.write("\n".join(lines))
-    path = os.path.join(BENCH, "RESULTS.md")
-    with open(path) as handle:
-        text = handle.read()
-    text = text.split(HEADING)[0].rstrip("\n")
-    with open(path, "w") as handle:
-        handle.write(text + "\n\n" + "\n".join(lines))
+    """bench/runtimes.md, which RESULTS.md ends with (see bench/sections.py)."""
+    sections.write(SECTION, section_lines(results))
 
 
 def main():

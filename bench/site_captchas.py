@@ -7,7 +7,8 @@ Each run is `python train.py --data FOLDER --max-minutes M` on a seeded subset o
 `train/` folder, as a user would run it; its model is then scored on the site's `test/`
 folder, which no run trains on. ddddocr, which nobody trained for the site, reads the same
 test images. Runs are kept in bench/out/site/, so a second call only scores them; figures go
-to bench/site_captchas.md, bench/site_captchas.json and bench/site_captchas.png.
+to bench/site_captchas.md (a section of bench/RESULTS.md), bench/site_captchas.json and
+bench/site_captchas.png.
 """
 
 import argparse
@@ -36,6 +37,7 @@ from captcha_model.solver import BUNDLED_MODELS  # noqa: E402
 
 OUT = os.path.join(BENCH, "out", "site")
 from run import DdddOcrSolver, KerasSolver, accuracy_of, hardware, speed_of, versions  # noqa: E402
+import sections  # noqa: E402
 
 SUBSET_SEED = 0
 
@@ -120,7 +122,7 @@ def plot(by_labels, by_minutes, ddddocr, path):
 
 def markdown(args, by_labels, by_minutes, ddddocr, speeds):
     lines = [
-        "# A site's own captchas",
+        "## A site's own captchas",
         "",
         f"- command: `python bench/site_captchas.py --labels {' '.join(map(str, args.labels))} "
         f"--minutes {args.minutes:g} --budgets {' '.join(f'{budget:g}' for budget in args.budgets)}`",
@@ -175,9 +177,9 @@ def main():
     with open(os.path.join(BENCH, "site_captchas.json"), "w") as handle:
         json.dump({"by_labels": by_labels, "by_minutes": by_minutes, "ddddocr": ddddocr, "speeds": speeds}, handle,
                   indent=2)
-    with open(os.path.join(BENCH, "site_captchas.md"), "w") as handle:
-        handle.write(markdown(args, by_labels, by_minutes, ddddocr, speeds))
-    print("Wrote bench/site_captchas.md, .json and .png")
+    sections.write(os.path.join(BENCH, "site_captchas.md"), markdown(args, by_labels, by_minutes, ddddocr, speeds)
+                   .splitlines())
+    print("Wrote bench/site_captchas.md, .json and .png, and its section of RESULTS.md")
 
 
 if __name__ == "__main__":

@@ -27,12 +27,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from captcha.image import DEFAULT_FONTS, ImageCaptcha  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from captcha_model import config as config_lib, data, decoding  # noqa: E402
@@ -131,7 +128,7 @@ def plot_twins(images, scores, located, examples=3):
     """Each pair's two scores, and pairs where the model misreads one twin, with what differs between them."""
     scores = scores[located]
     images = [image for pair, keep in enumerate(located) for image in images[2 * pair : 2 * pair + 2] if keep]
-    figure = plt.figure(figsize=(9, 4.2 + 1.6 * examples))
+    figure = Figure(figsize=(9, 4.2 + 1.6 * examples))
     grid = figure.add_gridspec(1 + examples, 3, height_ratios=[4.2] + [1.6] * examples)
     axis = figure.add_subplot(grid[0, :])
     right = (scores[:, 0] < 0) & (scores[:, 1] > 0)
@@ -221,7 +218,8 @@ def main():
     plain = UndistortedCaptcha(font_sizes=(FONT_SIZE,))
     library = ImageCaptcha()
     columns = ["the font", "cropped and stretched\nto the cell"] + [f"a captcha's draw\n(seed {seed})" for seed in SEEDS]
-    figure, axes = plt.subplots(2, len(columns), figsize=(2.1 * len(columns), 4.6))
+    figure = Figure(figsize=(2.1 * len(columns), 4.6))
+    axes = figure.subplots(2, len(columns))
     for row, character in enumerate("0O"):
         drawn = font_glyph(character, font)
         stretched = library_glyph(plain, character, seed=0)

@@ -1,4 +1,4 @@
-"""Command line: python -m captcha_model {solve,evaluate,generate,export,push} --help.
+"""Command line: python -m captcha_model {solve,evaluate,generate,export,push,deploy} --help.
 
 Solving, evaluating and generating work in the light install (no TensorFlow, see
 `captcha_model.runtime`); export and push need the full one.
@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 
-from captcha_model import data, evaluation, hub, runtime
+from captcha_model import data, deploy as deploy_lib, evaluation, hub, runtime
 from captcha_model.config import CaptchaConfig, parse_size
 from captcha_model.solver import BUNDLED_MODELS, load_solver
 
@@ -102,9 +102,16 @@ def push(args):
     with tempfile.TemporaryDirectory() as scratch:
         if args.onnx:
             runtime.optional_module("export").export(model, scratch)
-        commit = hub.push(model, args.repo, private=args.private, onnx_folder=scratch if args.onnx else None)
+        commit = hub.push(model, args.repo, private=args.private, base_model=args.base_model,
+                          onnx_folder=scratch if args.onnx else None)
     print(f"Pushed {model}{' and its ONNX export' if args.onnx else ''} to {commit.repo_url} "
           f"at revision {commit.oid}")
+    return 0
+
+
+def deploy(args):
+    commit = deploy_lib.deploy(args.space, model=args.model, strict=args.strict, private=args.private)
+    print(f"Deployed the app to {commit.repo_url} at revision {commit.oid}")
     return 0
 
 
@@ -127,7 +134,7 @@ def add_model_options(command):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m captcha_model",
-                                     description="Solve, evaluate and generate captchas; push models to the Hub.")
+                                     description="Solve, evaluate and generate captchas; push models and the app to the Hub.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     command = commands.add_parser("solve", help="read captcha images: prints path<TAB>text<TAB>confidence")
@@ -158,7 +165,7 @@ def build_parser():
     command.add_argument("model", nargs="?", metavar="MODEL",
                          help=f"a bundled model ({BUNDLED_NAMES}), a .keras file or a Hub repo OWNER/NAME[@REVISION] "
                               "(default: the bundled default model)")
-    command.add_argument("out_dir", metavar="OUT_DIR", help="the folder to write model.onnx, config.json and, "
+    command.add_argument("out_dir", metavar="OUT_DIR", help="the folder to write model.onnx, captcha_config.json and, "
                                                             "where the model has a referee, its files to")
     command.add_argument("--format", default="onnx", choices=["onnx"], help="the export format (default: onnx)")
     command.add_argument("--quantize", action="store_true",
@@ -176,7 +183,22 @@ def build_parser():
     command.add_argument("--private", action="store_true", help="create the repo as private")
     command.add_argument("--onnx", action="store_true",
                          help="also upload the model's ONNX export, which a pull reads without TensorFlow")
+    command.add_argument("--base-model", metavar="OWNER/NAME",
+                         help="the Hub repo the model was fine-tuned from, for the card's base_model (default: "
+                              "train.py's --init-from, where that names a repo)")
     command.set_defaults(run=push)
+
+    command = commands.add_parser("deploy", help="upload the web app to a Hugging Face Space",
+                                  description="Uploads exactly the files the Space runs, storing binaries as the "
+                                              "Hub requires. The token comes from HF_TOKEN or `hf auth login`.")
+    command.add_argument("space", metavar="OWNER/SPACE", help="the Space, created if it does not exist")
+    command.add_argument("--model", metavar="OWNER/NAME@COMMIT",
+                         help=f"set the Space's {hub.MODEL_VARIABLE} variable: the model it serves (pin a commit)")
+    command.add_argument("--strict", action="store_true",
+                         help=f"set {hub.STRICT_VARIABLE}=1: the Space fails to start rather than serve the bundled "
+                              "model when --model cannot be loaded")
+    command.add_argument("--private", action="store_true", help="create the Space as private")
+    command.set_defaults(run=deploy)
     return parser
 
 

@@ -14,6 +14,11 @@ import numpy as np
 
 from captcha_model import decoding
 
+# The entries of a model file (and the files of a Hub repo or an ONNX export's folder) that
+# hold the referee's Keras network and its config.
+MODEL_ENTRY = "referee.keras"
+CONFIG_ENTRY = "referee_config.json"
+
 
 @dataclasses.dataclass(frozen=True)
 class RefereeConfig:

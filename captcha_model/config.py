@@ -11,12 +11,15 @@ Nothing here needs TensorFlow: the ONNX runtime reads configs and architectures 
 
 import dataclasses
 import json
+import os
 import string
 import zipfile
 
 DEFAULT_CHARSET = string.digits + string.ascii_uppercase
 # The entry of a `.keras` file that holds its config (see `model.save_model`).
 CONFIG_ENTRY = "captcha_config.json"
+# Where Keras keeps a model's weights, in its .keras files and its model folders.
+WEIGHTS_ENTRY = "model.weights.h5"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,15 +165,34 @@ class CaptchaConfig:
         return cls.from_dict(json.loads(text))
 
 
-def read_config(path):
-    """The `CaptchaConfig` stored in a `.keras` file written by `model.save_model`."""
+def read_entry(path, name):
+    """The bytes of entry `name` of a model, or None where it has none.
+
+    A model is a `.keras` file written by `model.save_model`, or a folder holding that file's
+    entries unpacked, as a Hub repo does so that Keras's own loader reads it.
+    """
     try:
+        if os.path.isdir(path):
+            entry = os.path.join(path, name)
+            if not os.path.isfile(entry):
+                return None
+            with open(entry, "rb") as handle:
+                return handle.read()
         with zipfile.ZipFile(path) as archive:
-            text = archive.read(CONFIG_ENTRY).decode()
+            return archive.read(name) if name in archive.namelist() else None
     except (zipfile.BadZipFile, OSError) as error:
-        raise ValueError(f"{path} is not a readable .keras model file ({error}).") from error
-    except KeyError:
-        raise ValueError(f"{path} has no {CONFIG_ENTRY}; only models saved by captcha_model are accepted.") from None
+        raise ValueError(f"{path} is not a readable .keras model file or folder ({error}).") from error
+
+
+def read_config(path):
+    """The `CaptchaConfig` stored in a model written by `model.save_model` (a `.keras` file or its unpacked folder)."""
+    text = read_entry(path, CONFIG_ENTRY)
+    if text is None:
+        raise ValueError(f"{path} has no {CONFIG_ENTRY}; only models saved by captcha_model are accepted.")
+    try:
+        text = text.decode()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} holds a malformed {CONFIG_ENTRY} ({error}).") from None
     return parse_config(text, path, CONFIG_ENTRY)
 
 

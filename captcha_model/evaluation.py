@@ -12,6 +12,7 @@ import os
 import time
 
 import numpy as np
+from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from captcha_model import data, labelled
@@ -216,12 +217,8 @@ def _as_solver(solver):
 
 def plot_confusions(report, top=15):
     """A bar chart of the most frequent (truth -> read as) character confusions."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 3.2))
+    figure = Figure(figsize=(7, 3.2))
+    axes = figure.subplots()
     pairs = report.confusions[:top]
     if pairs:
         labels = [f"{truth}→{predicted}" for truth, predicted, _ in pairs]
@@ -236,16 +233,12 @@ def plot_confusions(report, top=15):
 
 
 def plot_training_curve(history, path):
-    """Validation accuracy and training loss against samples seen, saved as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Validation accuracy and training loss against samples seen, saved as a PNG; returns the figure."""
     samples = [record["samples_seen"] for record in history]
     accuracy = [record.get("val_accuracy", np.nan) for record in history]
     loss = [record.get("loss", np.nan) for record in history]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    figure = Figure(figsize=(10, 3.6))
+    left, right = figure.subplots(1, 2)
     left.plot(samples, accuracy, marker="o")
     left.set_xlabel("training samples seen")
     left.set_ylabel("validation accuracy (whole captcha)")
@@ -257,4 +250,4 @@ def plot_training_curve(history, path):
     right.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
+    return figure

@@ -20,6 +20,7 @@ import zipfile
 import keras
 import numpy as np
 from keras import layers, ops
+from matplotlib.figure import Figure
 
 from captcha_model.config import CONFIG_ENTRY, CaptchaConfig, get_architecture, read_config
 
@@ -455,14 +456,10 @@ def plot_network(model):
     One box per layer with its output shape, like Keras' `plot_model` but without
     Graphviz. Layers that read the same tensor, such as per-position heads, share a row.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = _network_rows(model)
     row_height, width = 0.6, 6.4
-    figure, axes = plt.subplots(figsize=(width, row_height * len(rows) + 0.6))
+    figure = Figure(figsize=(width, row_height * len(rows) + 0.6))
+    axes = figure.subplots()
     axes.set_xlim(0, width)
     axes.set_ylim(-row_height * len(rows), 0.1)
     axes.set_axis_off()

@@ -16,18 +16,23 @@ Keras; `captcha_model.adjudication` holds what solving needs, for either runtime
 import json
 import os
 import tempfile
-import zipfile
 
 import keras
 import numpy as np
 from keras import layers
 
 from captcha_model import decoding, model as model_lib
-from captcha_model.adjudication import Referee, RefereeConfig, column_center, crop_glyphs, margins, pair_indices
-from captcha_model.config import get_architecture, read_config
-
-MODEL_ENTRY = "referee.keras"
-CONFIG_ENTRY = "referee_config.json"
+from captcha_model.adjudication import (
+    CONFIG_ENTRY,
+    MODEL_ENTRY,
+    Referee,
+    RefereeConfig,
+    column_center,
+    crop_glyphs,
+    margins,
+    pair_indices,
+)
+from captcha_model.config import get_architecture, read_config, read_entry
 
 
 def build_referee(config, referee_config):
@@ -125,15 +130,14 @@ def attach(model_path, referee_model, referee_config, output_path=None):
 
 
 def load_referee(model_path, config):
-    """The `Referee` inside a model file, or None where it has none."""
-    with zipfile.ZipFile(model_path) as archive:
-        if MODEL_ENTRY not in archive.namelist():
-            return None
-        referee_bytes = archive.read(MODEL_ENTRY)
-        try:
-            referee_config = RefereeConfig.from_json(archive.read(CONFIG_ENTRY).decode())
-        except (KeyError, TypeError, json.JSONDecodeError) as error:
-            raise ValueError(f"{model_path} holds a referee without a readable {CONFIG_ENTRY} ({error}).") from None
+    """The `Referee` inside a model (a file or its unpacked folder), or None where it has none."""
+    referee_bytes = read_entry(model_path, MODEL_ENTRY)
+    if referee_bytes is None:
+        return None
+    try:
+        referee_config = RefereeConfig.from_json(read_entry(model_path, CONFIG_ENTRY).decode())
+    except (AttributeError, TypeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{model_path} holds a referee without a readable {CONFIG_ENTRY} ({error}).") from None
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, MODEL_ENTRY)
         with open(path, "wb") as handle:

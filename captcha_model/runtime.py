@@ -26,7 +26,8 @@ OPTIONAL_PACKAGES = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime")
 ONNX_SUFFIX = ".onnx"
 # The files of an ONNX export (see `captcha_model.onnx_runtime`), the referee's only where there is one.
 ONNX_MODEL_FILE = "model.onnx"
-ONNX_CONFIG_FILE = "config.json"
+# The same names as the entries of a `.keras` file and of a Hub repo, so that one repo serves both runtimes.
+ONNX_CONFIG_FILE = "captcha_config.json"
 ONNX_REFEREE_FILE = "referee.onnx"
 ONNX_REFEREE_CONFIG_FILE = "referee_config.json"
 EXPORT_COMMAND = "python -m captcha_model export MODEL OUT_DIR --format onnx"

@@ -7,6 +7,7 @@ pulls a model pushed to the Hugging Face Hub (see `captcha_model.hub`). Its `run
 picks Keras or ONNX Runtime (see `captcha_model.runtime`); readings are the same code either way.
 """
 
+import hashlib
 import io
 import json
 import os
@@ -14,7 +15,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from captcha_model import data, decoding, runtime as runtime_lib
+from captcha_model import config as config_lib, data, decoding, runtime as runtime_lib
 
 # Each bundled model's folder also holds the metrics.json and training_curve.png of its
 # run, laid out as train.py writes them and as a Hub repo holds them, and its ONNX export.
@@ -27,6 +28,9 @@ BUNDLED_MODELS = {
 BUNDLED_MODEL = BUNDLED_MODELS["default"]
 METRICS_FILE = "metrics.json"
 RUNTIME_NAMES = {runtime_lib.KERAS: "Keras", runtime_lib.ONNX: "ONNX Runtime"}
+# The environment variable that names the model the app serves: OWNER/NAME, OWNER/NAME@REVISION
+# or a path. A Hugging Face Space sets it as a variable in its settings.
+MODEL_VARIABLE = "CAPTCHA_MODEL"
 
 # Uploads beyond these limits are refused before they are decoded: a small file can
 # claim a huge canvas (a decompression bomb), and no captcha needs either.
@@ -90,11 +94,13 @@ class Solver:
     again each character of its pair that the network reads.
     """
 
-    def __init__(self, network, config, source, metrics=None, batch_size=256, referee=None):
+    def __init__(self, network, config, source, metrics=None, batch_size=256, referee=None, revision=None):
         self.network = network
         self.model = network.model
         self.config = config
         self.source = source
+        # Which version of the model this is: a Hub commit, or a digest of the model's weights.
+        self.revision = revision
         self.metrics = metrics
         self.batch_size = batch_size
         self.referee = referee
@@ -153,6 +159,7 @@ def load_solver(source=None, runtime=None):
     """
     name = "default" if source is None else source
     runtime = runtime_lib.choose_runtime(runtime, None if name in BUNDLED_MODELS else name)
+    revision = None
     if name in BUNDLED_MODELS:
         path, description = bundled_model(name, runtime), f"bundled {name} model"
         if not os.path.isfile(path):
@@ -164,16 +171,29 @@ def load_solver(source=None, runtime=None):
         # Imported here because the hub module builds on this one.
         from captcha_model import hub
 
-        path, description = hub.fetch(path, runtime)
+        path, description, revision = hub.fetch(path, runtime)
     if runtime == runtime_lib.ONNX and path.endswith(".keras"):
         raise ValueError(f"{path} is a Keras model file; ONNX Runtime reads its export, made with "
                          f"python -m captcha_model export {path} OUT_DIR --format onnx")
     network, config, referee = runtime_lib.backend(runtime).load(path)
-    return Solver(network, config, description, metrics=read_metrics(path), referee=referee)
+    return Solver(network, config, description, metrics=read_metrics(path), referee=referee,
+                  revision=revision or weights_digest(path, runtime))
+
+
+def weights_digest(model_path, runtime):
+    """'sha256:' and the start of the digest of a model's weights: the revision of a model that is a file."""
+    if runtime == runtime_lib.ONNX:
+        folder = model_path if os.path.isdir(model_path) else os.path.dirname(model_path)
+        with open(os.path.join(folder, runtime_lib.ONNX_MODEL_FILE), "rb") as handle:
+            weights = handle.read()
+    else:
+        weights = config_lib.read_entry(model_path, config_lib.WEIGHTS_ENTRY) or b""
+    return "sha256:" + hashlib.sha256(weights).hexdigest()[:12]
 
 
 def read_metrics(model_path):
-    """The metrics.json that train.py (or the export) wrote beside a model, or None where there is none."""
+    """The metrics.json that train.py (or the export) wrote beside a model (or inside its folder), or None
+    where there is none."""
     folder = model_path if os.path.isdir(model_path) else os.path.dirname(os.path.abspath(model_path))
     path = os.path.join(folder, METRICS_FILE)
     try:

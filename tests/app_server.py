@@ -19,11 +19,14 @@ def free_port():
 
 
 @contextlib.contextmanager
-def serving(blocks=None):
-    """Serve `blocks` (default: `app.demo`) as `python app.py` does, and yield its URL; closed afterwards."""
+def serving(blocks=None, **options):
+    """Serve `blocks` (default: `app.demo`) as `python app.py` does, and yield its URL; closed afterwards.
+
+    `options` go to `launch`, e.g. `mcp_server=True` as `python app.py --mcp` passes.
+    """
     blocks = blocks or app.demo
     port = free_port()
-    app.launch(blocks, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    app.launch(blocks, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **options)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:

@@ -1,13 +1,18 @@
 """A small Hugging Face Hub look-alike for tests, on 127.0.0.1, holding everything in memory.
 
 It answers the part of the Hub's HTTP API that the real `huggingface_hub` client uses to push
-and pull a model: create a repo, validate a model card, preupload (every file is a regular
-upload, never LFS), commit, model info at a revision, the file tree, and resolve (HEAD and
-GET, with `ETag`, `X-Repo-Commit` and `Content-Length`). Errors carry the `X-Error-Code` and
-`X-Error-Message` headers the client turns into its exceptions.
+and pull a model or a Space: create a repo, validate a model card, preupload, the LFS batch
+API and its uploads, commit, repo info at a revision, the file tree, resolve (HEAD and GET,
+with `ETag`, `X-Repo-Commit` and `Content-Length`) and Space variables. Errors carry the
+`X-Error-Code` and `X-Error-Message` headers the client turns into its exceptions.
+
+Like the Hub, it refuses binary files committed as regular files: preupload tells the client
+to send them through LFS. (`huggingface_hub` prefers Xet storage where `hf_xet` is installed;
+`point_client_at` turns that off, since this server speaks only LFS.)
 
 Every commit gets a real 40-hex revision, so revisions can be pinned, and every request is
-recorded, so tests can tell a download from a cache hit. `point_client_at` sends the real
+recorded, so tests can tell a download from a cache hit. Setting `failing_status` (e.g. 429
+or 503) makes every answer that error, as a Hub that is overloaded or down would give. `point_client_at` sends the real
 client to it, and the `hub_server` fixture in conftest.py does both.
 """
 
@@ -26,17 +31,35 @@ TOKEN = "hf_TestOnlyToken0123456789abcdefXYZ"
 INVALID_TOKEN = "Invalid credentials in Authorization header"
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 REPO = rf"(?P<repo_id>{NAME}/{NAME})"
+# Model repos have URLs of their own; other kinds are prefixed ("spaces/" in URLs, "spaces" in the API).
+KIND = r"(?P<kind>models|spaces)"
+PREFIX = r"(?P<prefix>spaces/)?"
 SEGMENT = r"(?P<revision>[^/]+)"
 ROUTES = [
     ("POST", r"/api/repos/create", "create_repo"),
     ("POST", r"/api/validate-yaml", "validate_yaml"),
-    ("POST", rf"/api/models/{REPO}/preupload/{SEGMENT}", "preupload"),
-    ("POST", rf"/api/models/{REPO}/commit/{SEGMENT}", "commit"),
-    ("GET", rf"/api/models/{REPO}(?:/revision/{SEGMENT})?", "model_info"),
-    ("GET", rf"/api/models/{REPO}/tree/{SEGMENT}(?:/(?P<path>.+))?", "tree"),
-    ("GET", rf"/{REPO}/resolve/{SEGMENT}/(?P<path>.+)", "resolve"),
-    ("HEAD", rf"/{REPO}/resolve/{SEGMENT}/(?P<path>.+)", "resolve"),
+    ("POST", rf"/api/{KIND}/{REPO}/preupload/{SEGMENT}", "preupload"),
+    ("POST", rf"/api/{KIND}/{REPO}/commit/{SEGMENT}", "commit"),
+    ("POST", rf"/api/{KIND}/{REPO}/variables", "add_variable"),
+    ("POST", rf"/{PREFIX}{REPO}\.git/info/lfs/objects/batch", "lfs_batch"),
+    ("PUT", r"/lfs-upload/(?P<oid>[0-9a-f]{64})", "lfs_upload"),
+    ("GET", rf"/api/{KIND}/{REPO}(?:/revision/{SEGMENT})?", "model_info"),
+    ("GET", rf"/api/{KIND}/{REPO}/tree/{SEGMENT}(?:/(?P<path>.+))?", "tree"),
+    ("GET", rf"/{PREFIX}{REPO}/resolve/{SEGMENT}/(?P<path>.+)", "resolve"),
+    ("HEAD", rf"/{PREFIX}{REPO}/resolve/{SEGMENT}/(?P<path>.+)", "resolve"),
 ]
+# The Hub takes files up to this size, and only text, as regular files; the rest go through LFS.
+MAX_REGULAR_BYTES = 10 * 2**20
+
+
+def is_binary(content):
+    """Whether the Hub would store `content` through LFS: not text, or too large for git."""
+    return b"\0" in content[:8000] or len(content) > MAX_REGULAR_BYTES
+
+
+def repository_key(kind, repo_id):
+    """How the server files a repo: model repos by their id (as tests look them up), others prefixed."""
+    return repo_id if kind in (None, "model", "models") else f"spaces/{repo_id}"
 
 
 def git_blob_id(content):
@@ -56,10 +79,12 @@ class HubError(Exception):
 
 
 class Repository:
-    """A model repo: its commits (revision -> {path: bytes}) and the commit its main branch points to."""
+    """A repo: its commits (revision -> {path: bytes}), the commit its main branch points to, and its variables."""
 
-    def __init__(self, private):
+    def __init__(self, private, sdk=None):
         self.private = private
+        self.sdk = sdk
+        self.variables = {}
         self.commits = {}
         self.main = None
         # Like the Hub, start every repo with a commit holding a .gitattributes.
@@ -101,6 +126,9 @@ def point_client_at(monkeypatch, endpoint, home):
     monkeypatch.setattr(constants, "ENDPOINT", endpoint)
     monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", endpoint + "/{repo_id}/resolve/{revision}/{filename}")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    # This server stores binaries through LFS only; the Hub also takes Xet, which the client prefers.
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
     monkeypatch.setenv("HF_ENDPOINT", endpoint)
     monkeypatch.setenv("HF_HOME", str(home))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
@@ -113,7 +141,10 @@ class HubServer:
     def __init__(self, token):
         self.token = token
         self.repositories = {}
+        # Content uploaded through LFS, by its sha256, until a commit names it.
+        self.lfs_objects = {}
         self.requests = []
+        self.failing_status = None
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (Handler,), {"hub": self}))
         self.server.daemon_threads = True
@@ -137,30 +168,55 @@ class HubServer:
 
     def create_repo(self, request, payload):
         self.check_token(request)
-        if payload.get("type", "model") != "model":
-            raise HubError(400, "This test server holds model repos only")
+        kind = payload.get("type", "model")
+        if kind not in ("model", "space"):
+            raise HubError(400, "This test server holds model repos and Spaces only")
+        if kind == "space" and not payload.get("sdk"):
+            raise HubError(400, "A Space needs an sdk")
         repo_id = f"{payload['organization']}/{payload['name']}"
-        if repo_id in self.repositories:
+        key = repository_key(kind, repo_id)
+        url = f"{self.url}/{key}"
+        if key in self.repositories:
             # The client reads the repo's URL from this answer too.
-            raise HubError(409, "You already created this model repo", details={"url": f"{self.url}/{repo_id}"})
-        self.repositories[repo_id] = Repository(private=payload.get("visibility") == "private")
-        return 200, {"url": f"{self.url}/{repo_id}", "name": repo_id}, {}
+            raise HubError(409, f"You already created this {kind} repo", details={"url": url})
+        self.repositories[key] = Repository(private=payload.get("visibility") == "private", sdk=payload.get("sdk"))
+        return 200, {"url": url, "name": repo_id}, {}
 
     def validate_yaml(self, request, payload):
         return 200, {"errors": [], "warnings": []}, {}
 
-    def preupload(self, request, payload, repo_id, revision):
-        repository = self.repository(request, repo_id)
+    def preupload(self, request, payload, kind, repo_id, revision):
+        repository = self.repository(request, repo_id, kind=kind)
         files = repository.commits[repository.resolve(repo_id, revision)]
         answers = [
-            {"path": item["path"], "uploadMode": "regular", "shouldIgnore": False,
+            {"path": item["path"], "shouldIgnore": False,
+             "uploadMode": "lfs" if item["size"] > MAX_REGULAR_BYTES or is_binary(base64.b64decode(item["sample"]))
+             else "regular",
              "oid": git_blob_id(files[item["path"]]) if item["path"] in files else None}
             for item in payload["files"]
         ]
         return 200, {"files": answers, "commitOid": repository.main}, {}
 
-    def commit(self, request, lines, repo_id, revision):
-        repository = self.repository(request, repo_id)
+    def lfs_batch(self, request, payload, prefix, repo_id):
+        self.repository(request, repo_id, kind=prefix)
+        objects = [{"oid": item["oid"], "size": item["size"],
+                    "actions": {"upload": {"href": f"{self.url}/lfs-upload/{item['oid']}"}}}
+                   for item in payload["objects"]]
+        return 200, {"transfer": "basic", "objects": objects}, {}
+
+    def lfs_upload(self, request, content, oid):
+        if hashlib.sha256(content).hexdigest() != oid:
+            raise HubError(400, "The uploaded content does not match its sha256")
+        self.lfs_objects[oid] = content
+        return 200, {}, {}
+
+    def add_variable(self, request, payload, kind, repo_id):
+        repository = self.repository(request, repo_id, kind=kind)
+        repository.variables[payload["key"]] = payload["value"]
+        return 200, {key: {"value": value} for key, value in repository.variables.items()}, {}
+
+    def commit(self, request, lines, kind, repo_id, revision):
+        repository = self.repository(request, repo_id, kind=kind)
         if revision != "main":
             raise HubError(400, "This test server commits to the main branch only")
         files = dict(repository.commits[repository.main])
@@ -170,32 +226,43 @@ class HubServer:
             if key == "header":
                 message = value["summary"]
             elif key == "file":
-                files[value["path"]] = base64.b64decode(value["content"])
+                content = base64.b64decode(value["content"])
+                if is_binary(content):
+                    raise HubError(400, f"Your push was rejected because {value['path']} is a binary file; "
+                                        "binary files must be stored with LFS or Xet")
+                files[value["path"]] = content
+            elif key == "lfsFile":
+                if value["oid"] not in self.lfs_objects:
+                    raise HubError(400, f"No LFS object {value['oid']} was uploaded for {value['path']}")
+                files[value["path"]] = self.lfs_objects[value["oid"]]
             elif key == "deletedFile":
                 files.pop(value["path"], None)
             else:
                 raise HubError(400, f"This test server takes regular file uploads only, not {key!r}")
         commit = repository.commit(files, message)
-        return 200, {"commitUrl": f"{self.url}/{repo_id}/commit/{commit}", "commitOid": commit, "success": True}, {}
+        url = f"{self.url}/{repository_key(kind, repo_id)}/commit/{commit}"
+        return 200, {"commitUrl": url, "commitOid": commit, "success": True}, {}
 
-    def model_info(self, request, repo_id, revision):
-        repository = self.repository(request, repo_id, write=False)
+    def model_info(self, request, kind, repo_id, revision):
+        repository = self.repository(request, repo_id, write=False, kind=kind)
         commit = repository.resolve(repo_id, revision or "main")
         siblings = [{"rfilename": path} for path in sorted(repository.commits[commit])]
         info = {"id": repo_id, "modelId": repo_id, "author": repo_id.split("/")[0], "sha": commit,
                 "private": repository.private, "siblings": siblings}
+        if repository.sdk:
+            info["sdk"] = repository.sdk
         return 200, info, {}
 
-    def tree(self, request, repo_id, revision, path):
-        repository = self.repository(request, repo_id, write=False)
+    def tree(self, request, kind, repo_id, revision, path):
+        repository = self.repository(request, repo_id, write=False, kind=kind)
         files = repository.commits[repository.resolve(repo_id, revision)]
         prefix = f"{path.rstrip('/')}/" if path else ""
         entries = [{"type": "file", "path": name, "oid": git_blob_id(content), "size": len(content)}
                    for name, content in sorted(files.items()) if name.startswith(prefix)]
         return 200, entries, {}
 
-    def resolve(self, request, repo_id, revision, path):
-        repository = self.repository(request, repo_id, write=False)
+    def resolve(self, request, prefix, repo_id, revision, path):
+        repository = self.repository(request, repo_id, write=False, kind=prefix)
         commit = repository.resolve(repo_id, revision)
         files = repository.commits[commit]
         if path not in files:
@@ -205,11 +272,11 @@ class HubServer:
                    "Content-Type": "application/octet-stream"}
         return 200, content, headers
 
-    def repository(self, request, repo_id, write=True):
+    def repository(self, request, repo_id, write=True, kind=None):
         """The repo, if the request may see it (and, for `write`, change it); else the Hub's error."""
         if write:
             self.check_token(request)
-        repository = self.repositories.get(repo_id)
+        repository = self.repositories.get(repository_key(kind, repo_id))
         if repository is None or (repository.private and not self.authorized(request)):
             raise HubError(404, "Repository not found", "RepoNotFound")
         return repository
@@ -234,11 +301,16 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self.answer("POST")
 
+    def do_PUT(self):
+        self.answer("PUT")
+
     def answer(self, method):
         url = urlsplit(self.path)
         with self.hub.lock:
             self.hub.requests.append((method, url.path))
             try:
+                if self.hub.failing_status:
+                    raise HubError(self.hub.failing_status, "The Hub is busy; try again later")
                 status, body, headers = self.route(method, url.path)
             except HubError as error:
                 status, body, headers = error.status, error.body, error.headers
@@ -258,13 +330,15 @@ class Handler(BaseHTTPRequestHandler):
             if route_method == method and match:
                 groups = {key: unquote(value) if value else value for key, value in match.groupdict().items()}
                 handler = getattr(self.hub, name)
-                if method != "POST":
+                if method in ("GET", "HEAD"):
                     return handler(self, **groups)
                 return handler(self, self.read_body(name), **groups)
         raise HubError(404, f"This test server does not serve {method} {path}")
 
     def read_body(self, name):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if name == "lfs_upload":
+            return raw
         if name == "commit":
             return [json.loads(line) for line in raw.splitlines() if line.strip()]
         return json.loads(raw or b"{}")

@@ -62,19 +62,21 @@ def predictions(solver):
 def test_push_then_pull_into_an_empty_cache_gives_identical_predictions(hub_server, models):
     commit = hub.push(models[0], REPO)
     files = set(HfApi().list_repo_files(REPO))
-    assert files == {".gitattributes", "model.keras", "config.json", "metrics.json", "training_curve.png", "README.md"}
-    with open(hf_hub_download(REPO, "config.json")) as handle:
+    assert files == {".gitattributes", "config.json", "metadata.json", "model.weights.h5", "captcha_config.json",
+                     "metrics.json", "training_curve.png", "README.md"}
+    with open(hf_hub_download(REPO, "captcha_config.json")) as handle:
         assert CaptchaConfig.from_json(handle.read()) == read_config(models[0])
 
     pulled = load_solver(REPO)
     np.testing.assert_array_equal(predictions(pulled), predictions(load_solver(models[0])))
     assert pulled.source == f"Hub repo {REPO} at main (commit {commit.oid[:7]})"
+    assert pulled.revision == commit.oid
     # The metrics come down beside the model, so the app can show how it was trained.
     assert pulled.metrics == json.loads((models[0].parent / "metrics.json").read_text())
-    assert hub_server.downloads("model.keras") == 1
+    assert hub_server.downloads("model.weights.h5") == 1
     # A second start asks the Hub whether main has moved, and downloads nothing.
     load_solver(REPO)
-    assert hub_server.downloads("model.keras") == 1
+    assert hub_server.downloads("model.weights.h5") == 1
 
 
 def test_model_card_metadata_parses_and_carries_the_metrics(hub_server, models):
@@ -85,10 +87,14 @@ def test_model_card_metadata_parses_and_carries_the_metrics(hub_server, models):
     assert card.data.pipeline_tag == "image-to-text"
     assert {"keras", "captcha", "ocr"} <= set(card.data.tags)
     assert card.data.model_name == REPO
+    assert card.data.license == "mit"
+    assert card.data.base_model is None
+    # Metric types the Hub knows: accuracy, and the character error rate.
     results = {result.metric_type: result for result in card.data.eval_results}
+    assert set(results) == {"accuracy", "cer"}
     assert results["accuracy"].metric_value == round(test["accuracy"], 5)
-    assert results["character_accuracy"].metric_value == round(test["character_accuracy"], 5)
-    assert results["accuracy"].dataset_args == {"samples": test["count"]} == results["character_accuracy"].dataset_args
+    assert results["cer"].metric_value == round(1 - test["character_accuracy"], 5)
+    assert results["accuracy"].dataset_args == {"samples": test["count"]} == results["cer"].dataset_args
     for usage in ("## Training", f'load_solver("{REPO}")', f"captcha_model solve captcha.png --model {REPO}",
                   f"{hub.MODEL_VARIABLE}={REPO} python app.py", "![Validation accuracy"):
         assert usage in card.text
@@ -149,8 +155,8 @@ def break_the_hub(case, hub_server, models, monkeypatch, home):
         return "tester/no-such-model"
     if case == "no such revision":
         return f"{REPO}@no-such-branch"
-    # A truncated upload: the start of a zip file and nothing more.
-    HfApi().upload_file(path_or_fileobj=b"PK\x03\x04truncated", path_in_repo="model.keras", repo_id=REPO)
+    # A truncated upload: the start of an HDF5 file and nothing more.
+    HfApi().upload_file(path_or_fileobj=b"\x89HDF\r\n\x1a\ntruncated", path_in_repo="model.weights.h5", repo_id=REPO)
     return REPO
 
 
@@ -158,7 +164,7 @@ def break_the_hub(case, hub_server, models, monkeypatch, home):
     ("server down", "cannot be reached"),
     ("no such repo", "has no model repo"),
     ("no such revision", "has no revision 'no-such-branch'"),
-    ("corrupted file", "not a readable .keras model file"),
+    ("corrupted file", "as a safe Keras model"),
 ])
 def test_a_model_that_cannot_be_had_falls_back_to_the_bundled_one_with_a_notice(
         case, reason, hub_server, models, monkeypatch, tmp_path, captcha_file, caplog, capsys):
@@ -216,7 +222,7 @@ def test_a_push_without_a_token_says_how_to_give_one_and_fails_before_training(
 def test_a_refused_push_says_so_without_echoing_the_token(hub_server, models, monkeypatch):
     wrong_token = "hf_WrongToken9876543210zyxwvu"
     monkeypatch.setenv("HF_TOKEN", wrong_token)
-    with pytest.raises(ValueError, match="The Hub refused the push to tester/captcha-solver \\(HTTP 401") as raised:
+    with pytest.raises(ValueError, match="The Hub refused the upload to tester/captcha-solver \\(HTTP 401") as raised:
         hub.push(models[0], REPO)
     assert wrong_token not in str(raised.value)
     assert f"python -m captcha_model push {models[0]} {REPO}" in str(raised.value)
@@ -254,7 +260,8 @@ def test_train_py_pushes_the_model_it_trained(hub_server, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"Pushed to {hub_server.url}/{REPO} at revision" in result.stdout
     assert TOKEN not in result.stdout + result.stderr
-    assert {"model.keras", "metrics.json", "training_curve.png"} <= set(HfApi().list_repo_files(REPO))
+    assert {"model.weights.h5", "captcha_config.json", "metrics.json", "training_curve.png"} <= set(
+        HfApi().list_repo_files(REPO))
     np.testing.assert_array_equal(predictions(load_solver(REPO)), predictions(load_solver(output / "model.keras")))
 
 

@@ -109,10 +109,10 @@ def broken_copy(source, target, breakage):
 @pytest.mark.parametrize("breakage, message", [
     (lambda folder: (folder / "model.onnx").write_bytes(b"not a network"), "Could not load .* as an ONNX network"),
     (lambda folder: (folder / "model.onnx").write_bytes(b""), "Could not load .* as an ONNX network"),
-    (lambda folder: os.remove(folder / "config.json"), "Could not read .*config.json"),
-    (lambda folder: (folder / "config.json").write_text("{"), "holds a malformed config.json"),
+    (lambda folder: os.remove(folder / "captcha_config.json"), "Could not read .*captcha_config.json"),
+    (lambda folder: (folder / "captcha_config.json").write_text("{"), "holds a malformed captcha_config.json"),
     # Another model's config: an input the network does not read.
-    (lambda folder: shutil.copy(os.path.join(os.path.dirname(BUNDLED_MODELS["ctc"]), "config.json"), folder),
+    (lambda folder: shutil.copy(os.path.join(os.path.dirname(BUNDLED_MODELS["ctc"]), "captcha_config.json"), folder),
      r"reads tensor\(uint8\) .*its config needs one uint8 input of \(batch, 40, 88, 1\)"),
     # A referee network in the main network's place: one input of the wrong width.
     (lambda folder: shutil.copy(folder / "referee.onnx", folder / "model.onnx"), "its config needs one uint8 input"),
