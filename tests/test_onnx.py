@@ -185,8 +185,8 @@ def test_the_app_serves_without_tensorflow(tmp_path, config):
 def test_a_hub_repo_with_the_onnx_export_is_pulled_and_read_without_tensorflow(hub_server, tmp_path, config):
     assert main(["push", "default", REPO, "--onnx"]) == 0
     files = hub_server.repositories[REPO].commits[hub_server.repositories[REPO].main]
-    assert {"model.keras", "model.onnx", "referee.onnx", "referee_config.json", "config.json"} <= set(files)
-    assert b"Its ONNX export, which reads captchas without TensorFlow" in files["README.md"]
+    assert {"model.weights.h5", "captcha_config.json", "model.onnx", "referee.onnx", "referee_config.json"} <= set(files)
+    assert b"(the ONNX export, which reads captchas without TensorFlow)" in files["README.md"]
     path = tmp_path / "captcha.png"
     text, image = data.sample_captcha(config, 24)
     image.save(path)
