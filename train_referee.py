@@ -92,8 +92,7 @@ def main(argv=None):
     steps = max(1, args.epochs * (len(labels) // args.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, steps, warmup_target=args.learning_rate, warmup_steps=min(500, steps // 10))
-    referee.compile(keras.optimizers.Adam(schedule), keras.losses.BinaryCrossentropy(from_logits=True),
-                    metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
+    referee_lib.compile_referee(referee, keras.optimizers.Adam(schedule))
     backup = os.path.join(args.output, "backup")
     history = referee.fit(
         crops, labels, batch_size=args.batch_size, epochs=args.epochs, shuffle=True,

@@ -175,6 +175,28 @@ class CTCLoss(keras.losses.Loss):
         return {**super().get_config(), "blank_index": self.blank_index}
 
 
+def greedy_ctc_matches(y_true, y_pred, blank_index):
+    """Per captcha, whether the greedy CTC reading of `y_pred` equals `y_true` (class indices padded with -1).
+
+    Greedy reading takes each column's most probable symbol, merges repeats and drops
+    blanks. It is done here with plain array operations rather than `ops.ctc_decode`,
+    whose TensorFlow kernel XLA cannot compile (and XLA compiles every training step on
+    a GPU): the k-th character read is the k-th column that starts a new non-blank run,
+    so it is compared with the k-th target character, and the counts must agree.
+    """
+    y_true = ops.cast(y_true, "int32")
+    best = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
+    previous = ops.pad(best[:, :-1], ((0, 0), (1, 0)), constant_values=blank_index)
+    starts = ops.logical_and(ops.not_equal(best, blank_index), ops.not_equal(best, previous))
+    read_count = ops.sum(ops.cast(starts, "int32"), axis=1)
+    target_count = ops.sum(ops.cast(y_true >= 0, "int32"), axis=1)
+    # Where the counts agree, every position read is a valid target position.
+    positions = ops.clip(ops.cumsum(ops.cast(starts, "int32"), axis=1) - 1, 0, ops.shape(y_true)[1] - 1)
+    expected = ops.take_along_axis(y_true, positions, axis=1)
+    characters_agree = ops.all(ops.logical_or(ops.logical_not(starts), ops.equal(best, expected)), axis=1)
+    return ops.logical_and(ops.equal(read_count, target_count), characters_agree)
+
+
 @keras.saving.register_keras_serializable(package="captcha_model")
 class CTCExactMatch(keras.metrics.Metric):
     """Share of captchas whose greedy CTC reading equals the whole target text."""
@@ -186,16 +208,9 @@ class CTCExactMatch(keras.metrics.Metric):
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        batch_size, frames = ops.shape(y_pred)[0], ops.shape(y_pred)[1]
-        decoded, _ = ops.ctc_decode(
-            y_pred, ops.full((batch_size,), frames, dtype="int32"), mask_index=self.blank_index
-        )
-        y_true = ops.cast(y_true, "int32")
-        padding = ops.full((batch_size, frames - ops.shape(y_true)[1]), -1, dtype="int32")
-        target = ops.concatenate([y_true, padding], axis=1)
-        matches = ops.all(ops.equal(decoded[0], target), axis=1)
+        matches = greedy_ctc_matches(y_true, y_pred, self.blank_index)
         self.correct.assign_add(ops.sum(ops.cast(matches, "float32")))
-        self.total.assign_add(ops.cast(batch_size, "float32"))
+        self.total.assign_add(ops.cast(ops.shape(y_pred)[0], "float32"))
 
     def result(self):
         return self.correct / ops.maximum(self.total, 1.0)
@@ -208,20 +223,18 @@ class CTCExactMatch(keras.metrics.Metric):
         return {**super().get_config(), "blank_index": self.blank_index}
 
 
-def compile_model(model, config, optimizer):
-    """Attach the loss and metrics that fit the architecture's output kind."""
+def compile_model(model, config, optimizer, **options):
+    """Attach the loss and metrics that fit the architecture's output kind.
+
+    `options` go to `Model.compile`, e.g. `jit_compile` or `steps_per_execution`; every
+    loss and metric here compiles with XLA.
+    """
     if get_architecture(config.architecture).output_kind == "ctc":
-        model.compile(
-            optimizer=optimizer,
-            loss=CTCLoss(config.num_classes),
-            metrics=[CTCExactMatch(config.num_classes)],
-        )
+        model.compile(optimizer=optimizer, loss=CTCLoss(config.num_classes),
+                      metrics=[CTCExactMatch(config.num_classes)], **options)
     else:
-        model.compile(
-            optimizer=optimizer,
-            loss=["sparse_categorical_crossentropy"] * config.max_length,
-            metrics=["accuracy"] * config.max_length,
-        )
+        model.compile(optimizer=optimizer, loss=["sparse_categorical_crossentropy"] * config.max_length,
+                      metrics=["accuracy"] * config.max_length, **options)
 
 
 class TrainingTargets:

@@ -88,6 +88,12 @@ def build_referee(config, referee_config):
     return keras.Model(inputs, outputs, name="referee")
 
 
+def compile_referee(referee, optimizer, **options):
+    """Attach the referee's loss (on its logit) and its accuracy; `options` go to `Model.compile`."""
+    referee.compile(optimizer, keras.losses.BinaryCrossentropy(from_logits=True),
+                    metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")], **options)
+
+
 def crop_glyphs(inputs, rows, centers, width):
     """Crops `width` pixels wide of `inputs[rows]`, centred on `centers`; white beyond the edges.
 
