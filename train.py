@@ -1,7 +1,7 @@
 """Train a captcha solver: python train.py --help.
 
 Uses every visible GPU (mirrored when there are several), else the CPU, and says
-which. Each epoch ends with validation on fresh captchas, one log line and an atomic
+which, with the precision and batch size (see captcha_model/distribute.py). Each epoch ends with validation on fresh captchas, one log line and an atomic
 checkpoint, so `--resume` after a crash or `kill -9` loses at most the epoch in
 progress. At the end the model is evaluated on fresh captchas and written with a
 metrics JSON and a training-curve PNG beside it.
@@ -16,9 +16,8 @@ import sys
 import time
 
 import keras
-import tensorflow as tf
 
-from captcha_model import data, evaluation, model as model_lib
+from captcha_model import data, distribute, evaluation, model as model_lib, pipeline
 from captcha_model.config import parse_size
 from captcha_model.solver import Solver
 
@@ -55,9 +54,19 @@ def parse_args(argv=None):
                              "names and fewer channels (the extra channels start so that the network computes "
                              "what that model did)")
     parser.add_argument("--epochs", type=int, default=30, help="number of epochs")
-    parser.add_argument("--steps-per-epoch", type=int, default=1000, help="batches per epoch")
-    parser.add_argument("--batch-size", type=int, default=64, help="captchas per batch (over all devices)")
-    parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate of the cosine schedule")
+    parser.add_argument("--steps-per-epoch", type=int,
+                        help="batches per epoch (default: 64,000 captchas' worth, 1000 batches of 64)")
+    parser.add_argument("--batch-size", type=int,
+                        help="captchas per batch over all devices (default: 512 per GPU, else 64)")
+    parser.add_argument("--learning-rate", type=float,
+                        help="peak learning rate of the cosine schedule (default: 2e-3 times the square root of "
+                             "the batch size over 64)")
+    parser.add_argument("--steps-per-execution", type=int,
+                        help="batches per call into the device; must divide --steps-per-epoch "
+                             "(default: up to 32 on a GPU, else 1)")
+    parser.add_argument("--precision", choices=distribute.PRECISIONS, default="auto",
+                        help="float32, or mixed_float16 (float16 compute, float32 weights and logits); "
+                             "auto: mixed_float16 on a GPU, else float32")
     parser.add_argument("--warmup-epochs", type=int, default=1, help="epochs of linear learning-rate warm-up")
     parser.add_argument("--patience", type=int, default=8, help="stop after this many epochs without a better validation accuracy")
     parser.add_argument("--max-minutes", type=float, default=0,
@@ -70,7 +79,7 @@ def parse_args(argv=None):
                              "errors confuse (validation and test texts stay uniform)")
     parser.add_argument("--emphasis-share", type=float, default=0.3,
                         help="with --emphasize: the chance that a training character is one of CHARS")
-    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="processes rendering captchas")
+    parser.add_argument("--workers", type=int, default=distribute.usable_cores(), help="processes rendering captchas")
     parser.add_argument("--validation-size", type=int, default=2000, help="fresh captchas checked after each epoch")
     parser.add_argument("--test-size", type=int, default=10000, help="fresh captchas in the final evaluation (0: skip)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the training, validation and test streams")
@@ -84,8 +93,9 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     model_lib.get_architecture(args.arch)
     training_emphasis(args)
-    for name in ("epochs", "steps_per_epoch", "batch_size", "workers", "validation_size", "input_pooling"):
-        if getattr(args, name) < 1:
+    for name in ("epochs", "steps_per_epoch", "batch_size", "steps_per_execution", "workers", "validation_size",
+                 "input_pooling"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
     return args
 
@@ -164,25 +174,6 @@ def warm_start(model, path):
         raise ValueError(f"--init-from {path}: no layer of it has a name and shape of this architecture's layers.")
     print(f"Started {len(copied) + len(widened)} of {sum(bool(layer.weights) for layer in model.layers)} layers "
           f"from {path}" + (f", {len(widened)} of them widened." if widened else "."))
-
-
-def choose_strategy(cpu_devices=0):
-    """Mirror over all GPUs when there are several, else use the one device there is."""
-    if cpu_devices > 1:
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
-        devices = [device.name for device in tf.config.list_logical_devices("CPU")]
-        print(f"Training on {len(devices)} logical CPU devices, mirrored.")
-        return tf.distribute.MirroredStrategy(devices)
-    gpus = tf.config.list_physical_devices("GPU")
-    if len(gpus) > 1:
-        print(f"Training on {len(gpus)} GPUs, mirrored.")
-        return tf.distribute.MirroredStrategy()
-    if gpus:
-        print(f"Training on the GPU ({gpus[0].name}).")
-    else:
-        print(f"Training on the CPU ({os.cpu_count()} cores); no GPU is visible.")
-    return tf.distribute.get_strategy()
 
 
 def check_output_directory(path, needed_megabytes=100, purpose="training"):
@@ -296,7 +287,9 @@ def main(argv=None):
         hub.check_repo_id(args.push_to_hub)
         hub.check_token()
     check_output_directory(args.output)
-    strategy = choose_strategy(args.cpu_devices)
+    devices = distribute.choose_devices(args.cpu_devices)
+    strategy = devices.strategy
+    distribute.resolve_settings(args, devices)
     checkpoint_path = os.path.join(args.output, CHECKPOINT)
     state_path = os.path.join(args.output, STATE)
 
@@ -320,27 +313,27 @@ def main(argv=None):
     with strategy.scope():
         if args.resume:
             model = keras.saving.load_model(checkpoint_path, safe_mode=True)
+            optimizer = model.optimizer
         else:
             model = model_lib.build_model(config)
             if args.init_from:
                 warm_start(model, args.init_from)
-            model_lib.compile_model(model, config, keras.optimizers.Adam(args.learning_rate))
+            optimizer = keras.optimizers.Adam(args.learning_rate)
+        # Compiled afresh on resume too, so that this run's --steps-per-execution applies.
+        model_lib.compile_model(model, config, optimizer, steps_per_execution=args.steps_per_execution)
 
     targets = model_lib.TrainingTargets(config)
     pool = None
     if args.train_size:
         pool = data.cached_dataset(config, args.seed, args.train_size, args.cache_dir, workers=args.workers,
                                    emphasis=emphasis)
-    train_stream = data.CaptchaStream(
-        config, args.batch_size, targets, seed=args.seed, pool=pool, emphasis=emphasis,
-        start_batch=state["epoch"] * args.steps_per_epoch,
-        workers=1 if pool is not None else args.workers,
-        use_multiprocessing=pool is None and args.workers > 1,
-    )
+    build = pipeline.source(config, targets, args.seed, state["epoch"] * args.steps_per_epoch, pool, args.workers,
+                            emphasis)
+    train_data = pipeline.training_dataset(strategy, args.batch_size, build)
     validation_inputs, validation_texts = data.render_dataset(
         config, args.seed + VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers
     )
-    calibration_batches = [train_stream[index][0] for index in range(CALIBRATION_BATCHES)]
+    calibration_batches = pipeline.first_batches(build(pipeline.Slices(args.batch_size)), CALIBRATION_BATCHES)
 
     # Checkpoint adds the whole-captcha val_accuracy to the logs before EarlyStopping reads it.
     callbacks = [
@@ -350,10 +343,11 @@ def main(argv=None):
     ]
     if state["epoch"] < args.epochs:
         model.fit(
-            train_stream,
+            train_data,
             steps_per_epoch=args.steps_per_epoch,
             epochs=args.epochs,
             initial_epoch=state["epoch"],
+            shuffle=False,  # The pipeline orders the captchas itself, reproducibly.
             callbacks=callbacks,
             verbose=2 if os.environ.get("CI") else 1,
         )
@@ -365,7 +359,8 @@ def main(argv=None):
         "epochs": state["epoch"],
         "samples_seen": state["samples_seen"],
         "wall_seconds": round(state["wall_seconds"], 1),
-        "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+        "device": devices.description,
+        "precision": args.precision,
         # The flags of the run's first start: the recipe, --emphasize and --init-from included.
         "args": state["args"],
         "history": state["history"],

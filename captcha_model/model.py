@@ -1,7 +1,8 @@
 """The networks: the tutorial's CNN (`seed`) and this project's faster, smaller `default`.
 
 Every architecture is a functional Keras model from uint8 images of the config's input
-size. Two output kinds exist:
+size. Its outputs are float32 whatever precision the rest computes in (see
+`distribute.resolve_settings`), so that losses and decoding never see float16. Two output kinds exist:
 
 - "heads": one softmax per character position (the tutorial's four classifiers);
 - "ctc": per-column logits over the charset plus a blank, read with CTC, which shares
@@ -57,7 +58,7 @@ def build_seed(config):
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(0.25, name="dropout")(x)
     outputs = [
-        layers.Dense(config.num_classes, activation="softmax", name=f"c{position + 1}")(x)
+        layers.Dense(config.num_classes, activation="softmax", dtype="float32", name=f"c{position + 1}")(x)
         for position in range(config.max_length)
     ]
     return keras.Model(inputs, outputs, name="seed")
@@ -95,7 +96,7 @@ def build_default(config):
     x = _columns_to_sequence(x)
     x = layers.Dense(128, activation="relu", name="column_dense")(x)
     x = layers.Dropout(0.2, name="column_dropout")(x)
-    outputs = layers.Dense(config.num_classes + 1, name="ctc_logits")(x)
+    outputs = layers.Dense(config.num_classes + 1, dtype="float32", name="ctc_logits")(x)
     return keras.Model(inputs, outputs, name="default")
 
 
@@ -118,7 +119,7 @@ def build_ctc(config):
     x = layers.Dense(128, activation="relu", name="column_dense")(x)
     x = layers.Dropout(0.2, name="column_dropout")(x)
     x = layers.Bidirectional(layers.GRU(64, return_sequences=True), name="column_gru")(x)
-    outputs = layers.Dense(config.num_classes + 1, name="ctc_logits")(x)
+    outputs = layers.Dense(config.num_classes + 1, dtype="float32", name="ctc_logits")(x)
     return keras.Model(inputs, outputs, name="ctc")
 
 
@@ -475,18 +476,34 @@ def fold_batch_norm(model):
 CONFIG_ENTRY = "captcha_config.json"
 
 
+@contextlib.contextmanager
+def float32_policy():
+    """Build layers in float32 within this block, whatever precision training uses.
+
+    The model files that are shipped and served compute in float32: a network trained in
+    mixed precision keeps float32 weights, and the CPUs that serve it run float16 slowly.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def save_model(model, config, path, include_optimizer=False):
     """Write `model` with its config inside one `.keras` file, atomically.
 
     The file is written beside its destination and renamed into place, so a crash
     mid-write never replaces a good file with a broken one. Without the optimizer
-    the file holds a fresh, uncompiled copy of the network: inference needs nothing more.
+    the file holds a fresh, uncompiled float32 copy of the network: inference needs nothing more.
     """
     if not str(path).endswith(".keras"):
         raise ValueError(f"Model paths must end in '.keras', got {str(path)!r}.")
     if not include_optimizer:
         weights = model.get_weights()
-        model = build_model(config)
+        with float32_policy():
+            model = build_model(config)
         model.set_weights(weights)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)

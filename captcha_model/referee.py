@@ -84,7 +84,7 @@ def build_referee(config, referee_config):
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(referee_config.dense_units, activation="relu", name="dense")(x)
     x = layers.Dropout(0.2, name="dropout")(x)
-    outputs = layers.Dense(1, name="logit")(x)
+    outputs = layers.Dense(1, dtype="float32", name="logit")(x)
     return keras.Model(inputs, outputs, name="referee")
 
 
@@ -219,8 +219,12 @@ def attach(model_path, referee_model, referee_config, output_path=None):
     """Write `model_path` with the referee inside it to `output_path` (default: in place), atomically."""
     output_path = output_path or model_path
     model_lib.read_config(model_path)  # Refuses files that are no captcha_model model.
-    # A fresh copy of the network holds the weights without the optimizer's state.
-    bare = keras.Model.from_config(referee_model.get_config())
+    # A fresh float32 copy of the network (whatever precision it was trained in) holds the
+    # weights without the optimizer's state.
+    architecture = referee_model.get_config()
+    for layer in architecture["layers"]:
+        layer["config"]["dtype"] = "float32"
+    bare = keras.Model.from_config(architecture)
     bare.set_weights(referee_model.get_weights())
     with tempfile.TemporaryDirectory() as directory:
         referee_path = os.path.join(directory, MODEL_ENTRY)

@@ -56,7 +56,7 @@ def test_mirrored_over_two_logical_cpu_devices(tmp_path):
     result = train("--epochs", "1", *TINY, "--test-size", "0", "--workers", "1", "--train-size", "32",
                    "--cache-dir", str(tmp_path / "cache"), "--cpu-devices", "2", "--output", str(output))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Training on 2 logical CPU devices, mirrored." in result.stdout
+    assert "Training on 2 logical CPU devices, mirrored: float32, batch 8 (4 per device)" in result.stdout
     model_lib.load_model(output / "model.keras")
 
 
