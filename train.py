@@ -1,9 +1,16 @@
-"""Train a captcha solver: python train.py --help.
+"""Train captcha solvers: python train.py --help.
 
-Uses every visible GPU (mirrored when there are several), else the CPU, and says
-which, with the precision and batch size (see captcha_model/distribute.py). Each epoch ends with validation on fresh captchas, one log line and an atomic
-checkpoint, so `--resume` after a crash or `kill -9` loses at most the epoch in
-progress. At the end the model is evaluated on fresh captchas and written with a
+`python train.py` alone runs the recipe of the bundled default model (recipes/default.json),
+every stage of it, referee included; `--recipe NAME` (or a .json path) runs another,
+`--output` says where, and `--resume` carries on after a crash or `kill -9` (see
+captcha_model/recipes.py). `python train.py referee --help` is the referee stage
+(train_referee.py). Any other flag makes one run of the network, described below.
+
+One run uses every visible GPU (mirrored when there are several; a cluster of machines
+with TF_CONFIG), else the CPU, and says which, with the precision and batch size (see
+captcha_model/distribute.py). Each epoch ends with validation on fresh captchas, one log
+line and an atomic checkpoint, so `--resume` after a crash or `kill -9` loses at most the
+epoch in progress. At the end the model is evaluated on fresh captchas and written with a
 metrics JSON and a training-curve PNG beside it.
 """
 
@@ -17,7 +24,7 @@ import time
 
 import keras
 
-from captcha_model import data, distribute, evaluation, model as model_lib, pipeline
+from captcha_model import cluster_loop, data, distribute, evaluation, model as model_lib, pipeline, recipes
 from captcha_model.config import parse_size
 from captcha_model.solver import Solver
 
@@ -33,7 +40,10 @@ TEST_SEED_OFFSET = 2_000_000
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="A recipe run takes only --recipe NAME (default: default), --output, --resume, --cache-dir and "
+               "--workers; recipes/ holds the recipes of the bundled models.")
     parser.add_argument("--arch", default="default", help=f"architecture: one of {sorted(model_lib.ARCHITECTURES)}")
     parser.add_argument("--lengths", metavar="MIN-MAX", type=parse_lengths,
                         help="text lengths to train on, e.g. 4 or 1-8 (default: the architecture's)")
@@ -86,6 +96,9 @@ def parse_args(argv=None):
     parser.add_argument("--output", default="runs/default", help="directory for the model, checkpoint and metrics")
     parser.add_argument("--cache-dir", default="cache", help="where rendered training pools are kept")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --output")
+    parser.add_argument("--cluster-timeout", type=float, default=300,
+                        help="with TF_CONFIG (several machines): seconds to wait for every worker to join, and for "
+                             "any one exchange between them, before giving up with an error")
     parser.add_argument("--cpu-devices", type=int, default=0,
                         help="split the CPU into this many logical devices and mirror over them (for testing)")
     parser.add_argument("--push-to-hub", metavar="OWNER/NAME", help="push the trained model to this Hub repo")
@@ -180,7 +193,8 @@ def check_output_directory(path, needed_megabytes=100, purpose="training"):
     """Fail now, not after an hour of training, if `path` cannot be written or lacks room for `purpose`."""
     try:
         os.makedirs(path, exist_ok=True)
-        probe = os.path.join(path, ".write-test")
+        # Named per process: the workers of a cluster on one machine may check the same folder.
+        probe = os.path.join(path, f".write-test-{os.getpid()}")
         with open(probe, "wb") as handle:
             handle.write(b"\0" * 4 * 1024 * 1024)
         os.remove(probe)
@@ -227,9 +241,9 @@ def cosine_schedule(args):
 class Checkpoint(keras.callbacks.Callback):
     """After each epoch: precise BatchNorm statistics, validation, one log line, an atomic checkpoint."""
 
-    def __init__(self, args, config, state, calibration_batches, validation_inputs, validation_texts):
+    def __init__(self, args, config, state, devices, calibration_batches, validation_inputs, validation_texts):
         super().__init__()
-        self.args, self.config, self.state = args, config, state
+        self.args, self.config, self.state, self.devices = args, config, state, devices
         self.calibration_batches = calibration_batches
         self.validation_inputs, self.validation_texts = validation_inputs, validation_texts
         self.epoch_started = time.time()
@@ -251,8 +265,11 @@ class Checkpoint(keras.callbacks.Callback):
         record = {key: float(value) for key, value in logs.items()}
         record.update(epoch=epoch + 1, samples_seen=state["samples_seen"], wall_seconds=round(state["wall_seconds"], 1))
         state["history"].append(record)
-        model_lib.save_model(self.model, self.config, os.path.join(self.args.output, CHECKPOINT), include_optimizer=True)
-        write_json(os.path.join(self.args.output, STATE), state)
+        # Every worker of a cluster saves (saving may read variables across workers); the chief keeps it.
+        model_lib.save_model(self.model, self.config, self.devices.output_path(os.path.join(self.args.output, CHECKPOINT)),
+                             include_optimizer=True)
+        if self.devices.chief:
+            recipes.write_json(os.path.join(self.args.output, STATE), state)
         # Keras ends its progress bar's line only after every callback has run, so this line
         # starts with a newline of its own rather than trailing the bar.
         print(
@@ -262,7 +279,7 @@ class Checkpoint(keras.callbacks.Callback):
             f"samples {state['samples_seen']} time {state['wall_seconds'] / 60:.1f} min",
             flush=True,
         )
-        if limit and state["wall_seconds"] >= limit:
+        if self.devices.any_worker(bool(limit) and state["wall_seconds"] >= limit):
             print(f"Stopping: {state['wall_seconds'] / 60:.1f} minutes of training reached --max-minutes.")
             self.model.stop_training = True
 
@@ -271,14 +288,32 @@ class Checkpoint(keras.callbacks.Callback):
         return evaluation.evaluate_arrays(solver, self.validation_inputs, self.validation_texts, "validation").accuracy
 
 
-def write_json(path, values):
-    partial = path + ".partial"
-    with open(partial, "w") as handle:
-        json.dump(values, handle, indent=2)
-    os.replace(partial, path)
+def parse_recipe_args(argv):
+    """The flags of a recipe run, or None where `argv` asks for something else (one run, or a referee)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--recipe", default="default")
+    parser.add_argument("--output")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--cache-dir", default="cache")
+    parser.add_argument("--workers", type=int, default=distribute.usable_cores())
+    args, others = parser.parse_known_args(argv)
+    if others or argv[:1] == ["referee"]:
+        return None
+    args.output = args.output or os.path.join("runs", f"recipe-{os.path.basename(args.recipe).removesuffix('.json')}")
+    return args
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["referee"]:
+        import train_referee
+
+        return train_referee.main(argv[1:])
+    recipe_args = parse_recipe_args(argv)
+    if recipe_args is not None:
+        check_output_directory(recipe_args.output)
+        return recipes.run(recipe_args.recipe, recipe_args.output, recipe_args.resume,
+                           {"cache-dir": recipe_args.cache_dir, "workers": recipe_args.workers})
     args = parse_args(argv)
     if args.push_to_hub:
         from captcha_model import hub
@@ -287,7 +322,7 @@ def main(argv=None):
         hub.check_repo_id(args.push_to_hub)
         hub.check_token()
     check_output_directory(args.output)
-    devices = distribute.choose_devices(args.cpu_devices)
+    devices = distribute.choose_devices(args.cpu_devices, args.cluster_timeout)
     strategy = devices.strategy
     distribute.resolve_settings(args, devices)
     checkpoint_path = os.path.join(args.output, CHECKPOINT)
@@ -333,27 +368,29 @@ def main(argv=None):
     validation_inputs, validation_texts = data.render_dataset(
         config, args.seed + VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers
     )
-    calibration_batches = pipeline.first_batches(build(pipeline.Slices(args.batch_size)), CALIBRATION_BATCHES)
+    first_batches = pipeline.first_batches(build(pipeline.Slices(args.batch_size)), CALIBRATION_BATCHES)
+    calibration_batches = [inputs for inputs, _ in first_batches]
 
     # Checkpoint adds the whole-captcha val_accuracy to the logs before EarlyStopping reads it.
     callbacks = [
         keras.callbacks.LearningRateScheduler(cosine_schedule(args)),
-        Checkpoint(args, config, state, calibration_batches, validation_inputs, validation_texts),
+        Checkpoint(args, config, state, devices, calibration_batches, validation_inputs, validation_texts),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=args.patience),
     ]
     if state["epoch"] < args.epochs:
-        model.fit(
-            train_data,
-            steps_per_epoch=args.steps_per_epoch,
-            epochs=args.epochs,
-            initial_epoch=state["epoch"],
-            shuffle=False,  # The pipeline orders the captchas itself, reproducibly.
-            callbacks=callbacks,
-            verbose=2 if os.environ.get("CI") else 1,
-        )
+        schedule = dict(steps_per_epoch=args.steps_per_epoch, epochs=args.epochs, initial_epoch=state["epoch"],
+                        callbacks=callbacks, verbose=2 if os.environ.get("CI") else 1)
+        if devices.workers > 1:
+            cluster_loop.fit(model, train_data, first_batches[0], **schedule)
+        else:
+            # The pipeline orders the captchas itself, reproducibly.
+            model.fit(train_data, shuffle=False, **schedule)
 
     final_path = os.path.join(args.output, "model.keras")
-    model_lib.save_model(model, config, final_path)
+    model_lib.save_model(model, config, devices.output_path(final_path))
+    if not devices.chief:
+        print("Trained; the chief writes the model and its reports.")
+        return final_path
     metrics = {
         "architecture": config.architecture,
         "epochs": state["epoch"],
@@ -369,7 +406,7 @@ def main(argv=None):
         report = evaluation.evaluate_stream(final_path, count=args.test_size, seed=args.seed + TEST_SEED_OFFSET)
         print(report.summary())
         metrics["test"] = report.to_dict(include_failures=False)
-    write_json(os.path.join(args.output, "metrics.json"), metrics)
+    recipes.write_json(os.path.join(args.output, "metrics.json"), metrics)
     evaluation.plot_training_curve(state["history"], os.path.join(args.output, "training_curve.png"))
     print(f"Wrote {final_path}, metrics.json and training_curve.png.")
     if args.push_to_hub:

@@ -149,5 +149,5 @@ def training_dataset(strategy, batch_size, build):
 
 
 def first_batches(dataset, count):
-    """The inputs of the first `count` batches of a (single-device) dataset, as NumPy arrays."""
-    return [inputs.numpy() for inputs, _ in dataset.take(count)]
+    """The first `count` (inputs, targets) batches of a single-device dataset, as NumPy arrays."""
+    return list(dataset.take(count).as_numpy_iterator())

@@ -81,4 +81,5 @@ def test_a_single_device_gets_a_plain_dataset_of_whole_batches():
 
     single = pipeline.training_dataset(tf.distribute.get_strategy(), 6, build)
     assert isinstance(single, tf.data.Dataset)
-    assert pipeline.first_batches(single.map(lambda values: (values, values)), 2)[1].tolist() == [0] * 6
+    inputs, targets = pipeline.first_batches(single.map(lambda values: (values, values + 1)), 2)[1]
+    assert inputs.tolist() == [0] * 6 and targets.tolist() == [1] * 6
