@@ -118,7 +118,7 @@ def run(name, output, resume=False, shared=None):
         lineage["stages"].append({
             "stage": stage["name"], "kind": stage["kind"], "command": ["train.py", *arguments],
             "seed": flags.get("seed"),
-            "started_from": next((value for flag, value in flags.items() if flag in ("init-from", "model")), None),
+            "started_from": {flag: flags[flag] for flag in ("init-from", "model") if flag in flags},
             "resumed": "--resume" in arguments, "seconds": round(time.time() - started, 1),
         })
         write_json(lineage_path, lineage)

@@ -73,7 +73,7 @@ def test_a_recipe_killed_between_stages_resumes_and_records_its_lineage(tmp_path
     stages = metrics["lineage"]["stages"]
     assert [record["stage"] for record in stages] == ["base", "pooled", "referee"]
     assert [record["seed"] for record in stages] == [1, 2, 3]
-    assert [record["started_from"] for record in stages] == [None, "@base", "@pooled"]
+    assert [record["started_from"] for record in stages] == [{}, {"init-from": "@base"}, {"model": "@pooled"}]
     assert all(record["seconds"] > 0 for record in stages)
     assert "--init-from" in stages[1]["command"] and str(base_model) in stages[1]["command"]
     assert metrics["test"]["count"] == 20 and metrics["referee"]["args"]["seed"] == 3
@@ -87,6 +87,8 @@ def test_no_flags_run_the_default_recipe_and_one_run_flags_do_not(monkeypatch):
     assert train.parse_recipe_args(["--resume", "--recipe", "x.json"]).output == os.path.join("runs", "recipe-x")
     assert train.parse_recipe_args(["--epochs", "3"]) is None
     assert train.parse_recipe_args(["referee", "--model", "m.keras"]) is None
+    for name in ("ctc", "ctc-170x80"):
+        assert recipes.load(name)["stages"][-1]["kind"] == "referee"
     default = recipes.load("default")
     assert [stage["name"] for stage in default["stages"]] == ["base", "zero-o", "zero-o-2", "pooled", "referee"]
     arguments = recipes.stage_arguments(default["stages"][3], "out", {"workers": 2})

@@ -121,7 +121,8 @@ def test_help_documents_every_flag():
     result = train("--help")
     for flag in ["--arch", "--epochs", "--batch-size", "--steps-per-epoch", "--workers", "--learning-rate",
                  "--output", "--seed", "--resume", "--push-to-hub", "--train-size", "--lengths", "--size",
-                 "--size-range", "--init-from", "--emphasize", "--emphasis-share", "--trunk-widths", "--input-pooling"]:
+                 "--size-range", "--init-from", "--emphasize", "--emphasis-share", "--trunk-widths", "--input-pooling",
+                 "--precision", "--steps-per-execution", "--cluster-timeout", "--recipe"]:
         assert flag in result.stdout
 
 
