@@ -32,6 +32,7 @@ CHECKPOINT = "checkpoint.keras"
 # Training batches averaged to set the BatchNorm statistics before each validation.
 CALIBRATION_BATCHES = 50
 STATE = "state.json"
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "adadelta": keras.optimizers.Adadelta}
 
 # Seeds of the captcha streams. Training, validation and the final test never share a
 # stream, so no accuracy figure is measured on a captcha the model trained on.
@@ -78,6 +79,10 @@ def parse_args(argv=None):
                         help="float32, or mixed_float16 (float16 compute, float32 weights and logits); "
                              "auto: mixed_float16 on a GPU, else float32")
     parser.add_argument("--warmup-epochs", type=int, default=1, help="epochs of linear learning-rate warm-up")
+    parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                        help="the learning rate after the warm-up: a cosine decay to 0 over --epochs, or constant")
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                        help="adam, or adadelta (the tutorial's, with --learning-rate 1.0)")
     parser.add_argument("--patience", type=int, default=8, help="stop after this many epochs without a better validation accuracy")
     parser.add_argument("--max-minutes", type=float, default=0,
                         help="stop after the first epoch that ends past this much training time (0: no limit)")
@@ -226,12 +231,15 @@ def check_cache_directory(args, config, emphasis):
     )
 
 
-def cosine_schedule(args):
+def learning_rate_schedule(args):
+    """The learning rate of each epoch: a linear warm-up, then --schedule (a cosine decay or constant)."""
     total = args.epochs
 
     def learning_rate(epoch, _current=None):
         if epoch < args.warmup_epochs:
             return args.learning_rate * (epoch + 1) / (args.warmup_epochs + 1)
+        if args.schedule == "constant":
+            return args.learning_rate
         progress = (epoch - args.warmup_epochs) / max(1, total - args.warmup_epochs)
         return args.learning_rate * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
@@ -353,7 +361,7 @@ def main(argv=None):
             model = model_lib.build_model(config)
             if args.init_from:
                 warm_start(model, args.init_from)
-            optimizer = keras.optimizers.Adam(args.learning_rate)
+            optimizer = OPTIMIZERS[args.optimizer](args.learning_rate)
         # Compiled afresh on resume too, so that this run's --steps-per-execution applies.
         model_lib.compile_model(model, config, optimizer, steps_per_execution=args.steps_per_execution)
 
@@ -373,7 +381,7 @@ def main(argv=None):
 
     # Checkpoint adds the whole-captcha val_accuracy to the logs before EarlyStopping reads it.
     callbacks = [
-        keras.callbacks.LearningRateScheduler(cosine_schedule(args)),
+        keras.callbacks.LearningRateScheduler(learning_rate_schedule(args)),
         Checkpoint(args, config, state, devices, calibration_batches, validation_inputs, validation_texts),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=args.patience),
     ]

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from captcha_model import data, evaluation, model as model_lib
+from captcha_model import data, evaluation, model as model_lib, recipes
 from captcha_model.solver import BUNDLED_MODEL, Solver
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,10 +128,19 @@ def test_help_documents_every_flag():
 
 def test_learning_rate_schedule_warms_up_then_decays():
     args = train_module().parse_args(["--epochs", "10", "--learning-rate", "0.01", "--warmup-epochs", "1"])
-    schedule = train_module().cosine_schedule(args)
+    schedule = train_module().learning_rate_schedule(args)
     rates = np.array([schedule(epoch) for epoch in range(10)])
     assert rates[0] < rates[1] == pytest.approx(0.01)
     assert (np.diff(rates[1:]) < 0).all() and rates[-1] < 0.002
+
+
+def test_the_tutorial_recipe_gets_adadelta_at_a_constant_rate():
+    module = train_module()
+    stage = recipes.load("seed")["stages"][0]
+    args = module.parse_args(recipes.stage_arguments(stage, "runs", {})[:-2])
+    assert module.OPTIMIZERS[args.optimizer] is keras.optimizers.Adadelta
+    assert [module.learning_rate_schedule(args)(epoch) for epoch in range(5)] == [1.0] * 5
+    assert (args.arch, args.batch_size, args.steps_per_epoch, args.train_size) == ("seed", 32, 1600, 0)
 
 
 def train_module():
