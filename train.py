@@ -15,6 +15,7 @@ metrics JSON and a training-curve PNG beside it.
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -198,11 +199,12 @@ def check_output_directory(path, needed_megabytes=100, purpose="training"):
     """Fail now, not after an hour of training, if `path` cannot be written or lacks room for `purpose`."""
     try:
         os.makedirs(path, exist_ok=True)
-        # Named per process: the workers of a cluster on one machine may check the same folder.
-        probe = os.path.join(path, f".write-test-{os.getpid()}")
+        probe = os.path.join(path, ".write-test")
         with open(probe, "wb") as handle:
             handle.write(b"\0" * 4 * 1024 * 1024)
-        os.remove(probe)
+        # The workers of a cluster on one machine may check the same folder at once.
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(probe)
     except OSError as error:
         raise ValueError(f"Cannot write to output directory {path!r}: {error.strerror or error}.") from error
     free_megabytes = shutil.disk_usage(path).free // 2**20
@@ -215,6 +217,22 @@ def check_output_directory(path, needed_megabytes=100, purpose="training"):
 def training_emphasis(args):
     """The `data.Emphasis` that --emphasize and --emphasis-share ask for, or None."""
     return data.Emphasis(args.emphasize, args.emphasis_share) if args.emphasize else None
+
+
+def network_config(args):
+    """The `CaptchaConfig` that a fresh run's flags ask for."""
+    config = model_lib.default_config(args.arch, **(args.lengths or {}), **(args.size or {}),
+                                      **(args.size_range or {}), **(args.trunk_widths or {}))
+    return config.pooled(args.input_pooling)
+
+
+def check_recipe_caches(recipe_args):
+    """Fail now, not hours into a recipe, if the pool of one of its network stages has no room in --cache-dir."""
+    shared = {"cache-dir": recipe_args.cache_dir, "workers": recipe_args.workers}
+    for stage in recipes.load(recipe_args.recipe)["stages"]:
+        if stage["kind"] == "train":
+            args = parse_args(recipes.stage_arguments(stage, recipe_args.output, shared))
+            check_cache_directory(args, network_config(args), training_emphasis(args))
 
 
 def check_cache_directory(args, config, emphasis):
@@ -320,6 +338,7 @@ def main(argv=None):
     recipe_args = parse_recipe_args(argv)
     if recipe_args is not None:
         check_output_directory(recipe_args.output)
+        check_recipe_caches(recipe_args)
         return recipes.run(recipe_args.recipe, recipe_args.output, recipe_args.resume,
                            {"cache-dir": recipe_args.cache_dir, "workers": recipe_args.workers})
     args = parse_args(argv)
@@ -344,9 +363,7 @@ def main(argv=None):
             state = json.load(handle)
         print(f"Resuming {config.architecture!r} after epoch {state['epoch']} ({state['samples_seen']} samples seen).")
     else:
-        config = model_lib.default_config(args.arch, **(args.lengths or {}), **(args.size or {}),
-                                            **(args.size_range or {}), **(args.trunk_widths or {}))
-        config = config.pooled(args.input_pooling)
+        config = network_config(args)
         state = {"epoch": 0, "samples_seen": 0, "wall_seconds": 0.0, "history": [], "args": vars(args)}
     emphasis = training_emphasis(args)
     if emphasis:

@@ -48,10 +48,15 @@ class Devices:
     workers: int = 1
 
     def output_path(self, path):
-        """`path` on the chief; elsewhere a scratch path, for saves every worker must make together."""
+        """`path` on the chief; elsewhere a scratch path, for saves every worker must make together.
+
+        A worker's scratch folder is one per process, so each save replaces the one before.
+        """
         if self.chief:
             return path
-        return os.path.join(tempfile.mkdtemp(prefix="worker-scratch-"), os.path.basename(path))
+        scratch = os.path.join(tempfile.gettempdir(), f"captcha-worker-{os.getpid()}")
+        os.makedirs(scratch, exist_ok=True)
+        return os.path.join(scratch, os.path.basename(path))
 
     def any_worker(self, flag):
         """True where `flag` is True on any worker, so that all of them take the same decision."""
