@@ -1,13 +1,21 @@
-"""Train a captcha solver: python train.py --help.
+"""Train captcha solvers: python train.py --help.
 
-Uses every visible GPU (mirrored when there are several), else the CPU, and says
-which. Each epoch ends with validation on fresh captchas, one log line and an atomic
-checkpoint, so `--resume` after a crash or `kill -9` loses at most the epoch in
-progress. At the end the model is evaluated on fresh captchas and written with a
+`python train.py` alone runs the recipe of the bundled default model (recipes/default.json),
+every stage of it, referee included; `--recipe NAME` (or a .json path) runs another,
+`--output` says where, and `--resume` carries on after a crash or `kill -9` (see
+captcha_model/recipes.py). `python train.py referee --help` is the referee stage
+(train_referee.py). Any other flag makes one run of the network, described below.
+
+One run uses every visible GPU (mirrored when there are several; a cluster of machines
+with TF_CONFIG), else the CPU, and says which, with the precision and batch size (see
+captcha_model/distribute.py). Each epoch ends with validation on fresh captchas, one log
+line and an atomic checkpoint, so `--resume` after a crash or `kill -9` loses at most the
+epoch in progress. At the end the model is evaluated on fresh captchas and written with a
 metrics JSON and a training-curve PNG beside it.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -17,27 +25,37 @@ import sys
 import time
 
 import keras
-import tensorflow as tf
 
-from captcha_model import augment, config as config_lib, data, evaluation, labelled, model as model_lib, site_training, stream
+from captcha_model import (
+    augment,
+    cluster_loop,
+    config as config_lib,
+    data,
+    distribute,
+    evaluation,
+    labelled,
+    model as model_lib,
+    pipeline,
+    recipes,
+    site_training,
+)
 from captcha_model.config import parse_size
 from captcha_model.solver import BUNDLED_MODELS, Solver
 
 CHECKPOINT = "checkpoint.keras"
 STATE = "state.json"
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "adadelta": keras.optimizers.Adadelta}
 
 # Seeds of the captcha streams. Training, validation and the final test never share a
 # stream, so no accuracy figure is measured on a captcha the model trained on.
 VALIDATION_SEED_OFFSET = 1_000_000
 TEST_SEED_OFFSET = 2_000_000
 
-# The flags of a run on the library's captchas unless the command line says otherwise;
+# The flags of a run on the library's captchas unless the command line says otherwise (batch
+# size, learning rate and steps per epoch follow the devices: see distribute.resolve_settings);
 # `train.py --data` has a recipe of its own (`site_training.RECIPE`).
 LIBRARY_RECIPE = {
     "epochs": 30,
-    "steps_per_epoch": 1000,
-    "batch_size": 64,
-    "learning_rate": 2e-3,
     "warmup_epochs": 1,
     "max_minutes": 0.0,
     "patience": 8,
@@ -47,7 +65,10 @@ LIBRARY_RECIPE = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="A recipe run takes only --recipe NAME (default: default), --output, --resume, --cache-dir and "
+               "--workers; recipes/ holds the recipes of the bundled models.")
     parser.add_argument("--arch", default="default", help=f"architecture: one of {sorted(config_lib.ARCHITECTURES)}")
     parser.add_argument("--lengths", metavar="MIN-MAX", type=parse_lengths,
                         help="text lengths to train on, e.g. 4 or 1-8 (default: the architecture's)")
@@ -68,24 +89,37 @@ def parse_args(argv=None):
                              f"{site_training.BASE_MODEL}); start from the weights of this model's layers that have the same names, or the same "
                              "names and fewer channels (the extra channels start so that the network computes "
                              "what that model did)")
-    def recipes(name):
+    def recipes_default(name):
         return f"(default: {LIBRARY_RECIPE[name]}; with --data, {site_training.RECIPE[name]})"
 
-    parser.add_argument("--epochs", type=int, help="number of epochs " + recipes("epochs"))
+    parser.add_argument("--epochs", type=int, help="number of epochs " + recipes_default("epochs"))
     parser.add_argument("--steps-per-epoch", type=int,
-                        help="batches per epoch " + recipes("steps_per_epoch"))
+                        help="batches per epoch (default: 64,000 captchas' worth, 1000 batches of 64; with --data, "
+                             f"{site_training.RECIPE['steps_per_epoch']})")
     parser.add_argument("--batch-size", type=int,
-                        help="captchas per batch, over all devices " + recipes("batch_size"))
+                        help="captchas per batch over all devices (default: 512 per GPU, else 64; with --data, "
+                             f"{site_training.RECIPE['batch_size']})")
     parser.add_argument("--learning-rate", type=float,
-                        help="peak learning rate of the cosine schedule " + recipes("learning_rate"))
+                        help="peak learning rate of the cosine schedule (default: 2e-3 times the square root of "
+                             f"the batch size over 64; with --data, {site_training.RECIPE['learning_rate']})")
+    parser.add_argument("--steps-per-execution", type=int,
+                        help="batches per call into the device; must divide --steps-per-epoch "
+                             "(default: up to 32 on a GPU, else 1)")
+    parser.add_argument("--precision", choices=distribute.PRECISIONS, default="auto",
+                        help="float32, or mixed_float16 (float16 compute, float32 weights and logits); "
+                             "auto: mixed_float16 on a GPU, else float32")
     parser.add_argument("--warmup-epochs", type=int,
-                        help="epochs of linear learning-rate warm-up " + recipes("warmup_epochs"))
+                        help="epochs of linear learning-rate warm-up " + recipes_default("warmup_epochs"))
+    parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                        help="the learning rate after the warm-up: a cosine decay to 0 over --epochs, or constant")
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                        help="adam, or adadelta (the tutorial's, with --learning-rate 1.0)")
     parser.add_argument("--patience", type=int,
                         help="stop after this many epochs without a better validation accuracy; 0: never "
-                             + recipes("patience"))
+                             + recipes_default("patience"))
     parser.add_argument("--max-minutes", type=float,
                         help="stop after the first epoch that ends past this much training time, the learning "
-                             "rate annealed to fit; 0: no limit " + recipes("max_minutes"))
+                             "rate annealed to fit; 0: no limit " + recipes_default("max_minutes"))
     parser.add_argument("--data", metavar="FOLDER",
                         help="train for a site's own captchas: a folder or .zip of labelled images (a labels.csv "
                              "with columns file,text, or images named for their text like 7K2P.png or 7K2P_01.png)")
@@ -107,13 +141,16 @@ def parse_args(argv=None):
                              "errors confuse (validation and test texts stay uniform)")
     parser.add_argument("--emphasis-share", type=float, default=0.3,
                         help="with --emphasize: the chance that a training character is one of CHARS")
-    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="processes rendering captchas")
+    parser.add_argument("--workers", type=int, default=distribute.usable_cores(), help="processes rendering captchas")
     parser.add_argument("--validation-size", type=int, default=2000, help="fresh captchas checked after each epoch")
     parser.add_argument("--test-size", type=int, default=10000, help="fresh captchas in the final evaluation (0: skip)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the training, validation and test streams")
     parser.add_argument("--output", default="runs/default", help="directory for the model, checkpoint and metrics")
     parser.add_argument("--cache-dir", default="cache", help="where rendered training pools are kept")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --output")
+    parser.add_argument("--cluster-timeout", type=float, default=300,
+                        help="with TF_CONFIG (several machines): seconds to wait for every worker to join, and for "
+                             "any one exchange between them, before giving up with an error")
     parser.add_argument("--cpu-devices", type=int, default=0,
                         help="split the CPU into this many logical devices and mirror over them (for testing)")
     parser.add_argument("--push-to-hub", metavar="OWNER/NAME", help="push the trained model to this Hub repo")
@@ -129,8 +166,9 @@ def parse_args(argv=None):
     args.init_from = BUNDLED_MODELS.get(args.init_from, args.init_from)
     config_lib.get_architecture(args.arch)
     training_emphasis(args)
-    for name in ("epochs", "steps_per_epoch", "batch_size", "workers", "validation_size", "input_pooling"):
-        if getattr(args, name) < 1:
+    for name in ("epochs", "steps_per_epoch", "batch_size", "steps_per_execution", "workers", "validation_size",
+                 "input_pooling"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
     return args
 
@@ -235,25 +273,6 @@ def warm_start(model, path, config=None):
           f"from {path}" + (f", {len(widened)} of them widened or mapped to the charset." if widened else "."))
 
 
-def choose_strategy(cpu_devices=0):
-    """Mirror over all GPUs when there are several, else use the one device there is."""
-    if cpu_devices > 1:
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
-        devices = [device.name for device in tf.config.list_logical_devices("CPU")]
-        print(f"Training on {len(devices)} logical CPU devices, mirrored.")
-        return tf.distribute.MirroredStrategy(devices)
-    gpus = tf.config.list_physical_devices("GPU")
-    if len(gpus) > 1:
-        print(f"Training on {len(gpus)} GPUs, mirrored.")
-        return tf.distribute.MirroredStrategy()
-    if gpus:
-        print(f"Training on the GPU ({gpus[0].name}).")
-    else:
-        print(f"Training on the CPU ({os.cpu_count()} cores); no GPU is visible.")
-    return tf.distribute.get_strategy()
-
-
 def check_output_directory(path, needed_megabytes=100, purpose="training"):
     """Fail now, not after an hour of training, if `path` cannot be written or lacks room for `purpose`."""
     try:
@@ -261,7 +280,9 @@ def check_output_directory(path, needed_megabytes=100, purpose="training"):
         probe = os.path.join(path, ".write-test")
         with open(probe, "wb") as handle:
             handle.write(b"\0" * 4 * 1024 * 1024)
-        os.remove(probe)
+        # The workers of a cluster on one machine may check the same folder at once.
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(probe)
     except OSError as error:
         raise ValueError(f"Cannot write to output directory {path!r}: {error.strerror or error}.") from error
     free_megabytes = shutil.disk_usage(path).free // 2**20
@@ -274,6 +295,22 @@ def check_output_directory(path, needed_megabytes=100, purpose="training"):
 def training_emphasis(args):
     """The `data.Emphasis` that --emphasize and --emphasis-share ask for, or None."""
     return data.Emphasis(args.emphasize, args.emphasis_share) if args.emphasize else None
+
+
+def network_config(args):
+    """The `CaptchaConfig` that a fresh run's flags ask for."""
+    config = model_lib.default_config(args.arch, **(args.lengths or {}), **(args.size or {}),
+                                      **(args.size_range or {}), **(args.trunk_widths or {}))
+    return config.pooled(args.input_pooling)
+
+
+def check_recipe_caches(recipe_args):
+    """Fail now, not hours into a recipe, if the pool of one of its network stages has no room in --cache-dir."""
+    shared = {"cache-dir": recipe_args.cache_dir, "workers": recipe_args.workers}
+    for stage in recipes.load(recipe_args.recipe)["stages"]:
+        if stage["kind"] == "train":
+            args = parse_args(recipes.stage_arguments(stage, recipe_args.output, shared))
+            check_cache_directory(args, network_config(args), training_emphasis(args))
 
 
 def check_cache_directory(args, config, emphasis):
@@ -290,14 +327,17 @@ def check_cache_directory(args, config, emphasis):
     )
 
 
-def cosine_schedule(args, state):
-    """Linear warm-up, then a cosine down to zero at the last epoch or, with --max-minutes, at the
-    time limit if that comes first (training time so far is `state["wall_seconds"]`)."""
+def learning_rate_schedule(args, state):
+    """The learning rate of each epoch: a linear warm-up, then --schedule: constant, or a cosine down to
+    zero at the last epoch or, with --max-minutes, at the time limit if that comes first (training
+    time so far is `state["wall_seconds"]`)."""
     total = args.epochs
 
     def learning_rate(epoch, _current=None):
         if epoch < args.warmup_epochs:
             return args.learning_rate * (epoch + 1) / (args.warmup_epochs + 1)
+        if args.schedule == "constant":
+            return args.learning_rate
         progress = (epoch - args.warmup_epochs) / max(1, total - args.warmup_epochs)
         if args.max_minutes:
             progress = max(progress, state["wall_seconds"] / (args.max_minutes * 60))
@@ -309,9 +349,9 @@ def cosine_schedule(args, state):
 class Checkpoint(keras.callbacks.Callback):
     """After each epoch: precise BatchNorm statistics, validation, one log line, an atomic checkpoint."""
 
-    def __init__(self, args, config, state, calibration_batches, validation_inputs, validation_texts):
+    def __init__(self, args, config, state, devices, calibration_batches, validation_inputs, validation_texts):
         super().__init__()
-        self.args, self.config, self.state = args, config, state
+        self.args, self.config, self.state, self.devices = args, config, state, devices
         self.calibration_batches = calibration_batches
         self.validation_inputs, self.validation_texts = validation_inputs, validation_texts
         self.epoch_started = time.time()
@@ -329,13 +369,16 @@ class Checkpoint(keras.callbacks.Callback):
         # Measured here rather than by fit(), so that it sees the recalibrated statistics, and
         # as whole captchas read right, which per-position heads do not report on their own.
         logs["val_accuracy"] = self.whole_captcha_accuracy()
-        model_lib.save_model(self.model, self.config, os.path.join(self.args.output, CHECKPOINT), include_optimizer=True)
+        # Every worker of a cluster saves (saving may read variables across workers); the chief keeps it.
+        model_lib.save_model(self.model, self.config, self.devices.output_path(os.path.join(self.args.output, CHECKPOINT)),
+                             include_optimizer=True)
         # The time of the whole epoch, its validation and checkpoint included, counts against --max-minutes.
         state["wall_seconds"] += time.time() - self.epoch_started
         record = {key: float(value) for key, value in logs.items()}
         record.update(epoch=epoch + 1, samples_seen=state["samples_seen"], wall_seconds=round(state["wall_seconds"], 1))
         state["history"].append(record)
-        write_json(os.path.join(self.args.output, STATE), state)
+        if self.devices.chief:
+            recipes.write_json(os.path.join(self.args.output, STATE), state)
         # Keras ends its progress bar's line only after every callback has run, so this line
         # starts with a newline of its own rather than trailing the bar.
         print(
@@ -345,7 +388,7 @@ class Checkpoint(keras.callbacks.Callback):
             f"samples {state['samples_seen']} time {state['wall_seconds'] / 60:.1f} min",
             flush=True,
         )
-        if limit and state["wall_seconds"] >= limit:
+        if self.devices.any_worker(bool(limit) and state["wall_seconds"] >= limit):
             print(f"Stopping: {state['wall_seconds'] / 60:.1f} minutes of training reached --max-minutes.")
             self.model.stop_training = True
 
@@ -388,14 +431,33 @@ def site_data(args, config=None):
     return config, pool, (data.preprocess(held_out.images, config), held_out.texts), record, details
 
 
-def write_json(path, values):
-    partial = path + ".partial"
-    with open(partial, "w") as handle:
-        json.dump(values, handle, indent=2)
-    os.replace(partial, path)
+def parse_recipe_args(argv):
+    """The flags of a recipe run, or None where `argv` asks for something else (one run, or a referee)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--recipe", default="default")
+    parser.add_argument("--output")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--cache-dir", default="cache")
+    parser.add_argument("--workers", type=int, default=distribute.usable_cores())
+    args, others = parser.parse_known_args(argv)
+    if others or argv[:1] == ["referee"]:
+        return None
+    args.output = args.output or os.path.join("runs", f"recipe-{os.path.basename(args.recipe).removesuffix('.json')}")
+    return args
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["referee"]:
+        import train_referee
+
+        return train_referee.main(argv[1:])
+    recipe_args = parse_recipe_args(argv)
+    if recipe_args is not None:
+        check_output_directory(recipe_args.output)
+        check_recipe_caches(recipe_args)
+        return recipes.run(recipe_args.recipe, recipe_args.output, recipe_args.resume,
+                           {"cache-dir": recipe_args.cache_dir, "workers": recipe_args.workers})
     args = parse_args(argv)
     if args.push_to_hub:
         from captcha_model import hub
@@ -404,21 +466,21 @@ def main(argv=None):
         hub.check_repo_id(args.push_to_hub)
         hub.check_token()
     check_output_directory(args.output)
-    strategy = choose_strategy(args.cpu_devices)
+    devices = distribute.choose_devices(args.cpu_devices, args.cluster_timeout)
+    strategy = devices.strategy
+    distribute.resolve_settings(args, devices)
     checkpoint_path = os.path.join(args.output, CHECKPOINT)
     state_path = os.path.join(args.output, STATE)
 
     if args.resume:
         if not os.path.exists(checkpoint_path):
             raise ValueError(f"--resume needs {checkpoint_path}, which does not exist; drop --resume to start afresh.")
-        config = config_lib.read_config(checkpoint_path)
+        config = model_lib.read_config(checkpoint_path)
         with open(state_path) as handle:
             state = json.load(handle)
         print(f"Resuming {config.architecture!r} after epoch {state['epoch']} ({state['samples_seen']} samples seen).")
     else:
-        config = None if args.data else model_lib.default_config(
-            args.arch, **(args.lengths or {}), **(args.size or {}), **(args.size_range or {}),
-            **(args.trunk_widths or {})).pooled(args.input_pooling)
+        config = None if args.data else network_config(args)
         state = {"epoch": 0, "samples_seen": 0, "wall_seconds": 0.0, "history": [], "args": vars(args)}
     if args.data:
         config, pool, (validation_inputs, validation_texts), site, site_details = site_data(args, config)
@@ -431,11 +493,14 @@ def main(argv=None):
     with strategy.scope():
         if args.resume:
             model = keras.saving.load_model(checkpoint_path, safe_mode=True)
+            optimizer = model.optimizer
         else:
             model = model_lib.build_model(config)
             if args.init_from:
                 warm_start(model, args.init_from, config)
-            model_lib.compile_model(model, config, keras.optimizers.Adam(args.learning_rate))
+            optimizer = OPTIMIZERS[args.optimizer](args.learning_rate)
+        # Compiled afresh on resume too, so that this run's --steps-per-execution applies.
+        model_lib.compile_model(model, config, optimizer, steps_per_execution=args.steps_per_execution)
 
     targets = model_lib.TrainingTargets(config)
     if not args.data:
@@ -446,41 +511,44 @@ def main(argv=None):
         validation_inputs, validation_texts = data.render_dataset(
             config, args.seed + VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers
         )
-    train_stream = stream.CaptchaStream(
-        config, args.batch_size, targets, seed=args.seed, pool=pool, emphasis=emphasis,
-        start_batch=state["epoch"] * args.steps_per_epoch,
-        # A site's few labelled captchas are seen many times, each time distorted anew.
-        augment=augment.augment if args.data else None,
-        workers=1 if pool is not None else args.workers,
-        use_multiprocessing=pool is None and args.workers > 1,
-    )
-    calibration_batches = [train_stream.batch(index)[0] for index in range(args.calibration_batches)]
+    start_batch = state["epoch"] * args.steps_per_epoch
+    plain = pipeline.source(config, targets, args.seed, start_batch, pool, args.workers, emphasis)
+    # A site's few labelled captchas are seen many times, each time distorted anew.
+    build = pipeline.source(config, targets, args.seed, start_batch, pool, args.workers, emphasis,
+                            augment=augment.augment) if args.data else plain
+    train_data = pipeline.training_dataset(strategy, args.batch_size, build)
+    # The BatchNorm statistics come from undistorted batches: the captchas as they will be read.
+    first_batches = pipeline.first_batches(plain(pipeline.Slices(args.batch_size)), args.calibration_batches)
+    calibration_batches = [inputs for inputs, _ in first_batches]
 
     # Checkpoint adds the whole-captcha val_accuracy to the logs before EarlyStopping reads it.
     callbacks = [
-        keras.callbacks.LearningRateScheduler(cosine_schedule(args, state)),
-        Checkpoint(args, config, state, calibration_batches, validation_inputs, validation_texts),
+        keras.callbacks.LearningRateScheduler(learning_rate_schedule(args, state)),
+        Checkpoint(args, config, state, devices, calibration_batches, validation_inputs, validation_texts),
     ]
     if args.patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=args.patience))
     if state["epoch"] < args.epochs:
-        model.fit(
-            train_stream,
-            steps_per_epoch=args.steps_per_epoch,
-            epochs=args.epochs,
-            initial_epoch=state["epoch"],
-            callbacks=callbacks,
-            verbose=2 if os.environ.get("CI") else 1,
-        )
+        schedule = dict(steps_per_epoch=args.steps_per_epoch, epochs=args.epochs, initial_epoch=state["epoch"],
+                        callbacks=callbacks, verbose=2 if os.environ.get("CI") else 1)
+        if devices.workers > 1:
+            cluster_loop.fit(model, train_data, first_batches[0], **schedule)
+        else:
+            # The pipeline orders the captchas itself, reproducibly.
+            model.fit(train_data, shuffle=False, **schedule)
 
     final_path = os.path.join(args.output, "model.keras")
-    model_lib.save_model(model, config, final_path)
+    model_lib.save_model(model, config, devices.output_path(final_path))
+    if not devices.chief:
+        print("Trained; the chief writes the model and its reports.")
+        return final_path
     metrics = {
         "architecture": config.architecture,
         "epochs": state["epoch"],
         "samples_seen": state["samples_seen"],
         "wall_seconds": round(state["wall_seconds"], 1),
-        "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+        "device": devices.description,
+        "precision": args.precision,
         # The flags of the run's first start: the recipe, --emphasize and --init-from included.
         "args": state["args"],
         "history": state["history"],
@@ -498,7 +566,7 @@ def main(argv=None):
         report = evaluation.evaluate_stream(final_path, count=args.test_size, seed=args.seed + TEST_SEED_OFFSET)
         print(report.summary())
         metrics["test"] = report.to_dict(include_failures=False)
-    write_json(os.path.join(args.output, "metrics.json"), metrics)
+    recipes.write_json(os.path.join(args.output, "metrics.json"), metrics)
     evaluation.plot_training_curve(state["history"], os.path.join(args.output, "training_curve.png"))
     print(f"Wrote {final_path}, metrics.json and training_curve.png.")
     if args.push_to_hub:

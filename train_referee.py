@@ -1,4 +1,6 @@
-"""Train a referee for a trained model and write the model with it inside: python train_referee.py --help.
+"""The referee stage: train a referee for a trained model and write the model with it inside.
+
+python train.py referee --help (or python train_referee.py --help).
 
 The referee (see `captcha_model/referee.py`) learns to tell the two characters of a
 pair apart, `0` and `O` by default, from crops of training captchas located where the
@@ -17,13 +19,14 @@ import time
 
 import keras
 
-from captcha_model import data, evaluation, model as model_lib, referee as referee_lib
+from captcha_model import data, evaluation, model as model_lib, recipes, referee as referee_lib
 from captcha_model.solver import BUNDLED_MODEL, read_metrics
-from train import TEST_SEED_OFFSET, VALIDATION_SEED_OFFSET, write_json
+from train import TEST_SEED_OFFSET, VALIDATION_SEED_OFFSET
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(prog="train.py referee", description=__doc__,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model", default=BUNDLED_MODEL, help="the trained CTC model (.keras) to referee")
     parser.add_argument("--characters", default="0O", help="the two characters the referee tells apart")
     parser.add_argument("--crop-width", type=int,
@@ -92,8 +95,7 @@ def main(argv=None):
     steps = max(1, args.epochs * (len(labels) // args.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, steps, warmup_target=args.learning_rate, warmup_steps=min(500, steps // 10))
-    referee.compile(keras.optimizers.Adam(schedule), keras.losses.BinaryCrossentropy(from_logits=True),
-                    metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
+    referee_lib.compile_referee(referee, keras.optimizers.Adam(schedule))
     backup = os.path.join(args.output, "backup")
     history = referee.fit(
         crops, labels, batch_size=args.batch_size, epochs=args.epochs, shuffle=True,
@@ -131,7 +133,7 @@ def main(argv=None):
         "test_without_referee": without.to_dict(include_failures=False),
     }
     metrics["test"] = with_referee.to_dict(include_failures=False)
-    write_json(os.path.join(args.output, "metrics.json"), metrics)
+    recipes.write_json(os.path.join(args.output, "metrics.json"), metrics)
     model_folder = os.path.dirname(os.path.abspath(args.model))
     curve = os.path.join(model_folder, "training_curve.png")
     if os.path.exists(curve) and os.path.abspath(args.output) != model_folder:

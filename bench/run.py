@@ -12,7 +12,8 @@ seconds. Every bundled model made for 4-character 170x80 captchas reads the same
 ones as our default model, beside it. Then the bundled models (and --model) read
 4-character captchas of many sizes, the ctc model reads texts of 1 to 8 characters (each
 other model those of its own lengths and size beside it), and a masking test checks that
-each model's saliency maps point at what drives its readings. Results go to
+each model's saliency maps point at what drives its readings. The throughput section trains
+the default network from each of train.py's input pipelines (bench/training_throughput.py). Results go to
 bench/RESULTS.md with plots beside it. Sections that a run skips keep the figures (and
 plots) of the last run that measured them, and RESULTS.md names the command behind each.
 """
@@ -44,6 +45,8 @@ from captcha_model.model import default_config  # noqa: E402
 from captcha_model.solver import BUNDLED_MODEL, BUNDLED_MODELS  # noqa: E402
 import sections  # noqa: E402
 
+import training_throughput  # noqa: E402
+
 BENCH = os.path.join(ROOT, "bench")
 OUT = os.path.join(BENCH, "out")
 FRESH_SEED = 5_000_000
@@ -70,7 +73,8 @@ POOLED_LENGTHS, POOLED_SIZE = range(3, 7), (170, 80)
 # Random boxes masked per character in the saliency test, and captchas per model in its picture.
 RANDOM_BOXES = 5
 PICTURED_CAPTCHAS = 3
-SECTIONS = ["comparison", "models", "training", "ddddocr", "seed", "generation", "sizes", "lengths", "saliency"]
+SECTIONS = ["comparison", "models", "training", "ddddocr", "seed", "generation", "throughput", "sizes", "lengths",
+            "saliency"]
 
 # Targets for the default model, from the project's core requirements.
 TARGETS = {"accuracy": 0.995, "megabytes": 2.0, "batch_per_second": 2000, "single_ms": 5.0}
@@ -587,6 +591,7 @@ def main():
     if "generation" not in args.skip:
         count = 600 if args.quick else 4000
         generation = {workers: generation_rate(workers, count) for workers in (1, 2)}
+    throughput = {} if "throughput" in args.skip else training_throughput.measure(args.quick)
 
     model_results, sizes, lengths, saliency_results, pictured = {}, {}, {}, {}, {}
     if {"models", "sizes", "lengths", "saliency"} - set(args.skip):
@@ -609,6 +614,7 @@ def main():
         plot_speed(speeds, os.path.join(BENCH, "throughput.png"))
     command = " ".join(["python bench/run.py", *sys.argv[1:]])
     results = {"accuracy": accuracy, "speeds": speeds, "models": model_results, "generation": generation,
+               "throughput": throughput,
                "budget": budget, "sizes": sizes, "lengths": lengths, "saliency": saliency_results, "command": command,
                "minutes": (time.time() - started) / 60}
     results["measured_by"] = {key: command for key in SECTION_RESULTS if results[key]}
@@ -622,7 +628,7 @@ def main():
 
 
 # The keys of results.json that hold each section's figures.
-SECTION_RESULTS = ("accuracy", "speeds", "models", "budget", "generation", "sizes", "lengths", "saliency")
+SECTION_RESULTS = ("accuracy", "speeds", "models", "budget", "generation", "throughput", "sizes", "lengths", "saliency")
 
 
 def keep_previous_sections(results, path):
@@ -681,6 +687,8 @@ def write_markdown(args, ours, results, curves):
         lines += ["## Data generation", "", "| worker processes | captchas/s |", "|---|---|"]
         lines += [f"| {workers} | {rate:.0f} |" for workers, rate in results["generation"].items()]
         lines.append("")
+    if results["throughput"]:
+        lines += training_throughput.lines(results["throughput"])
     if results["sizes"]:
         lines += size_lines(results["sizes"])
     if results["lengths"]:

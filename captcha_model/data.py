@@ -269,11 +269,13 @@ def render_dataset(config, seed, count, workers=None, chunk_size=256, progress=T
     )
     texts = []
     bar = tqdm(total=count, desc=f"rendering captchas (seed {seed})", unit="img", disable=not progress)
-    # Spawned workers start clean instead of inheriting a forked TensorFlow runtime.
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        for (_, _, start, size, _), (chunk_inputs, chunk_texts) in zip(
-            chunks, pool.imap(_render_chunk, chunks)
-        ):
+    with contextlib.ExitStack() as stack:
+        # One worker renders in this process, which saves starting one (seconds: it imports the package).
+        results = map(_render_chunk, chunks)
+        if workers > 1:
+            # Spawned workers start clean instead of inheriting a forked TensorFlow runtime.
+            results = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers)).imap(_render_chunk, chunks)
+        for (_, _, start, size, _), (chunk_inputs, chunk_texts) in zip(chunks, results):
             inputs[start : start + size] = chunk_inputs
             texts.extend(chunk_texts)
             bar.update(size)
@@ -309,7 +311,8 @@ def cached_dataset(config, seed, count, cache_dir, workers=None, emphasis=None):
             return stored["inputs"], [str(text) for text in stored["texts"]]
     inputs, texts = render_dataset(config, seed, count, workers=workers, emphasis=emphasis)
     os.makedirs(cache_dir, exist_ok=True)
-    partial = path + ".partial.npz"
+    # Named per process: the workers of a cluster on one machine may render the same pool.
+    partial = f"{path}.partial-{os.getpid()}.npz"
     try:
         np.savez(partial, inputs=inputs, texts=np.array(texts))
         os.replace(partial, path)

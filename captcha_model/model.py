@@ -1,7 +1,8 @@
 """The networks: the tutorial's CNN (`seed`) and this project's faster, smaller `default`.
 
 Every architecture is a functional Keras model from uint8 images of the config's input
-size. Two output kinds exist:
+size. Its outputs are float32 whatever precision the rest computes in (see
+`distribute.resolve_settings`), so that losses and decoding never see float16. Two output kinds exist:
 
 - "heads": one softmax per character position (the tutorial's four classifiers);
 - "ctc": per-column logits over the charset plus a blank, read with CTC, which shares
@@ -48,7 +49,7 @@ def build_seed(config):
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(0.25, name="dropout")(x)
     outputs = [
-        layers.Dense(config.num_classes, activation="softmax", name=f"c{position + 1}")(x)
+        layers.Dense(config.num_classes, activation="softmax", dtype="float32", name=f"c{position + 1}")(x)
         for position in range(config.max_length)
     ]
     return keras.Model(inputs, outputs, name="seed")
@@ -86,7 +87,7 @@ def build_default(config):
     x = _columns_to_sequence(x)
     x = layers.Dense(128, activation="relu", name="column_dense")(x)
     x = layers.Dropout(0.2, name="column_dropout")(x)
-    outputs = layers.Dense(config.num_classes + 1, name="ctc_logits")(x)
+    outputs = layers.Dense(config.num_classes + 1, dtype="float32", name="ctc_logits")(x)
     return keras.Model(inputs, outputs, name="default")
 
 
@@ -109,7 +110,7 @@ def build_ctc(config):
     x = layers.Dense(128, activation="relu", name="column_dense")(x)
     x = layers.Dropout(0.2, name="column_dropout")(x)
     x = layers.Bidirectional(layers.GRU(64, return_sequences=True), name="column_gru")(x)
-    outputs = layers.Dense(config.num_classes + 1, name="ctc_logits")(x)
+    outputs = layers.Dense(config.num_classes + 1, dtype="float32", name="ctc_logits")(x)
     return keras.Model(inputs, outputs, name="ctc")
 
 
@@ -156,6 +157,28 @@ class CTCLoss(keras.losses.Loss):
         return {**super().get_config(), "blank_index": self.blank_index}
 
 
+def greedy_ctc_matches(y_true, y_pred, blank_index):
+    """Per captcha, whether the greedy CTC reading of `y_pred` equals `y_true` (class indices padded with -1).
+
+    Greedy reading takes each column's most probable symbol, merges repeats and drops
+    blanks. It is done here with plain array operations rather than `ops.ctc_decode`,
+    whose TensorFlow kernel XLA cannot compile (and XLA compiles every training step on
+    a GPU): the k-th character read is the k-th column that starts a new non-blank run,
+    so it is compared with the k-th target character, and the counts must agree.
+    """
+    y_true = ops.cast(y_true, "int32")
+    best = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
+    previous = ops.pad(best[:, :-1], ((0, 0), (1, 0)), constant_values=blank_index)
+    starts = ops.logical_and(ops.not_equal(best, blank_index), ops.not_equal(best, previous))
+    read_count = ops.sum(ops.cast(starts, "int32"), axis=1)
+    target_count = ops.sum(ops.cast(y_true >= 0, "int32"), axis=1)
+    # Where the counts agree, every position read is a valid target position.
+    positions = ops.clip(ops.cumsum(ops.cast(starts, "int32"), axis=1) - 1, 0, ops.shape(y_true)[1] - 1)
+    expected = ops.take_along_axis(y_true, positions, axis=1)
+    characters_agree = ops.all(ops.logical_or(ops.logical_not(starts), ops.equal(best, expected)), axis=1)
+    return ops.logical_and(ops.equal(read_count, target_count), characters_agree)
+
+
 @keras.saving.register_keras_serializable(package="captcha_model")
 class CTCExactMatch(keras.metrics.Metric):
     """Share of captchas whose greedy CTC reading equals the whole target text."""
@@ -167,16 +190,9 @@ class CTCExactMatch(keras.metrics.Metric):
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        batch_size, frames = ops.shape(y_pred)[0], ops.shape(y_pred)[1]
-        decoded, _ = ops.ctc_decode(
-            y_pred, ops.full((batch_size,), frames, dtype="int32"), mask_index=self.blank_index
-        )
-        y_true = ops.cast(y_true, "int32")
-        padding = ops.full((batch_size, frames - ops.shape(y_true)[1]), -1, dtype="int32")
-        target = ops.concatenate([y_true, padding], axis=1)
-        matches = ops.all(ops.equal(decoded[0], target), axis=1)
+        matches = greedy_ctc_matches(y_true, y_pred, self.blank_index)
         self.correct.assign_add(ops.sum(ops.cast(matches, "float32")))
-        self.total.assign_add(ops.cast(batch_size, "float32"))
+        self.total.assign_add(ops.cast(ops.shape(y_pred)[0], "float32"))
 
     def result(self):
         return self.correct / ops.maximum(self.total, 1.0)
@@ -189,20 +205,18 @@ class CTCExactMatch(keras.metrics.Metric):
         return {**super().get_config(), "blank_index": self.blank_index}
 
 
-def compile_model(model, config, optimizer):
-    """Attach the loss and metrics that fit the architecture's output kind."""
+def compile_model(model, config, optimizer, **options):
+    """Attach the loss and metrics that fit the architecture's output kind.
+
+    `options` go to `Model.compile`, e.g. `jit_compile` or `steps_per_execution`; every
+    loss and metric here compiles with XLA.
+    """
     if get_architecture(config.architecture).output_kind == "ctc":
-        model.compile(
-            optimizer=optimizer,
-            loss=CTCLoss(config.num_classes),
-            metrics=[CTCExactMatch(config.num_classes)],
-        )
+        model.compile(optimizer=optimizer, loss=CTCLoss(config.num_classes),
+                      metrics=[CTCExactMatch(config.num_classes)], **options)
     else:
-        model.compile(
-            optimizer=optimizer,
-            loss=["sparse_categorical_crossentropy"] * config.max_length,
-            metrics=["accuracy"] * config.max_length,
-        )
+        model.compile(optimizer=optimizer, loss=["sparse_categorical_crossentropy"] * config.max_length,
+                      metrics=["accuracy"] * config.max_length, **options)
 
 
 class TrainingTargets:
@@ -325,18 +339,34 @@ class KerasNetwork:
         return self.inference_model.predict_on_batch(inputs)
 
 
+@contextlib.contextmanager
+def float32_policy():
+    """Build layers in float32 within this block, whatever precision training uses.
+
+    The model files that are shipped and served compute in float32: a network trained in
+    mixed precision keeps float32 weights, and the CPUs that serve it run float16 slowly.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def save_model(model, config, path, include_optimizer=False):
     """Write `model` with its config inside one `.keras` file, atomically.
 
     The file is written beside its destination and renamed into place, so a crash
     mid-write never replaces a good file with a broken one. Without the optimizer
-    the file holds a fresh, uncompiled copy of the network: inference needs nothing more.
+    the file holds a fresh, uncompiled float32 copy of the network: inference needs nothing more.
     """
     if not str(path).endswith(".keras"):
         raise ValueError(f"Model paths must end in '.keras', got {str(path)!r}.")
     if not include_optimizer:
         weights = model.get_weights()
-        model = build_model(config)
+        with float32_policy():
+            model = build_model(config)
         model.set_weights(weights)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)

@@ -55,8 +55,14 @@ def build_referee(config, referee_config):
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(referee_config.dense_units, activation="relu", name="dense")(x)
     x = layers.Dropout(0.2, name="dropout")(x)
-    outputs = layers.Dense(1, name="logit")(x)
+    outputs = layers.Dense(1, dtype="float32", name="logit")(x)
     return keras.Model(inputs, outputs, name="referee")
+
+
+def compile_referee(referee, optimizer, **options):
+    """Attach the referee's loss (on its logit) and its accuracy; `options` go to `Model.compile`."""
+    referee.compile(optimizer, keras.losses.BinaryCrossentropy(from_logits=True),
+                    metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")], **options)
 
 
 def glyph_examples(model, config, referee_config, inputs, texts, batch_size=512):
@@ -110,8 +116,12 @@ def attach(model_path, referee_model, referee_config, output_path=None):
     """Write `model_path` with the referee inside it to `output_path` (default: in place), atomically."""
     output_path = output_path or model_path
     read_config(model_path)  # Refuses files that are no captcha_model model.
-    # A fresh copy of the network holds the weights without the optimizer's state.
-    bare = keras.Model.from_config(referee_model.get_config())
+    # A fresh float32 copy of the network (whatever precision it was trained in) holds the
+    # weights without the optimizer's state.
+    architecture = referee_model.get_config()
+    for layer in architecture["layers"]:
+        layer["config"]["dtype"] = "float32"
+    bare = keras.Model.from_config(architecture)
     bare.set_weights(referee_model.get_weights())
     with tempfile.TemporaryDirectory() as directory:
         referee_path = os.path.join(directory, MODEL_ENTRY)

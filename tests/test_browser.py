@@ -23,6 +23,7 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 60_000
 
 pytestmark = [
+    pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM),
                        reason=f"no Chromium at {CHROMIUM}; install it with `apt-get install chromium` (.ci/run does)"),
     # Gradio's queue calls a pandas API that pandas 3 deprecates; nothing here can act on it.

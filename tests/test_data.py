@@ -9,7 +9,6 @@ from PIL import Image
 
 from captcha_model import data
 from captcha_model.config import CaptchaConfig
-from captcha_model.stream import CaptchaStream
 
 CONFIG = CaptchaConfig()
 
@@ -148,28 +147,6 @@ def test_preprocess_refuses_a_bare_image():
         data.preprocess(Image.new("RGB", (10, 10)), CONFIG)
 
 
-def test_pool_stream_visits_every_sample_once_per_pass():
-    inputs = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1)
-    texts = [f"{index:04d}" for index in range(10)]
-    stream = CaptchaStream(CONFIG, batch_size=5, make_targets=lambda labels, lengths: labels,
-                                seed=1, pool=(inputs, texts))
-    first_pass = np.concatenate([stream[0][0], stream[1][0]]).ravel()
-    assert sorted(first_pass.tolist()) == list(range(10))
-    resumed = CaptchaStream(CONFIG, batch_size=5, make_targets=lambda labels, lengths: labels,
-                                 seed=1, pool=(inputs, texts), start_batch=1)
-    assert np.array_equal(resumed[0][0], stream[1][0])
-    labels = stream[0][1]
-    assert [data.decode_indices(row, CONFIG) for row in labels] == [texts[value] for value in stream[0][0].ravel()]
-
-
-def test_fresh_stream_renders_the_seeded_stream():
-    stream = CaptchaStream(CONFIG, batch_size=3, make_targets=lambda labels, lengths: labels, seed=9)
-    inputs, labels = stream[1]
-    expected, texts = data.render_range(CONFIG, seed=9, start=3, count=3)
-    assert np.array_equal(inputs, expected)
-    assert [data.decode_indices(row, CONFIG) for row in labels] == texts
-
-
 VARIABLE = CaptchaConfig(min_length=1, max_length=8, captcha_width_range=(120, 240), captcha_height_range=(50, 100))
 
 
@@ -240,9 +217,6 @@ def test_emphasis_is_seeded_and_leaves_uniform_streams_alone():
     wider = dataclasses.replace(CONFIG, trunk_widths=(32, 64, 64, 128))
     assert data.cache_path(wider, 7000, 200000, "cache", emphasis) == data.cache_path(CONFIG, 7000, 200000, "cache",
                                                                                        emphasis)
-    stream = CaptchaStream(CONFIG, batch_size=3, make_targets=lambda labels, lengths: labels, seed=12,
-                                emphasis=emphasis)
-    assert np.array_equal(stream[0][0], first)
 
 
 def test_a_given_text_is_drawn_with_the_randomness_of_its_sample():

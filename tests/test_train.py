@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from captcha_model import config as config_lib, data, evaluation, model as model_lib
+from captcha_model import config as config_lib, data, evaluation, model as model_lib, recipes
 from captcha_model.solver import BUNDLED_MODEL, Solver
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,7 +56,7 @@ def test_mirrored_over_two_logical_cpu_devices(tmp_path):
     result = train("--epochs", "1", *TINY, "--test-size", "0", "--workers", "1", "--train-size", "32",
                    "--cache-dir", str(tmp_path / "cache"), "--cpu-devices", "2", "--output", str(output))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Training on 2 logical CPU devices, mirrored." in result.stdout
+    assert "Training on 2 logical CPU devices, mirrored: float32, batch 8 (4 per device)" in result.stdout
     model_lib.load_model(output / "model.keras")
 
 
@@ -122,13 +122,14 @@ def test_help_documents_every_flag():
     for flag in ["--arch", "--epochs", "--batch-size", "--steps-per-epoch", "--workers", "--learning-rate",
                  "--output", "--seed", "--resume", "--push-to-hub", "--train-size", "--lengths", "--size",
                  "--size-range", "--init-from", "--emphasize", "--emphasis-share", "--trunk-widths", "--input-pooling",
-                 "--data", "--validation-data", "--holdout", "--uppercase", "--charset", "--input-size"]:
+                 "--data", "--validation-data", "--holdout", "--uppercase", "--charset", "--input-size",
+                 "--precision", "--steps-per-execution", "--cluster-timeout", "--recipe"]:
         assert flag in result.stdout
 
 
 def test_learning_rate_schedule_warms_up_then_decays():
     args = train_module().parse_args(["--epochs", "10", "--learning-rate", "0.01", "--warmup-epochs", "1"])
-    schedule = train_module().cosine_schedule(args, {"wall_seconds": 0.0})
+    schedule = train_module().learning_rate_schedule(args, {"wall_seconds": 0.0})
     rates = np.array([schedule(epoch) for epoch in range(10)])
     assert rates[0] < rates[1] == pytest.approx(0.01)
     assert (np.diff(rates[1:]) < 0).all() and rates[-1] < 0.002
@@ -137,12 +138,21 @@ def test_learning_rate_schedule_warms_up_then_decays():
 def test_with_a_time_limit_the_schedule_reaches_zero_when_the_time_is_up():
     args = train_module().parse_args(["--epochs", "100", "--learning-rate", "0.01", "--max-minutes", "10"])
     state = {"wall_seconds": 0.0}
-    schedule = train_module().cosine_schedule(args, state)
+    schedule = train_module().learning_rate_schedule(args, state)
     untimed = schedule(5)
     state["wall_seconds"] = 300  # half the time: half way down the cosine, whatever the epoch
     assert schedule(5) == pytest.approx(0.005) and schedule(5) < untimed
     state["wall_seconds"] = 600
     assert schedule(5) == pytest.approx(0.0)
+
+
+def test_the_tutorial_recipe_gets_adadelta_at_a_constant_rate():
+    module = train_module()
+    stage = recipes.load("seed")["stages"][0]
+    args = module.parse_args(recipes.stage_arguments(stage, "runs", {})[:-2])
+    assert module.OPTIMIZERS[args.optimizer] is keras.optimizers.Adadelta
+    assert [module.learning_rate_schedule(args, {"wall_seconds": 0.0})(epoch) for epoch in range(5)] == [1.0] * 5
+    assert (args.arch, args.batch_size, args.steps_per_epoch, args.train_size) == ("seed", 32, 1600, 0)
 
 
 def train_module():
