@@ -54,7 +54,7 @@ class Slices:
 
 def _target_signature(config, make_targets, count):
     """The `tf.TensorSpec`s of `make_targets`' output for `count` captchas."""
-    sample = make_targets(*data.encode_batch(["0" * config.min_length] * count, config))
+    sample = make_targets(*data.encode_batch([config.charset[0] * config.min_length] * count, config))
     return tf.nest.map_structure(lambda array: tf.TensorSpec(array.shape, tf.as_dtype(array.dtype)), sample)
 
 
