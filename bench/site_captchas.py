@@ -113,7 +113,8 @@ def plot(by_labels, by_minutes, ddddocr, path):
         axes.grid(alpha=0.3)
         if key == "labels":
             axes.set_xscale("log")
-            axes.set_xticks(xs, [str(x) for x in xs])
+            axes.minorticks_off()
+            axes.set_xticks(xs, [f"{x:,}" for x in xs])
     left.set_ylabel("full-captcha accuracy on test/ (%)")
     left.legend(loc="lower right")
     figure.tight_layout()
