@@ -13,8 +13,6 @@ import statistics
 
 import numpy as np
 
-from captcha_model.config import CaptchaConfig
-
 # The bundled model a site's model starts from: it reads 1-8 characters on captchas of many sizes.
 BASE_MODEL = "ctc"
 # The flags of `train.py --data` unless the command line says otherwise: short epochs, so the
@@ -93,7 +91,3 @@ def unreadable_texts(captchas, config):
     return [row for row, text in enumerate(captchas.texts)
             if not set(text) <= characters or not config.min_length <= len(text) <= config.max_length]
 
-
-def is_site_config(config):
-    """Whether the model reads a site's captchas rather than the `captcha` library's."""
-    return isinstance(config, CaptchaConfig) and bool(config.site)
