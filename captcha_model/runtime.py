@@ -13,6 +13,9 @@ import logging
 import os
 import typing
 
+from captcha_model.adjudication import CONFIG_ENTRY as REFEREE_CONFIG_ENTRY
+from captcha_model.config import CONFIG_ENTRY
+
 logger = logging.getLogger(__name__)
 
 KERAS = "keras"
@@ -27,9 +30,9 @@ ONNX_SUFFIX = ".onnx"
 # The files of an ONNX export (see `captcha_model.onnx_runtime`), the referee's only where there is one.
 ONNX_MODEL_FILE = "model.onnx"
 # The same names as the entries of a `.keras` file and of a Hub repo, so that one repo serves both runtimes.
-ONNX_CONFIG_FILE = "captcha_config.json"
+ONNX_CONFIG_FILE = CONFIG_ENTRY
 ONNX_REFEREE_FILE = "referee.onnx"
-ONNX_REFEREE_CONFIG_FILE = "referee_config.json"
+ONNX_REFEREE_CONFIG_FILE = REFEREE_CONFIG_ENTRY
 EXPORT_COMMAND = "python -m captcha_model export MODEL OUT_DIR --format onnx"
 FULL_INSTALL = "pip install -r requirements.txt"
 
