@@ -33,14 +33,16 @@ from captcha_model import (
     data,
     distribute,
     evaluation,
+    hub,
     labelled,
     model as model_lib,
+    model_file,
     pipeline,
     recipes,
     site_training,
 )
 from captcha_model.config import parse_size
-from captcha_model.solver import BUNDLED_MODELS, Solver
+from captcha_model.solver import BUNDLED_MODELS, Solver, load_solver
 
 CHECKPOINT = "checkpoint.keras"
 STATE = "state.json"
@@ -48,8 +50,6 @@ OPTIMIZERS = {"adam": keras.optimizers.Adam, "adadelta": keras.optimizers.Adadel
 
 # Seeds of the captcha streams. Training, validation and the final test never share a
 # stream, so no accuracy figure is measured on a captcha the model trained on.
-VALIDATION_SEED_OFFSET = 1_000_000
-TEST_SEED_OFFSET = 2_000_000
 
 # The flags of a run on the library's captchas unless the command line says otherwise (batch
 # size, learning rate and steps per epoch follow the devices: see distribute.resolve_settings);
@@ -249,7 +249,7 @@ def warm_start(model, path, config=None):
     Where `config` reads another charset than that model, the CTC output layer keeps the
     trained weights of the characters both read (see `output_for_charset`).
     """
-    source, source_config = model_lib.load_model(path)
+    source, source_config = model_file.load_model(path)
     source_layers = {layer.name: layer for layer in source.layers}
     copied, widened = [], []
     for layer in model.layers:
@@ -370,7 +370,7 @@ class Checkpoint(keras.callbacks.Callback):
         # as whole captchas read right, which per-position heads do not report on their own.
         logs["val_accuracy"] = self.whole_captcha_accuracy()
         # Every worker of a cluster saves (saving may read variables across workers); the chief keeps it.
-        model_lib.save_model(self.model, self.config, self.devices.output_path(os.path.join(self.args.output, CHECKPOINT)),
+        model_file.save_model(self.model, self.config, self.devices.output_path(os.path.join(self.args.output, CHECKPOINT)),
                              include_optimizer=True)
         # The time of the whole epoch, its validation and checkpoint included, counts against --max-minutes.
         state["wall_seconds"] += time.time() - self.epoch_started
@@ -460,8 +460,6 @@ def main(argv=None):
                            {"cache-dir": recipe_args.cache_dir, "workers": recipe_args.workers})
     args = parse_args(argv)
     if args.push_to_hub:
-        from captcha_model import hub
-
         # Fail now, not after hours of training, when the push at the end could not succeed.
         hub.check_repo_id(args.push_to_hub)
         hub.check_token()
@@ -475,7 +473,7 @@ def main(argv=None):
     if args.resume:
         if not os.path.exists(checkpoint_path):
             raise ValueError(f"--resume needs {checkpoint_path}, which does not exist; drop --resume to start afresh.")
-        config = model_lib.read_config(checkpoint_path)
+        config = config_lib.read_config(checkpoint_path)
         with open(state_path) as handle:
             state = json.load(handle)
         print(f"Resuming {config.architecture!r} after epoch {state['epoch']} ({state['samples_seen']} samples seen).")
@@ -509,7 +507,7 @@ def main(argv=None):
             pool = data.cached_dataset(config, args.seed, args.train_size, args.cache_dir, workers=args.workers,
                                        emphasis=emphasis)
         validation_inputs, validation_texts = data.render_dataset(
-            config, args.seed + VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers
+            config, args.seed + recipes.VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers
         )
     start_batch = state["epoch"] * args.steps_per_epoch
     plain = pipeline.source(config, targets, args.seed, start_batch, pool, args.workers, emphasis)
@@ -538,7 +536,7 @@ def main(argv=None):
             model.fit(train_data, shuffle=False, **schedule)
 
     final_path = os.path.join(args.output, "model.keras")
-    model_lib.save_model(model, config, devices.output_path(final_path))
+    model_file.save_model(model, config, devices.output_path(final_path))
     if not devices.chief:
         print("Trained; the chief writes the model and its reports.")
         return final_path
@@ -556,22 +554,20 @@ def main(argv=None):
     if args.data:
         # Validation took no decision (no early stopping, no choice of epoch), so the held-out
         # captchas still give an unbiased test figure.
-        report = evaluation.evaluate_arrays(final_path, validation_inputs, validation_texts,
+        report = evaluation.evaluate_arrays(load_solver(final_path), validation_inputs, validation_texts,
                                             f"{len(validation_texts)} held-out captchas of {args.data}")
         print(report.summary())
         site.update(test_accuracy=report.accuracy, test_interval=list(report.interval), test_count=report.count)
-        model_lib.save_model(model, dataclasses.replace(config, site=site), final_path)
+        model_file.save_model(model, dataclasses.replace(config, site=site), final_path)
         metrics.update(test=report.to_dict(include_failures=True), data={**site, **site_details})
     elif args.test_size:
-        report = evaluation.evaluate_stream(final_path, count=args.test_size, seed=args.seed + TEST_SEED_OFFSET)
+        report = evaluation.evaluate_stream(load_solver(final_path), count=args.test_size, seed=args.seed + recipes.TEST_SEED_OFFSET)
         print(report.summary())
         metrics["test"] = report.to_dict(include_failures=False)
     recipes.write_json(os.path.join(args.output, "metrics.json"), metrics)
     evaluation.plot_training_curve(state["history"], os.path.join(args.output, "training_curve.png"))
     print(f"Wrote {final_path}, metrics.json and training_curve.png.")
     if args.push_to_hub:
-        from captcha_model import hub
-
         commit = hub.push(final_path, args.push_to_hub, private=args.private)
         print(f"Pushed to {commit.repo_url} at revision {commit.oid}.")
     return final_path

@@ -19,9 +19,8 @@ import time
 
 import keras
 
-from captcha_model import data, evaluation, model as model_lib, recipes, referee as referee_lib
-from captcha_model.solver import BUNDLED_MODEL, read_metrics
-from train import TEST_SEED_OFFSET, VALIDATION_SEED_OFFSET
+from captcha_model import data, evaluation, model as model_lib, model_file, recipes, referee as referee_lib
+from captcha_model.solver import BUNDLED_MODEL, load_solver, read_metrics
 
 
 def parse_args(argv=None):
@@ -68,7 +67,7 @@ def start_from(referee, referee_config, path, config):
 def main(argv=None):
     args = parse_args(argv)
     started = time.time()
-    model, config = model_lib.load_model(args.model)
+    model, config = model_file.load_model(args.model)
     # The default width covers the same pixels of the captcha whatever the input pooling.
     crop_width = args.crop_width or referee_lib.RefereeConfig.crop_width * config.input_pooling
     referee_config = referee_lib.RefereeConfig(characters=args.characters, crop_width=crop_width)
@@ -85,7 +84,7 @@ def main(argv=None):
           f"{referee_config.characters[1]!r}).")
     # Validation captchas are rendered afresh every run (a few seconds), never cached with training ones.
     validation_inputs, validation_texts = data.render_dataset(
-        config, args.seed + VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers, emphasis=emphasis)
+        config, args.seed + recipes.VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers, emphasis=emphasis)
     validation = referee_lib.glyph_examples(reader, config, referee_config, validation_inputs, validation_texts)
 
     referee = referee_lib.build_referee(config, referee_config)
@@ -115,9 +114,9 @@ def main(argv=None):
     final_path = os.path.join(args.output, "model.keras")
     referee_lib.attach(args.model, referee, referee_config, final_path)
     shutil.rmtree(backup, ignore_errors=True)
-    test_seed = args.seed + TEST_SEED_OFFSET
-    with_referee = evaluation.evaluate_stream(final_path, args.test_size, test_seed)
-    without = evaluation.evaluate_stream(args.model, args.test_size, test_seed)
+    test_seed = args.seed + recipes.TEST_SEED_OFFSET
+    with_referee = evaluation.evaluate_stream(load_solver(final_path), args.test_size, test_seed)
+    without = evaluation.evaluate_stream(load_solver(args.model), args.test_size, test_seed)
     print(f"The model alone: {without.summary()}")
     print(f"With its referee: {with_referee.summary()}")
 

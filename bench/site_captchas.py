@@ -88,7 +88,7 @@ def trained_model(train, labels, minutes):
 
 
 def score(model, test, command_seconds, labels, minutes):
-    report = evaluation.evaluate_folder(model, test)
+    report = evaluation.evaluate_folder(load_solver(model), test)
     low, high = report.interval
     return {"labels": labels, "minutes": minutes, "command_minutes": command_seconds / 60, "n": report.count,
             "accuracy": report.accuracy, "low": low, "high": high, "character_accuracy": report.character_accuracy}

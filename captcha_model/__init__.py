@@ -16,7 +16,8 @@ from captcha_model.config import ARCHITECTURES, CaptchaConfig
 from captcha_model.data import decode_indices, encode_text, preprocess, sample_captcha
 from captcha_model.decoding import Reading
 from captcha_model.evaluation import Report, evaluate_folder, evaluate_stream
-from captcha_model.solver import Solver, load_solver, open_image
+from captcha_model.image_input import open_image
+from captcha_model.solver import Solver, load_solver
 
 __all__ = [
     "ARCHITECTURES",

@@ -13,7 +13,8 @@ import tempfile
 
 from captcha_model import data, deploy as deploy_lib, evaluation, hub, runtime
 from captcha_model.config import CaptchaConfig, parse_size
-from captcha_model.solver import BUNDLED_MODELS, load_solver
+from captcha_model.environment import MODEL_VARIABLE, STRICT_VARIABLE
+from captcha_model.solver import BUNDLED_MODELS, load_solver, load_solver_with_fallback
 
 BUNDLED_NAMES = ", ".join(BUNDLED_MODELS)
 
@@ -24,7 +25,7 @@ def load_chosen_solver(args):
     The fallback's notice is logged as a warning, which reaches stderr.
     """
     if args.fallback:
-        return hub.load_solver_with_fallback(args.model, args.runtime)[0]
+        return load_solver_with_fallback(args.model, args.runtime)[0]
     return load_solver(args.model, args.runtime)
 
 
@@ -193,9 +194,9 @@ def build_parser():
                                               "Hub requires. The token comes from HF_TOKEN or `hf auth login`.")
     command.add_argument("space", metavar="OWNER/SPACE", help="the Space, created if it does not exist")
     command.add_argument("--model", metavar="OWNER/NAME@COMMIT",
-                         help=f"set the Space's {hub.MODEL_VARIABLE} variable: the model it serves (pin a commit)")
+                         help=f"set the Space's {MODEL_VARIABLE} variable: the model it serves (pin a commit)")
     command.add_argument("--strict", action="store_true",
-                         help=f"set {hub.STRICT_VARIABLE}=1: the Space fails to start rather than serve the bundled "
+                         help=f"set {STRICT_VARIABLE}=1: the Space fails to start rather than serve the bundled "
                               "model when --model cannot be loaded")
     command.add_argument("--private", action="store_true", help="create the Space as private")
     command.set_defaults(run=deploy)

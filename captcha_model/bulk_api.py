@@ -3,7 +3,7 @@
 For those who read captchas by the hundred: a multipart request with up to
 MAX_IMAGES files (form field `files`, and optionally `model`) is answered with one reading
 per file, in order, each with its per-character confidences, or the reason the file was
-refused. Each file meets the app's own limits and messages (`solver.open_image`), and all
+refused. Each file meets the app's own limits and messages (`image_input.open_image`), and all
 the good ones go through the network together, in calls shared with the app's other
 readings. The whole request is refused, before it is read, beyond MAX_REQUEST_BYTES.
 
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from captcha_model import solver as solver_lib
+from captcha_model.image_input import open_image
 
 PATH = "/bulk/solve"
 MAX_IMAGES = 1000
@@ -47,7 +47,7 @@ def read_files(files, read, model):
     records, images, positions = [], [], []
     for name, content in files:
         try:
-            images.append(solver_lib.open_image(content))
+            images.append(open_image(content))
         except ValueError as error:
             records.append({"file": name, "error": str(error)})
             continue

@@ -20,6 +20,8 @@ DEFAULT_CHARSET = string.digits + string.ascii_uppercase
 CONFIG_ENTRY = "captcha_config.json"
 # Where Keras keeps a model's weights, in its .keras files and its model folders.
 WEIGHTS_ENTRY = "model.weights.h5"
+# The training metrics train.py writes beside a model, and a Hub repo holds beside its files.
+METRICS_FILE = "metrics.json"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,6 @@ from captcha import image as captcha_image
 from PIL import Image
 from tqdm.auto import tqdm
 
-from captcha_model.config import CaptchaConfig
 
 # The library reads the module-level name `captcha.image.secrets`, so swapping it
 # must not interleave between threads; processes each have their own copy.

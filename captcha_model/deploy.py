@@ -11,6 +11,7 @@ import glob
 import os
 
 from captcha_model import hub
+from captcha_model.environment import MODEL_VARIABLE, STRICT_VARIABLE
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What the Space runs: the app, the package with its bundled models, the pinned requirements,
@@ -67,7 +68,7 @@ def deploy(space_id, model=None, strict=False, private=False, token=None, projec
     retry = f"python -m captcha_model deploy {space_id}"
     commit = hub.commit_files(space_id, files, "Deploy the captcha-break app", token, retry, private=private,
                               repo_type="space", space_sdk=SPACE_SDK)
-    variables = {MCP_VARIABLE: "true", hub.MODEL_VARIABLE: model, hub.STRICT_VARIABLE: "1" if strict else None}
+    variables = {MCP_VARIABLE: "true", MODEL_VARIABLE: model, STRICT_VARIABLE: "1" if strict else None}
     for key, value in variables.items():
         if value:
             hub.set_space_variable(space_id, key, value, token, retry)

@@ -8,7 +8,6 @@ it) or images named for their text, see `captcha_model.labelled`.
 import collections
 import dataclasses
 import math
-import os
 import time
 
 import numpy as np
@@ -137,7 +136,6 @@ def evaluate_stream(solver, count, seed, progress=True, on_progress=None, captch
     """
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}.")
-    solver = _as_solver(solver)
     if solver.config.site:
         raise ValueError(f"This model reads the captchas of a site ({solver.config.site['source']}), not the "
                          "captcha library's; measure it on labelled captchas of that site (a folder or .zip).")
@@ -179,7 +177,6 @@ def describe_captchas(config):
 
 def evaluate_arrays(solver, inputs, texts, source):
     """Accuracy on preprocessed inputs with known texts (e.g. a frozen test set)."""
-    solver = _as_solver(solver)
     started = time.perf_counter()
     readings = solver.solve_inputs(inputs)
     return score(readings, texts, range(len(texts)), time.perf_counter() - started, source)
@@ -195,7 +192,6 @@ def read_test_captchas(config, folder, max_count=None, max_bytes=None):
 
 def evaluate_labelled(solver, captchas):
     """Accuracy on `LabelledCaptchas`; the report's source says what was skipped in reading them."""
-    solver = _as_solver(solver)
     skipped = f" ({labelled.describe_skipped(captchas.skipped)})" if captchas.skipped else ""
     return evaluate_arrays(solver, data.preprocess(captchas.images, solver.config), captchas.texts,
                            f"{len(captchas)} captchas in {captchas.source}{skipped}")
@@ -203,16 +199,7 @@ def evaluate_labelled(solver, captchas):
 
 def evaluate_folder(solver, folder):
     """Accuracy on a folder or `.zip` of labelled captchas."""
-    solver = _as_solver(solver)
     return evaluate_labelled(solver, read_test_captchas(solver.config, folder))
-
-
-def _as_solver(solver):
-    if isinstance(solver, (str, os.PathLike)) or solver is None:
-        from captcha_model.solver import load_solver
-
-        return load_solver(solver)
-    return solver
 
 
 def plot_confusions(report, top=15):

@@ -18,7 +18,7 @@ import onnx
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from captcha_model import data, onnx_runtime, runtime as runtime_lib, solver as solver_lib
+from captcha_model import config as config_lib, data, onnx_runtime, runtime as runtime_lib, solver as solver_lib
 
 FORMATS = ("onnx",)
 OPSET = 17
@@ -95,7 +95,7 @@ def export(source, out_dir, format="onnx", quantize_network=False):
         export_network(referee.network.inference_model, referee_paths[0], "glyph", referee.network.parameters)
         _write_text(referee_paths[1], referee.referee_config.to_json())
         written += referee_paths
-    metrics_path = os.path.join(out_dir, solver_lib.METRICS_FILE)
+    metrics_path = os.path.join(out_dir, config_lib.METRICS_FILE)
     if solver.metrics is not None and solver_lib.read_metrics(network_path) != solver.metrics:
         _write_text(metrics_path, json.dumps(solver.metrics, indent=2))
     if solver.metrics is not None:

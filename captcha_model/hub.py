@@ -9,8 +9,7 @@ the training curve and a model card. `load_solver("OWNER/NAME")` (or
 downloads nothing and `HF_HUB_OFFLINE=1` works from the cache; repos pushed before, as one
 `model.keras`, still load. A push may add the model's ONNX export (`model.onnx`, and
 `referee.onnx` where it has a referee), which a pull for ONNX Runtime reads with the same
-configs and no TensorFlow. `load_solver_with_fallback()` is for the app: when the Hub model
-cannot be had, it serves the bundled model and says why, or fails when told to be strict.
+configs and no TensorFlow.
 
 The token comes from `HF_TOKEN` or the login saved by `hf auth login`; it is handed to
 `huggingface_hub` and never printed, logged or put into an error message.
@@ -34,15 +33,10 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import validate_repo_id
 
-from captcha_model import adjudication, config as config_lib, runtime as runtime_lib, solver as solver_lib
+from captcha_model import adjudication, config as config_lib, runtime as runtime_lib
 from captcha_model.model_card import CARD_FILE, CURVE_FILE, model_card
 
 logger = logging.getLogger(__name__)
-
-MODEL_VARIABLE = solver_lib.MODEL_VARIABLE
-
-# Set to 1 (or true) to have the app fail at start-up rather than serve the bundled model.
-STRICT_VARIABLE = "CAPTCHA_MODEL_STRICT"
 
 # A model in a repo: the entries of its .keras file, unpacked. Keras reads the first three
 # as a model folder; the captcha config has a name of its own, since Keras's is config.json.
@@ -51,7 +45,7 @@ CONFIG_FILE = config_lib.CONFIG_ENTRY
 REFEREE_FILES = (adjudication.MODEL_ENTRY, adjudication.CONFIG_ENTRY)
 # The networks of the ONNX export; it reads the same captcha and referee configs.
 ONNX_FILES = (runtime_lib.ONNX_MODEL_FILE, runtime_lib.ONNX_REFEREE_FILE)
-METRICS_FILE = solver_lib.METRICS_FILE
+METRICS_FILE = config_lib.METRICS_FILE
 # How repos were pushed before: one .keras file, and the captcha config as config.json.
 MODEL_FILE = "model.keras"
 # Every file a push writes or replaces; those of an earlier push that this one lacks are deleted,
@@ -306,31 +300,3 @@ def fetch(source, runtime=runtime_lib.KERAS):
     snapshot = path if os.path.isdir(path) else os.path.dirname(path)
     commit = os.path.basename(snapshot)
     return path, f"Hub repo {repo_id} at {revision or constants.DEFAULT_REVISION} (commit {commit[:7]})", commit
-
-
-def strict_from_environment():
-    """Whether STRICT_VARIABLE asks for start-up to fail rather than fall back."""
-    return os.environ.get(STRICT_VARIABLE, "").strip().lower() in ("1", "true", "yes")
-
-
-def load_solver_with_fallback(source, strict=False, runtime=None):
-    """(solver, notice): the model `source` names, or the bundled model and a notice saying why.
-
-    For the app and the CLI's --fallback: serving the bundled model beats serving nothing, but
-    whoever reads its answers must learn that it is not the model asked for. The notice is
-    also logged as a warning. No `source` (None or "") means the bundled model, without notice.
-    With `strict`, a model that cannot be loaded raises ValueError instead. Either runs on
-    `runtime` (see `solver.load_solver`).
-    """
-    runtime = runtime_lib.choose_runtime(runtime, source or None)
-    if not source:
-        return solver_lib.load_solver(runtime=runtime), None
-    try:
-        return solver_lib.load_solver(source, runtime), None
-    except ValueError as error:
-        if strict:
-            raise ValueError(f"Could not load the model {source!r}, and {STRICT_VARIABLE} (or --strict) forbids "
-                             f"falling back to the bundled model: {error}") from None
-        notice = f"Could not load the model {source!r}, so the bundled model is used instead: {error}"
-        logger.warning(notice)
-        return solver_lib.load_solver(runtime=runtime), notice

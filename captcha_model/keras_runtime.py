@@ -1,9 +1,10 @@
-"""Loading a `.keras` model file for the Keras runtime (see `captcha_model.runtime`)."""
+"""The Keras runtime (see `captcha_model.runtime`): a `.keras` model file loaded as a network the solver runs."""
 
-from captcha_model import model as model_lib, referee as referee_lib
+from captcha_model import model_file, referee as referee_lib
+from captcha_model.model import KerasNetwork
 
 
 def load(path):
     """(network, config, referee or None) of the `.keras` file at `path`."""
-    model, config = model_lib.load_model(path)
-    return model_lib.KerasNetwork(model), config, referee_lib.load_referee(path, config)
+    model, config = model_file.load_model(path)
+    return KerasNetwork(model), config, referee_lib.load_referee(path, config)

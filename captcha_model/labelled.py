@@ -20,7 +20,7 @@ import io
 import os
 import zipfile
 
-from captcha_model.solver import MAX_FILE_BYTES, open_image
+from captcha_model.image_input import MAX_FILE_BYTES, open_image
 
 LABELS_FILE = "labels.csv"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff")

@@ -24,15 +24,24 @@ LINEAGE = "lineage.json"
 KINDS = ("train", "referee")
 # The flags every stage gets from the command that runs the recipe.
 SHARED_FLAGS = ("cache-dir", "workers")
+# A stage that trains on the stream of captchas of --seed validates and tests on these streams.
+VALIDATION_SEED_OFFSET = 1_000_000
+TEST_SEED_OFFSET = 2_000_000
 
 
 def recipe_path(name):
     """The file of a recipe named as in recipes/ (e.g. 'default') or given as a path."""
-    path = name if name.endswith(".json") else os.path.join(RECIPES, f"{name}.json")
+    path = os.path.abspath(name) if name.endswith(".json") else os.path.join(RECIPES, f"{name}.json")
     if not os.path.exists(path):
         known = sorted(entry[:-5] for entry in os.listdir(RECIPES) if entry.endswith(".json"))
         raise ValueError(f"No recipe {name!r}: give a .json file or one of {known}.")
     return path
+
+
+def recipe_name(path):
+    """How metrics name a recipe file: relative to the project where it lies inside it, so no machine's path is kept."""
+    relative = os.path.relpath(path, ROOT)
+    return path if relative.startswith("..") else relative
 
 
 def load(name):
@@ -94,10 +103,10 @@ def run(name, output, resume=False, shared=None):
     if resume:
         with open(lineage_path) as handle:
             lineage = json.load(handle)
-        if lineage["recipe_file"] != recipe["path"]:
+        if os.path.join(ROOT, lineage["recipe_file"]) != recipe["path"]:
             raise ValueError(f"{output} holds a run of {lineage['recipe_file']}, not of {recipe['path']}.")
     else:
-        lineage = {"recipe": recipe.get("description", ""), "recipe_file": recipe["path"], "stages": []}
+        lineage = {"recipe": recipe.get("description", ""), "recipe_file": recipe_name(recipe["path"]), "stages": []}
     os.makedirs(output, exist_ok=True)
     write_json(lineage_path, lineage)
     finished = {record["stage"] for record in lineage["stages"]}
@@ -140,3 +149,22 @@ def finish(recipe, output, lineage):
     seconds = sum(record["seconds"] for record in lineage["stages"])
     print(f"Recipe finished: {final_path} ({seconds / 60:.1f} minutes over {len(lineage['stages'])} stages).")
     return final_path
+
+
+def stage_seeds(metrics):
+    """The seeds of the captcha streams a model's stages trained on, from its metrics.json.
+
+    The stages are those of its lineage, or, for a model of one run, that run and its referee.
+    Each also validated and tested on its seed plus VALIDATION_SEED_OFFSET and TEST_SEED_OFFSET.
+    """
+    stages = (metrics.get("lineage") or {}).get("stages") or [
+        {"seed": (metrics.get("args") or {}).get("seed")},
+        {"seed": ((metrics.get("referee") or {}).get("args") or {}).get("seed")},
+    ]
+    return sorted({stage["seed"] for stage in stages if stage.get("seed") is not None})
+
+
+def seeds_drawn(metrics):
+    """Every seed whose captchas a model trained, validated or tested on: captchas of others it never saw."""
+    return sorted(seed + offset for seed in stage_seeds(metrics)
+                  for offset in (0, VALIDATION_SEED_OFFSET, TEST_SEED_OFFSET))

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from captcha_model import decoding, model as model_lib
+from captcha_model import decoding, model as model_lib, model_file
 from captcha_model.adjudication import (
     CONFIG_ENTRY,
     MODEL_ENTRY,
@@ -130,7 +130,7 @@ def attach(model_path, referee_model, referee_config, output_path=None):
             referee_bytes = handle.read()
     partial = f"{output_path}.partial"
     try:
-        model_lib.rewrite_archive(
+        model_file.rewrite_archive(
             model_path, partial, {MODEL_ENTRY: referee_bytes, CONFIG_ENTRY: referee_config.to_json()}
         )
         os.replace(partial, output_path)

@@ -22,7 +22,7 @@ from PIL import Image
 
 from captcha_model import data, decoding
 from captcha_model.config import get_architecture
-from captcha_model.solver import open_image
+from captcha_model.image_input import open_image
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,14 +8,18 @@ picks Keras or ONNX Runtime (see `captcha_model.runtime`); readings are the same
 """
 
 import hashlib
-import io
 import json
+import logging
 import os
 
 import numpy as np
 from PIL import Image
 
-from captcha_model import config as config_lib, data, decoding, runtime as runtime_lib
+from captcha_model import config as config_lib, data, decoding, hub, runtime as runtime_lib
+from captcha_model.environment import STRICT_VARIABLE
+from captcha_model.image_input import open_image
+
+logger = logging.getLogger(__name__)
 
 # Each bundled model's folder also holds the metrics.json and training_curve.png of its
 # run, laid out as train.py writes them and as a Hub repo holds them, and its ONNX export.
@@ -26,64 +30,7 @@ BUNDLED_MODELS = {
     if os.path.isfile(os.path.join(_BUNDLED_FOLDER, name, "model.keras"))
 }
 BUNDLED_MODEL = BUNDLED_MODELS["default"]
-METRICS_FILE = "metrics.json"
 RUNTIME_NAMES = {runtime_lib.KERAS: "Keras", runtime_lib.ONNX: "ONNX Runtime"}
-# The environment variable that names the model the app serves: OWNER/NAME, OWNER/NAME@REVISION
-# or a path. A Hugging Face Space sets it as a variable in its settings.
-MODEL_VARIABLE = "CAPTCHA_MODEL"
-
-# Uploads beyond these limits are refused before they are decoded: a small file can
-# claim a huge canvas (a decompression bomb), and no captcha needs either.
-MAX_FILE_BYTES = 10 * 2**20
-MAX_PIXELS = 4096 * 4096
-ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
-ACCEPTED_FORMATS_TEXT = ", ".join(ACCEPTED_FORMATS)
-
-
-def open_image(source):
-    """Bytes, a file path or a PIL image -> a decoded PIL image, or ValueError saying why not."""
-    if isinstance(source, Image.Image):
-        image = source
-    else:
-        if isinstance(source, (str, os.PathLike)):
-            if not os.path.isfile(source):
-                raise ValueError(f"No image file at {str(source)!r}.")
-            if os.path.getsize(source) > MAX_FILE_BYTES:
-                raise ValueError(f"{source} is larger than the {MAX_FILE_BYTES // 2**20} MB accepted.")
-            with open(source, "rb") as handle:
-                source = handle.read()
-        if not isinstance(source, (bytes, bytearray)):
-            raise ValueError(f"Expected image bytes, a file path or a PIL image, got {type(source).__name__}.")
-        if len(source) > MAX_FILE_BYTES:
-            raise ValueError(f"The image is larger than the {MAX_FILE_BYTES // 2**20} MB accepted.")
-        if not source:
-            raise ValueError("The file is empty; expected a PNG, JPEG, GIF, WebP, BMP or TIFF image.")
-        try:
-            image = Image.open(io.BytesIO(source))
-        except Image.DecompressionBombError:
-            raise ValueError(
-                f"The image claims a canvas far beyond the {MAX_PIXELS:,} pixels accepted (e.g. 4096x4096)."
-            ) from None
-        except (Image.UnidentifiedImageError, OSError):
-            raise ValueError(
-                f"Could not read the file as an image; accepted formats are {ACCEPTED_FORMATS_TEXT}."
-            ) from None
-        if image.format not in ACCEPTED_FORMATS:
-            raise ValueError(f"{image.format} images are not accepted; accepted formats are {ACCEPTED_FORMATS_TEXT}.")
-    width, height = image.size
-    if width * height > MAX_PIXELS:
-        raise ValueError(f"The image is {width}x{height}; at most {MAX_PIXELS:,} pixels (e.g. 4096x4096) are accepted.")
-    if width < 1 or height < 1:
-        raise ValueError(f"The image is {width}x{height}; it needs at least one pixel.")
-    try:
-        image.load()
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ValueError(
-            f"The image data is damaged or truncated ({error}); upload the whole file: "
-            f"accepted formats are {ACCEPTED_FORMATS_TEXT}."
-        ) from None
-    return image
-
 
 class Solver:
     """A loaded network, its config, where it came from and its training metrics (or None).
@@ -168,9 +115,6 @@ def load_solver(source=None, runtime=None):
     else:
         path = description = os.fspath(source)
     if not os.path.exists(path):
-        # Imported here because the hub module builds on this one.
-        from captcha_model import hub
-
         path, description, revision = hub.fetch(path, runtime)
     if runtime == runtime_lib.ONNX and path.endswith(".keras"):
         raise ValueError(f"{path} is a Keras model file; ONNX Runtime reads its export, made with "
@@ -195,9 +139,32 @@ def read_metrics(model_path):
     """The metrics.json that train.py (or the export) wrote beside a model (or inside its folder), or None
     where there is none."""
     folder = model_path if os.path.isdir(model_path) else os.path.dirname(os.path.abspath(model_path))
-    path = os.path.join(folder, METRICS_FILE)
+    path = os.path.join(folder, config_lib.METRICS_FILE)
     try:
         with open(path) as handle:
             return json.load(handle)
     except (OSError, ValueError):
         return None
+
+
+def load_solver_with_fallback(source, strict=False, runtime=None):
+    """(solver, notice): the model `source` names, or the bundled model and a notice saying why.
+
+    For the app and the CLI's --fallback: serving the bundled model beats serving nothing, but
+    whoever reads its answers must learn that it is not the model asked for. The notice is
+    also logged as a warning. No `source` (None or "") means the bundled model, without notice.
+    With `strict`, a model that cannot be loaded raises ValueError instead. Either runs on
+    `runtime` (see `load_solver`).
+    """
+    runtime = runtime_lib.choose_runtime(runtime, source or None)
+    if not source:
+        return load_solver(runtime=runtime), None
+    try:
+        return load_solver(source, runtime), None
+    except ValueError as error:
+        if strict:
+            raise ValueError(f"Could not load the model {source!r}, and {STRICT_VARIABLE} (or --strict) forbids "
+                             f"falling back to the bundled model: {error}") from None
+        notice = f"Could not load the model {source!r}, so the bundled model is used instead: {error}"
+        logger.warning(notice)
+        return load_solver(runtime=runtime), notice

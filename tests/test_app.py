@@ -22,7 +22,8 @@ from PIL import Image
 
 import app
 from app_server import serving, serving_program
-from captcha_model import data, load_solver, saliency, solver as solver_lib
+from captcha_model import (data, demo_actions, load_solver, page_text, saliency, served_models, solver as solver_lib,
+                           visitor_input)
 from captcha_model.evaluation import wilson_interval
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -130,7 +131,7 @@ def test_each_request_is_read_by_the_model_it_names(client, solver, ctc_solver, 
     path = tmp_path / "captcha.png"
     save_captcha(solver.config, path, seed=21)
     expected = {
-        name: [f"{item.character} · {app.floor_percent(item.confidence, 1)}"
+        name: [f"{item.character} · {page_text.floor_percent(item.confidence, 1)}"
                for item in saliency.explain(model, [str(path)])[0]]
         for name, model in (("default", solver), ("ctc", ctc_solver))
     }
@@ -242,7 +243,7 @@ def test_a_small_evaluation_reports_plausible_accuracy(client, config):
     assert report["images_per_second"] > 0
     assert f"of {report['count']:,} captchas read right" in summary and "95% interval" in summary
     assert plot["type"] == "matplotlib"
-    assert len(failures) == min(len(report["failures"]), app.MAX_FAILURES_SHOWN)
+    assert len(failures) == min(len(report["failures"]), demo_actions.MAX_FAILURES_SHOWN)
     for shown, failure in zip(failures, report["failures"]):
         assert shown["caption"].startswith(f"#{failure['index']}: {failure['truth']} → {failure['predicted']}")
         with Image.open(shown["image"]) as image:
@@ -284,7 +285,7 @@ def test_evaluations_refuse_bad_sizes_lengths_and_models(client, arguments, mess
 @pytest.mark.parametrize(
     "count, message",
     [(0, "Evaluate between 1 and 2,000 captchas at a time, not 0"),
-     (app.MAX_EVALUATION_COUNT + 1, "Evaluate between 1 and 2,000 captchas at a time, not 2,001"),
+     (demo_actions.MAX_EVALUATION_COUNT + 1, "Evaluate between 1 and 2,000 captchas at a time, not 2,001"),
      (2.5, "The number of captchas must be a whole number, got 2.5")],
 )
 def test_evaluation_counts_are_capped_before_they_queue(client, count, message):
@@ -293,80 +294,80 @@ def test_evaluation_counts_are_capped_before_they_queue(client, count, message):
 
 
 def test_helpers_describe_charsets_and_confidences():
-    assert app.charset_summary("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "0-9, A-Z"
-    assert app.charset_summary("AB7") == "A, B, 7"
-    assert [app.confidence_category(value) for value in (0.999, 1.0, 0.29, 0.0)] == ["99%", "100%", "29%", "0%"]
-    assert app.floor_percent(0.99996, 1) == "99.9%"
-    assert set(app.CONFIDENCE_COLORS) == {f"{percentage}%" for percentage in range(101)}
+    assert page_text.charset_summary("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "0-9, A-Z"
+    assert page_text.charset_summary("AB7") == "A, B, 7"
+    assert [page_text.confidence_category(value) for value in (0.999, 1.0, 0.29, 0.0)] == ["99%", "100%", "29%", "0%"]
+    assert page_text.floor_percent(0.99996, 1) == "99.9%"
+    assert set(page_text.CONFIDENCE_COLORS) == {f"{percentage}%" for percentage in range(101)}
 
 
 def test_captchas_to_draw_keeps_the_models_own_values_where_none_is_asked_for(ctc_solver):
     config = ctc_solver.config
-    assert app.captchas_to_draw(config) == config
-    assert app.captchas_to_draw(config, "", " ") == config
-    assert app.captchas_to_draw(config, 6, "200x70") == config.at(200, 70, 6)
-    assert app.captchas_to_draw(config, "3", "150×60") == config.at(150, 60, 3)
-    with pytest.raises(app.gr.Error, match="not 150x19"):
-        app.captchas_to_draw(config, size="150x19")
-    assert app.evaluation_placeholders(config) == ("every length: 1 to 8", "every size: 120x50 to 240x100")
+    assert visitor_input.captchas_to_draw(config) == config
+    assert visitor_input.captchas_to_draw(config, "", " ") == config
+    assert visitor_input.captchas_to_draw(config, 6, "200x70") == config.at(200, 70, 6)
+    assert visitor_input.captchas_to_draw(config, "3", "150×60") == config.at(150, 60, 3)
+    with pytest.raises(ValueError, match="not 150x19"):
+        visitor_input.captchas_to_draw(config, size="150x19")
+    assert page_text.evaluation_placeholders(config) == ("every length: 1 to 8", "every size: 120x50 to 240x100")
 
 
 def test_choosing_a_model_moves_the_length_slider_into_its_lengths():
-    captcha_app = app.CaptchaApp(*app.load_app_solver(None))
-    headline, text, length, size, model_input, *_ = captcha_app.choose_model("ctc", "7K2P", 4)
+    captcha_app = app.make_actions(*app.load_first(None))
+    headline, text, length, size, model_input, *_ = app.choose_model(captcha_app, "ctc", "7K2P", 4)
     assert headline.startswith("**Model:** bundled ctc model")
     assert (length["minimum"], length["maximum"], length["value"], length["visible"]) == (1, 8, 4, True)
     assert text["value"] == "7K2P" and text["info"].startswith("1 to 8 characters")
-    ctc_config = captcha_app.config_of("ctc")
+    ctc_config = captcha_app.models.config("ctc")
     assert size["placeholder"] == f"{ctc_config.captcha_width}x{ctc_config.captcha_height}"
     # Back on the model of one length, a text it cannot have is cleared and the slider hidden at that length.
-    _, text, length, *_ = captcha_app.choose_model("default", "AB12CD7", 7)
+    _, text, length, *_ = app.choose_model(captcha_app, "default", "AB12CD7", 7)
     assert text["value"] == "" and text["info"].startswith("4 characters")
     assert (length["minimum"], length["value"], length["visible"]) == (4, 4, False)
-    with pytest.raises(app.gr.Error, match="Unknown model 'x'; the models are 'default', 'ctc', 'ctc-170x80'."):
-        captcha_app.choose_model("x", "", 4)
+    with pytest.raises(ValueError, match="Unknown model 'x'; the models are 'default', 'ctc', 'ctc-170x80'."):
+        app.choose_model(captcha_app, "x", "", 4)
     # The model of one size and several lengths: a slider of its lengths, its size in the size box.
-    _, text, length, size, *_ = captcha_app.choose_model("ctc-170x80", "AB12CD7", 7)
+    _, text, length, size, *_ = app.choose_model(captcha_app, "ctc-170x80", "AB12CD7", 7)
     assert text["value"] == "" and text["info"].startswith("3 to 6 characters")
     assert (length["minimum"], length["maximum"], length["value"], length["visible"]) == (3, 6, 6, True)
     assert size["placeholder"] == "170x80"
-    assert app.evaluation_placeholders(captcha_app.config_of("ctc-170x80")) == ("every length: 3 to 6",
+    assert page_text.evaluation_placeholders(captcha_app.models.config("ctc-170x80")) == ("every length: 3 to 6",
                                                                                 "every size: 170x80")
 
 
 @pytest.mark.parametrize("source, name", [(None, "default"), ("", "default"), ("ctc", "ctc")])
 def test_the_first_model_is_listed_under_its_bundled_name(source, name):
-    solver, notice, listed = app.load_app_solver(source)
+    solver, notice, listed = app.load_first(source)
     assert (notice, listed) == (None, name)
-    captcha_app = app.CaptchaApp(solver, notice, listed)
-    assert captcha_app.model_names == [name, *sorted({"default", "ctc", "ctc-170x80"} - {name})]
-    assert captcha_app.solver_of() is solver and captcha_app.config_of() == solver.config
+    captcha_app = app.make_actions(solver, notice, listed)
+    assert captcha_app.models.names == [name, *sorted({"default", "ctc", "ctc-170x80"} - {name})]
+    assert captcha_app.models.solver() is solver and captcha_app.models.config() == solver.config
 
 
 def test_a_model_named_by_path_is_offered_beside_the_bundled_ones(tmp_path):
     model_path = str(tmp_path / "mine.keras")
     shutil.copy(solver_lib.BUNDLED_MODEL, model_path)
-    captcha_app = app.CaptchaApp(*app.load_app_solver(model_path))
-    assert captcha_app.model_names == [model_path, "ctc", "ctc-170x80", "default"]
-    assert captcha_app.solver_of().source == model_path
-    assert captcha_app.model_headline(model_path).startswith(f"**Model:** {model_path}")
-    assert captcha_app.model_headline("default").startswith("**Model:** bundled default model")
+    captcha_app = app.make_actions(*app.load_first(model_path))
+    assert captcha_app.models.names == [model_path, "ctc", "ctc-170x80", "default"]
+    assert captcha_app.models.solver().source == model_path
+    assert page_text.model_headline(captcha_app.models.solver(model_path)).startswith(f"**Model:** {model_path}")
+    assert page_text.model_headline(captcha_app.models.solver("default")).startswith("**Model:** bundled default model")
 
 
 def test_a_model_that_cannot_be_loaded_falls_back_to_the_default_one(tmp_path):
-    solver, notice, name = app.load_app_solver(str(tmp_path / "missing.keras"))
+    solver, notice, name = app.load_first(str(tmp_path / "missing.keras"))
     assert name == "default" and notice.startswith("Could not load the model")
-    assert app.CaptchaApp(solver, notice, name).model_names == ["default", "ctc", "ctc-170x80"]
+    assert app.make_actions(solver, notice, name).models.names == ["default", "ctc", "ctc-170x80"]
 
 
 def test_other_models_are_loaded_once_on_first_use_even_when_asked_for_at_once(monkeypatch):
-    captcha_app = app.CaptchaApp(*app.load_app_solver(None))
+    captcha_app = app.make_actions(*app.load_first(None))
     loads = []
-    monkeypatch.setattr(app.solver_lib, "load_solver",
+    monkeypatch.setattr(served_models.solver_lib, "load_solver",
                         lambda source, runtime: loads.append(source) or load_solver(source, runtime))
     assert loads == []
     answers = []
-    threads = [threading.Thread(target=lambda: answers.append(captcha_app.solver_of("ctc"))) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: answers.append(captcha_app.models.solver("ctc"))) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -386,12 +387,12 @@ def test_model_tab_shows_training_metrics_found_beside_a_model(tmp_path, config)
         "test": {"count": 10000, "accuracy": 0.9925, "accuracy_95ci": [0.9906, 0.9940], "character_accuracy": 0.998},
     }
     (tmp_path / "metrics.json").write_text(json.dumps(metrics))
-    captcha_app = app.CaptchaApp(load_solver(model_path), notice="a test notice")
-    details = captcha_app.model_details()
+    captcha_app = app.make_actions(load_solver(model_path), notice="a test notice")
+    details = captcha_app.model_tab()[1]
     assert "2 epochs, 128,000 captchas seen, 10 minutes on the GPU" in details
     assert "**99.2%** on 10,000 fresh captchas" in details
-    assert "test accuracy 99.2% on 10,000 fresh captchas" in captcha_app.model_headline()
-    with Image.open(captcha_app.training_curve()) as curve, Image.open(captcha_app.network_diagram()) as network:
+    assert "test accuracy 99.2% on 10,000 fresh captchas" in page_text.model_headline(captcha_app.models.solver())
+    with Image.open(captcha_app.model_tab()[2]) as curve, Image.open(captcha_app.model_tab()[4]) as network:
         assert curve.width > 300 and network.height > network.width
     page = app.build_demo(captcha_app).config
     texts = [component["props"].get("value") for component in page["components"]]
@@ -401,10 +402,10 @@ def test_model_tab_shows_training_metrics_found_beside_a_model(tmp_path, config)
 def test_a_model_without_metrics_says_so(tmp_path):
     model_path = tmp_path / "model.keras"
     shutil.copy(solver_lib.BUNDLED_MODEL, model_path)
-    captcha_app = app.CaptchaApp(load_solver(model_path))
-    assert "No training metrics" in captcha_app.model_details()
-    assert captcha_app.training_curve() is None
-    assert "test accuracy" not in captcha_app.model_headline()
+    captcha_app = app.make_actions(load_solver(model_path))
+    assert "No training metrics" in captcha_app.model_tab()[1]
+    assert captcha_app.model_tab()[2] is None
+    assert "test accuracy" not in page_text.model_headline(captcha_app.models.solver())
 
 
 def test_python_app_py_serves_the_model_named_by_model_on_the_port_from_the_environment(tmp_path, config):
@@ -430,7 +431,7 @@ def test_an_uploaded_zip_of_labelled_captchas_is_scored(client, config, tmp_path
     assert report["count"] == 12 and report["correct"] <= 11
     assert any(failure["truth"] == "ZZZZ" for failure in report["failures"])
     assert "of 12 captchas read right" in summary and len(failures) == 12 - report["correct"]
-    monkeypatch.setattr(app, "MAX_EVALUATION_COUNT", 5)
+    monkeypatch.setattr(demo_actions, "MAX_EVALUATION_COUNT", 5)
     with pytest.raises(AppError, match="holds 12 labelled images; at most 5 are accepted"):
         client.predict(handle_file(archive), api_name="/evaluate_zip")
     (tmp_path / "not.zip").write_bytes(b"not a zip at all")

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from app_server import serving
-from captcha_model import bulk_api, data, solver as solver_lib
+from captcha_model import bulk_api, data, image_input, solver as solver_lib
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
 
@@ -49,7 +49,7 @@ def test_each_bad_file_gets_the_apps_own_message_and_the_others_are_read(url, so
     files = [
         ("good.png", png(image)),
         ("text.png", b"this is not an image"),
-        ("huge.png", b"\x89PNG\r\n\x1a\n" + bytes(solver_lib.MAX_FILE_BYTES)),
+        ("huge.png", b"\x89PNG\r\n\x1a\n" + bytes(image_input.MAX_FILE_BYTES)),
         ("big-canvas.png", png(Image.new("1", (5000, 5000)))),
         ("empty.png", b""),
     ]
@@ -57,7 +57,7 @@ def test_each_bad_file_gets_the_apps_own_message_and_the_others_are_read(url, so
     assert records[0]["text"] == solver.solve([image])[0].text
     for (name, content), record in zip(files[1:], records[1:]):
         with pytest.raises(ValueError) as expected:
-            solver_lib.open_image(content)
+            image_input.open_image(content)
         assert record == {"file": name, "error": str(expected.value)}
     assert "larger than the 10 MB accepted" in records[2]["error"]
 

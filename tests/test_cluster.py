@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from captcha_model import model as model_lib
+from captcha_model import model_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--steps-per-epoch", "3", "--batch-size", "8", "--validation-size", "16", "--patience", "100",
@@ -72,7 +72,7 @@ def test_two_workers_train_one_model_that_the_chief_writes_and_both_resume(tmp_p
     assert "Trained; the chief writes the model and its reports." in worker
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["samples_seen"] == 2 * 3 * 8 and "2 machines" in metrics["device"]
-    model_lib.load_model(output / "model.keras")
+    model_file.load_model(output / "model.keras")
 
     chief, worker = run_cluster(["--epochs", "3", "--resume", *common])
     assert "Resuming 'default' after epoch 2" in chief and "Resuming 'default' after epoch 2" in worker

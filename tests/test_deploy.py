@@ -12,7 +12,7 @@ import sys
 import yaml
 from huggingface_hub import HfApi, snapshot_download
 
-from captcha_model import deploy, hub
+from captcha_model import deploy, environment
 from captcha_model.__main__ import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,11 +57,11 @@ def test_deploy_uploads_exactly_what_the_space_runs_and_binaries_through_lfs(hub
         assert (hashlib.sha256(content).hexdigest() in hub_server.lfs_objects) == (path in binaries), path
     settings = front_matter(files["README.md"].decode())
     assert settings["models"] == ["tester/captcha-solver"] and settings["sdk"] == "gradio"
-    assert space.variables == {deploy.MCP_VARIABLE: "true", hub.MODEL_VARIABLE: MODEL, hub.STRICT_VARIABLE: "1"}
+    assert space.variables == {deploy.MCP_VARIABLE: "true", environment.MODEL_VARIABLE: MODEL, environment.STRICT_VARIABLE: "1"}
 
     # What was uploaded is enough: the app starts from a copy of the Space alone.
     copy = snapshot_download(SPACE, repo_type="space", local_dir=tmp_path / "space")
-    environment = {key: value for key, value in os.environ.items() if key not in (hub.MODEL_VARIABLE, "PYTHONPATH")}
+    environment = {key: value for key, value in os.environ.items() if key not in (environment.MODEL_VARIABLE, "PYTHONPATH")}
     result = subprocess.run([sys.executable, "-c", "import app; print(app.demo.title)"], cwd=copy,
                             env={**environment, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True,
                             timeout=300)

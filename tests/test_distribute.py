@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from captcha_model import data, distribute, model as model_lib
+from captcha_model import data, distribute, model as model_lib, model_file
 
 
 def flags(**values):
@@ -61,8 +61,8 @@ def test_mixed_precision_trains_with_float32_logits_and_saves_a_float32_model(re
     assert isinstance(network.optimizer, keras.optimizers.LossScaleOptimizer)
     history = network.fit(inputs, targets, batch_size=4, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
-    model_lib.save_model(network, config, tmp_path / "model.keras")
+    model_file.save_model(network, config, tmp_path / "model.keras")
     keras.config.set_dtype_policy("float32")
-    saved, _ = model_lib.load_model(tmp_path / "model.keras")
+    saved, _ = model_file.load_model(tmp_path / "model.keras")
     assert {layer.compute_dtype for layer in saved.layers if layer.weights} == {"float32"}
     np.testing.assert_allclose(saved.predict(inputs, verbose=0), network.predict(inputs, verbose=0), atol=0.1)

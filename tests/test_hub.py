@@ -16,10 +16,11 @@ import pytest
 from huggingface_hub import HfApi, ModelCard, constants, hf_hub_download
 from PIL import Image
 
-from captcha_model import CaptchaConfig, data, evaluation, hub, load_solver
+from captcha_model import CaptchaConfig, data, environment, evaluation, hub, load_solver, solver as solver_lib
 from captcha_model.__main__ import main
 from captcha_model.config import read_config
-from captcha_model.model import build_model, default_config, save_model
+from captcha_model.model import build_model, default_config
+from captcha_model.model_file import save_model
 from captcha_model.solver import BUNDLED_MODEL
 from hub_server import TOKEN, point_client_at
 
@@ -36,7 +37,7 @@ def models(tmp_path_factory):
         path = tmp_path_factory.mktemp(name) / "model.keras"
         save_model(build_model(config), config, path)
         paths.append(path)
-    report = evaluation.evaluate_stream(str(paths[0]), count=20, seed=424243, progress=False)
+    report = evaluation.evaluate_stream(load_solver(paths[0]), count=20, seed=424243, progress=False)
     metrics = {
         "architecture": config.architecture, "epochs": 2, "samples_seen": 640, "wall_seconds": 75.0, "device": "CPU",
         "history": [{"epoch": 2, "samples_seen": 640, "loss": 3.1, "val_accuracy": 0.25}],
@@ -96,7 +97,7 @@ def test_model_card_metadata_parses_and_carries_the_metrics(hub_server, models):
     assert results["cer"].metric_value == round(1 - test["character_accuracy"], 5)
     assert results["accuracy"].dataset_args == {"samples": test["count"]} == results["cer"].dataset_args
     for usage in ("## Training", f'load_solver("{REPO}")', f"captcha_model solve captcha.png --model {REPO}",
-                  f"{hub.MODEL_VARIABLE}={REPO} python app.py", "![Validation accuracy"):
+                  f"{environment.MODEL_VARIABLE}={REPO} python app.py", "![Validation accuracy"):
         assert usage in card.text
 
     hub.push(models[1], "tester/without-metrics")
@@ -169,7 +170,7 @@ def break_the_hub(case, hub_server, models, monkeypatch, home):
 def test_a_model_that_cannot_be_had_falls_back_to_the_bundled_one_with_a_notice(
         case, reason, hub_server, models, monkeypatch, tmp_path, captcha_file, caplog, capsys):
     source = break_the_hub(case, hub_server, models, monkeypatch, tmp_path / "fresh-home")
-    solver, notice = hub.load_solver_with_fallback(source)
+    solver, notice = solver_lib.load_solver_with_fallback(source)
     assert solver.source == "bundled default model"
     assert notice.startswith(f"Could not load the model {source!r}, so the bundled model is used instead")
     assert reason in notice
@@ -184,7 +185,7 @@ def test_a_model_that_cannot_be_had_falls_back_to_the_bundled_one_with_a_notice(
 
 @pytest.mark.parametrize("source", [None, ""])
 def test_no_source_means_the_bundled_model_without_a_notice(source):
-    solver, notice = hub.load_solver_with_fallback(source)
+    solver, notice = solver_lib.load_solver_with_fallback(source)
     assert (solver.source, notice) == ("bundled default model", None)
 
 

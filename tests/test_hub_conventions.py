@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from huggingface_hub import HfApi, ModelCard
 
-from captcha_model import data, hub, load_solver
-from captcha_model.model import build_model, default_config, save_model
+from captcha_model import data, environment, hub, load_solver, solver as solver_lib
+from captcha_model.model import build_model, default_config
+from captcha_model.model_file import save_model
 from captcha_model.solver import BUNDLED_MODEL
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,16 +114,16 @@ def test_a_busy_hub_serves_the_cached_model(hub_server, untrained, status):
 
 def test_strict_start_up_fails_instead_of_falling_back(hub_server, monkeypatch):
     with pytest.raises(ValueError, match="CAPTCHA_MODEL_STRICT .* forbids falling back.*has no model repo"):
-        hub.load_solver_with_fallback("tester/missing", strict=True)
+        solver_lib.load_solver_with_fallback("tester/missing", strict=True)
     import app
 
     assert app.parse_args(["--strict"]).strict and not app.parse_args([]).strict
-    monkeypatch.setenv(hub.STRICT_VARIABLE, "1")
+    monkeypatch.setenv(environment.STRICT_VARIABLE, "1")
     assert app.parse_args([]).strict
     with pytest.raises(ValueError, match="forbids falling back"):
-        app.load_app_solver("tester/missing", app.parse_args([]).strict)
+        app.load_first("tester/missing", app.parse_args([]).strict)
     # As a Space starts the app: its variables, then the import.
-    variables = {"TF_CPP_MIN_LOG_LEVEL": "3", hub.MODEL_VARIABLE: "tester/missing", hub.STRICT_VARIABLE: "1"}
+    variables = {"TF_CPP_MIN_LOG_LEVEL": "3", environment.MODEL_VARIABLE: "tester/missing", environment.STRICT_VARIABLE: "1"}
     result = subprocess.run([sys.executable, "-c", "import app"], cwd=ROOT, env={**os.environ, **variables},
                             capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "forbids falling back" in result.stderr, result.stderr[-2000:]

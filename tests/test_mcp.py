@@ -22,7 +22,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queue
 
 @pytest.fixture(scope="module")
 def url(solver):
-    with serving(app.build_demo(app.CaptchaApp(solver, None, "default")), mcp_server=True) as address:
+    with serving(app.build_demo(app.make_actions(solver, None, "default")), mcp_server=True) as address:
         yield address
 
 

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from captcha_model import decoding, model as model_lib
+from captcha_model import decoding, model as model_lib, model_file, network_diagram
 from captcha_model.config import CaptchaConfig, parse_size
 
 
@@ -140,8 +140,8 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path):
     config = model_lib.default_config()
     network = model_lib.build_model(config)
     path = tmp_path / "model.keras"
-    model_lib.save_model(network, config, path)
-    loaded, loaded_config = model_lib.load_model(path)
+    model_file.save_model(network, config, path)
+    loaded, loaded_config = model_file.load_model(path)
     assert loaded_config == config
     inputs = np.random.default_rng(0).integers(0, 256, (3, 40, 88, 1), dtype=np.uint8)
     assert np.array_equal(network.predict_on_batch(inputs), loaded.predict_on_batch(inputs))
@@ -175,7 +175,7 @@ def test_folding_batch_norm_keeps_the_outputs(architecture):
 def test_save_refuses_other_extensions(tmp_path):
     config = model_lib.default_config()
     with pytest.raises(ValueError, match="must end in '.keras'"):
-        model_lib.save_model(model_lib.build_model(config), config, tmp_path / "model.h5")
+        model_file.save_model(model_lib.build_model(config), config, tmp_path / "model.h5")
 
 
 def test_a_model_with_code_is_refused(tmp_path):
@@ -184,44 +184,44 @@ def test_a_model_with_code_is_refused(tmp_path):
     path = tmp_path / "lambda.keras"
     keras.Model(inputs, outputs).save(path)
     with zipfile.ZipFile(path, "a") as archive:
-        archive.writestr(model_lib.CONFIG_ENTRY, CaptchaConfig().to_json())
+        archive.writestr(model_file.CONFIG_ENTRY, CaptchaConfig().to_json())
     with pytest.raises(ValueError, match="safe Keras model"):
-        model_lib.load_model(path)
+        model_file.load_model(path)
 
 
 def test_a_model_that_does_not_fit_its_config_is_refused(tmp_path):
     config = model_lib.default_config()
     path = tmp_path / "model.keras"
-    model_lib.save_model(model_lib.build_model(config), config, path)
+    model_file.save_model(model_lib.build_model(config), config, path)
     rewritten = tmp_path / "digits.keras"
     rewrite_config(path, rewritten, CaptchaConfig(charset="0123456789").to_json())
     with pytest.raises(ValueError, match="do not fit architecture 'default' with charset of 10"):
-        model_lib.load_model(rewritten)
+        model_file.load_model(rewritten)
 
 
 def rewrite_config(source_path, target_path, config_text):
-    model_lib.rewrite_archive(source_path, target_path, {model_lib.CONFIG_ENTRY: config_text})
+    model_file.rewrite_archive(source_path, target_path, {model_file.CONFIG_ENTRY: config_text})
 
 
 def test_a_malformed_config_is_refused(tmp_path):
     config = model_lib.default_config()
     path = tmp_path / "model.keras"
-    model_lib.save_model(model_lib.build_model(config), config, path)
+    model_file.save_model(model_lib.build_model(config), config, path)
     for number, text in enumerate(['{"charset": 5}', "{not json"]):
         rewrite_config(path, tmp_path / f"bad{number}.keras", text)
         with pytest.raises(ValueError, match="malformed captcha_config.json"):
-            model_lib.load_model(tmp_path / f"bad{number}.keras")
+            model_file.load_model(tmp_path / f"bad{number}.keras")
 
 
 def test_files_that_are_not_models_are_refused(tmp_path):
     path = tmp_path / "junk.keras"
     path.write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match="not a readable .keras model"):
-        model_lib.load_model(path)
+        model_file.load_model(path)
     plain = tmp_path / "plain.keras"
     model_lib.build_model(model_lib.default_config()).save(plain)
     with pytest.raises(ValueError, match="only models saved by captcha_model"):
-        model_lib.load_model(plain)
+        model_file.load_model(plain)
 
 
 def test_config_round_trip_and_validation():
@@ -300,8 +300,8 @@ def test_ctc_model_round_trips_with_its_size_ranges(tmp_path):
     config = model_lib.default_config("ctc", min_length=2, max_length=6)
     network = model_lib.build_model(config)
     path = tmp_path / "ctc.keras"
-    model_lib.save_model(network, config, path)
-    loaded, loaded_config = model_lib.load_model(path)
+    model_file.save_model(network, config, path)
+    loaded, loaded_config = model_file.load_model(path)
     assert loaded_config == config
     assert loaded_config.captcha_width_range == (120, 240) and not loaded_config.fixed_size
     inputs = np.random.default_rng(1).integers(0, 256, (2, 40, 88, 1), dtype=np.uint8)
@@ -329,7 +329,7 @@ def test_sizes_are_parsed_or_refused_with_an_example(text):
 
 def test_network_diagram_puts_branches_and_heads_side_by_side():
     def names(network):
-        return [sorted(box[0].name for box in row) for row in model_lib._network_rows(network)]
+        return [sorted(box[0].name for box in row) for row in network_diagram._network_rows(network)]
 
     assert names(model_lib.build_model(model_lib.default_config("seed")))[-1] == ["c1", "c2", "c3", "c4"]
     # Two branches that meet again: they share rows, and the join sits below the longer one.
@@ -342,8 +342,8 @@ def test_network_diagram_puts_branches_and_heads_side_by_side():
     branching = keras.Model(inputs, keras.layers.Flatten(name="flat")(joined))
     assert names(branching) == [["image"], ["left", "right_1"], ["right_2"], ["join"], ["flat"]]
     # A BatchNorm and ReLU are drawn inside the box of the convolution they follow.
-    assert ["right_1", "right_bn"] in [[layer.name for layer in box] for box in model_lib._network_rows(branching)[1]]
+    assert ["right_1", "right_bn"] in [[layer.name for layer in box] for box in network_diagram._network_rows(branching)[1]]
     network = model_lib.build_model(model_lib.default_config())
-    assert [len(box) for box in model_lib._network_rows(network)[1]] == [3]
-    assert "default network" in model_lib.plot_network(network).axes[0].get_title()
-    assert "functional" in model_lib.plot_network(branching).axes[0].get_title()
+    assert [len(box) for box in network_diagram._network_rows(network)[1]] == [3]
+    assert "default network" in network_diagram.plot_network(network).axes[0].get_title()
+    assert "functional" in network_diagram.plot_network(branching).axes[0].get_title()

@@ -17,7 +17,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 from app_server import serving_program
-from captcha_model import data, hub, load_solver, model as model_lib, referee as referee_lib, runtime
+from captcha_model import data, hub, load_solver, model as model_lib, model_file, referee as referee_lib, runtime
 from captcha_model.__main__ import main
 from captcha_model.solver import BUNDLED_MODELS
 
@@ -33,7 +33,7 @@ def tiny_model(tmp_path, architecture, with_referee=False):
     overrides = {} if architecture == "seed" else {"trunk_widths": (4, 4, 8, 8)}
     config = model_lib.default_config(architecture, **overrides)
     path = tmp_path / f"{architecture}.keras"
-    model_lib.save_model(model_lib.build_model(config), config, path)
+    model_file.save_model(model_lib.build_model(config), config, path)
     if with_referee:
         referee_config = referee_lib.RefereeConfig(widths=(4, 8, 8), main_weight=0.7)
         referee_lib.attach(path, referee_lib.build_referee(config, referee_config), referee_config)
@@ -82,7 +82,7 @@ def test_the_bundled_exports_read_as_the_bundled_models_do(name):
 def test_a_quantized_export_has_int8_networks_a_third_the_size(tmp_path):
     config = model_lib.default_config()
     path = tmp_path / "full.keras"
-    model_lib.save_model(model_lib.build_model(config), config, path)
+    model_file.save_model(model_lib.build_model(config), config, path)
     float_size = os.path.getsize(export(path, tmp_path / "float") / runtime.ONNX_MODEL_FILE)
     quantized = export(path, tmp_path / "int8", "--quantize") / runtime.ONNX_MODEL_FILE
     assert os.path.getsize(quantized) < float_size / 3

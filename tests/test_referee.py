@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import train_referee
-from captcha_model import data, decoding, load_solver, model as model_lib, referee as referee_lib
+from captcha_model import data, decoding, load_solver, model as model_lib, model_file, referee as referee_lib
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def small_model(tmp_path):
     """An untrained default-architecture model saved by save_model: its path and config."""
     config = model_lib.default_config("default", trunk_widths=(4, 4, 8, 8))
     path = tmp_path / "main.keras"
-    model_lib.save_model(model_lib.build_model(config), config, path)
+    model_file.save_model(model_lib.build_model(config), config, path)
     return path, config
 
 
@@ -115,7 +115,7 @@ def test_attach_puts_the_referee_inside_the_model_file_and_load_gets_it_back(sma
     np.testing.assert_allclose(loaded.network(crops), referee.predict_on_batch(crops),
                                atol=1e-4)
     # The main network still loads from the same file, and the solver picks the referee up.
-    model, loaded_config = model_lib.load_model(combined)
+    model, loaded_config = model_file.load_model(combined)
     assert loaded_config == config
     solver = load_solver(combined)
     assert solver.referee is not None and "referee" in solver.describe()
@@ -128,7 +128,7 @@ def test_attach_puts_the_referee_inside_the_model_file_and_load_gets_it_back(sma
 def test_a_referee_of_a_pooled_model_reads_its_crops_at_full_resolution(tmp_path):
     config = model_lib.default_config("default", trunk_widths=(4, 4, 8, 8)).pooled(2)
     path = tmp_path / "pooled.keras"
-    model_lib.save_model(model_lib.build_model(config), config, path)
+    model_file.save_model(model_lib.build_model(config), config, path)
     referee_config = referee_lib.RefereeConfig(crop_width=48, widths=(4, 8, 8))
     referee = referee_lib.build_referee(config, referee_config)
     # One convolution at the input's resolution, then the stages at the trunk's.

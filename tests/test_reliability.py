@@ -33,7 +33,7 @@ from PIL import Image
 import app
 import train
 from app_server import serving
-from captcha_model import data, model as model_lib, solver as solver_lib
+from captcha_model import data, demo_actions, image_input, model as model_lib, model_file
 from captcha_model.__main__ import main
 from captcha_model.config import CaptchaConfig
 from hub_server import TOKEN
@@ -45,7 +45,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queue
 
 # Every refusal of a file's content names the formats that are accepted.
 FORMATS = "accepted formats are PNG, JPEG, GIF, WEBP, BMP, TIFF"
-PIXELS = f"{solver_lib.MAX_PIXELS:,} pixels"
+PIXELS = f"{image_input.MAX_PIXELS:,} pixels"
 MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "F"]
 # Uploads whose reading must be the captcha's text: all but the one-bit image, which loses the
 # anti-aliasing the model reads, and the blank 1x1 image.
@@ -175,23 +175,23 @@ def test_every_kind_of_upload_gets_a_reading_or_says_what_is_accepted(
 
 
 def test_an_oversized_file_is_refused_by_the_client_and_by_the_server(client, url, oversized, good_captcha):
-    with pytest.raises(ValueError, match=f"maximum file size of {solver_lib.MAX_FILE_BYTES} bytes"):
+    with pytest.raises(ValueError, match=f"maximum file size of {image_input.MAX_FILE_BYTES} bytes"):
         solve(client, oversized)
     # A client that does not check is cut off by the server once the limit is passed.
     with open(oversized, "rb") as handle:
         response = httpx.post(f"{url}gradio_api/upload", files={"files": ("huge.png", handle)}, timeout=60)
     assert response.status_code == 413
-    assert f"maximum allowed size of {solver_lib.MAX_FILE_BYTES} bytes" in response.text
+    assert f"maximum allowed size of {image_input.MAX_FILE_BYTES} bytes" in response.text
     good, expected = good_captcha
     assert solve(client, good)[0] == expected
 
 
 def test_the_page_states_the_limits(client):
     page = json.dumps(client.config)
-    assert f"up to {solver_lib.MAX_FILE_BYTES // 2**20} MB and {solver_lib.MAX_PIXELS:,} pixels" in page
-    assert f"At most {app.MAX_EVALUATION_COUNT:,} per run" in page
+    assert f"up to {image_input.MAX_FILE_BYTES // 2**20} MB and {image_input.MAX_PIXELS:,} pixels" in page
+    assert f"At most {demo_actions.MAX_EVALUATION_COUNT:,} per run" in page
     assert f"at most {app.MAX_WAITING_EVALUATIONS} waiting" in page
-    assert client.config["max_file_size"] == solver_lib.MAX_FILE_BYTES
+    assert client.config["max_file_size"] == image_input.MAX_FILE_BYTES
 
 
 def test_a_forged_request_cannot_make_the_app_open_a_server_file(client, good_captcha):
@@ -214,7 +214,7 @@ def test_the_cli_reads_or_refuses_every_kind_of_file_and_keeps_going(uploads, ov
             assert str(path) in read
         else:
             assert re.search(f"^{re.escape(str(path))}: .*{refusal}", captured.err, re.MULTILINE), path
-    limit = f"{solver_lib.MAX_FILE_BYTES // 2**20} MB"
+    limit = f"{image_input.MAX_FILE_BYTES // 2**20} MB"
     assert f"{oversized}: {oversized} is larger than the {limit} accepted.\n" in captured.err
     assert read[str(good)] == expected
 
@@ -360,12 +360,12 @@ def test_a_model_naming_a_python_function_is_refused_without_running_it(tmp_path
                                            "registered_name": "function"}
             layer["config"]["arguments"] = {"command": f"touch {marker}"}
     entries["config.json"] = json.dumps(network).encode()
-    entries[model_lib.CONFIG_ENTRY] = config.to_json().encode()
+    entries[model_file.CONFIG_ENTRY] = config.to_json().encode()
     with zipfile.ZipFile(path, "w") as archive:
         for name, content in entries.items():
             archive.writestr(name, content)
     with pytest.raises(ValueError, match="safe Keras model"):
-        model_lib.load_model(path)
+        model_file.load_model(path)
     assert not marker.exists()
 
 
@@ -373,7 +373,7 @@ def test_a_model_naming_a_python_function_is_refused_without_running_it(tmp_path
 
 
 def predictions(path):
-    network, config = model_lib.load_model(path)
+    network, config = model_file.load_model(path)
     inputs = np.random.default_rng(0).integers(0, 256, (2, config.input_height, config.input_width, 1), dtype=np.uint8)
     return network.predict_on_batch(inputs)
 
@@ -383,7 +383,7 @@ def saved_model(tmp_path_factory):
     """A small model saved by `save_model`, and its predictions."""
     config = model_lib.default_config()
     path = tmp_path_factory.mktemp("saved") / "model.keras"
-    model_lib.save_model(model_lib.build_model(config), config, path)
+    model_file.save_model(model_lib.build_model(config), config, path)
     return path, predictions(path)
 
 
@@ -399,7 +399,7 @@ def test_a_save_that_fails_mid_write_leaves_the_previous_model_in_place(saved_mo
     monkeypatch.setattr(keras.Model, "save", full_disk)
     config = model_lib.default_config()
     with pytest.raises(OSError, match="No space left"):
-        model_lib.save_model(model_lib.build_model(config), config, path)
+        model_file.save_model(model_lib.build_model(config), config, path)
     assert os.listdir(tmp_path) == ["model.keras"]
     np.testing.assert_array_equal(predictions(path), saved_model[1])
 
@@ -407,14 +407,14 @@ def test_a_save_that_fails_mid_write_leaves_the_previous_model_in_place(saved_mo
 # Run as a separate process: saves the model handed to it twice, pausing mid-write in the second save.
 SAVING_PROCESS = """
 import sys, time, zipfile
-from captcha_model import model as model_lib
+from captcha_model import model_file
 
-network, config = model_lib.load_model(sys.argv[1])
+network, config = model_file.load_model(sys.argv[1])
 write = zipfile.ZipFile.writestr
 config_writes = []
 
 def pause_mid_write(archive, name, *arguments, **options):
-    if name == model_lib.CONFIG_ENTRY:
+    if name == model_file.CONFIG_ENTRY:
         config_writes.append(name)
         if len(config_writes) == 2:
             print("mid-write", flush=True)
@@ -423,7 +423,7 @@ def pause_mid_write(archive, name, *arguments, **options):
 
 zipfile.ZipFile.writestr = pause_mid_write
 for _ in range(2):
-    model_lib.save_model(network, config, sys.argv[2])
+    model_file.save_model(network, config, sys.argv[2])
 """
 
 
@@ -442,8 +442,8 @@ def test_kill_9_mid_save_leaves_the_previous_model_and_the_next_save_clears_up(s
     assert len(leftovers) == 1 and leftovers[0].startswith(".checkpoint.keras.partial-")
     np.testing.assert_array_equal(predictions(target), expected)
 
-    network, config = model_lib.load_model(source)
-    model_lib.save_model(network, config, target)
+    network, config = model_file.load_model(source)
+    model_file.save_model(network, config, target)
     assert os.listdir(tmp_path) == [target.name]
 
 
@@ -478,8 +478,8 @@ def test_too_little_room_for_the_model_or_the_training_cache_fails_at_start_up(t
 def test_the_token_never_reaches_the_page_the_api_or_the_logs(hub_server, good_captcha, capfd, caplog):
     caplog.set_level(logging.DEBUG)
     # The Hub receives the token with the request, and answers that the repo does not exist.
-    captcha_app = app.CaptchaApp(*app.load_app_solver("tester/no-such-model"))
-    assert captcha_app.notice.startswith("Could not load the model 'tester/no-such-model'")
+    captcha_app = app.make_actions(*app.load_first("tester/no-such-model"))
+    assert captcha_app.models.notice.startswith("Could not load the model 'tester/no-such-model'")
     good, expected = good_captcha
     with serving(app.build_demo(captcha_app)) as address:
         pages = [httpx.get(f"{address}{path}", timeout=30).text for path in ("", "config", "gradio_api/info")]

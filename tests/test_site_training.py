@@ -12,7 +12,7 @@ import pytest
 from huggingface_hub import HfApi
 from PIL import Image
 
-from captcha_model import data, evaluation, load_solver, model as model_lib
+from captcha_model import data, evaluation, load_solver, model as model_lib, model_file
 from captcha_model.__main__ import main as cli
 from captcha_model.hub import push
 from captcha_model.labelled import LabelledCaptchas
@@ -123,7 +123,7 @@ def test_the_data_are_split_or_validated_on_another_folder_and_recorded(site_fol
 
 
 def test_a_tiny_run_records_the_data_the_split_and_the_held_out_figure(trained, site_folder):
-    network, config = model_lib.load_model(trained / "model.keras")
+    network, config = model_file.load_model(trained / "model.keras")
     assert (config.charset, config.min_length, config.max_length) == ("123ABC", 3, 4)
     assert (config.input_height, config.input_width) == (40, 112)
     metrics = json.loads((trained / "metrics.json").read_text())
@@ -181,7 +181,7 @@ def test_the_app_serves_a_site_model_for_uploads_and_zips_but_draws_nothing(trai
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
-    demo = app.build_demo(app.CaptchaApp(*app.load_app_solver(str(trained / "model.keras"))))
+    demo = app.build_demo(app.make_actions(*app.load_first(str(trained / "model.keras"))))
     paths = sorted(site_folder.iterdir())[:5]
     archive = tmp_path / "labelled.zip"
     with zipfile.ZipFile(archive, "w") as handle:

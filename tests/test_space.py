@@ -71,7 +71,7 @@ def test_many_uploads_and_generations_keep_the_cache_under_its_bound(solver, tmp
     bound = 2 * 2**20
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
     monkeypatch.setattr(app, "MAX_STORED_BYTES", bound)
-    blocks = app.build_demo(app.CaptchaApp(solver, None, "default"))
+    blocks = app.build_demo(app.make_actions(solver, None, "default"))
     noise = np.random.default_rng(0)
     uploads = []
     for index in range(16):
@@ -110,7 +110,7 @@ def test_every_answer_names_the_model_that_gave_it(client, solver, tmp_path):
 
 
 def test_a_fallback_is_visible_in_every_answer_of_the_model_it_stands_in_for(hub_server, solver, tmp_path):
-    blocks = app.build_demo(app.CaptchaApp(*app.load_app_solver("tester/missing")))
+    blocks = app.build_demo(app.make_actions(*app.load_first("tester/missing")))
     path = tmp_path / "captcha.png"
     data.sample_captcha(solver.config, seed=13)[1].save(path)
     with serving(blocks) as url:
@@ -156,8 +156,8 @@ def captcha_files(solver, tmp_path_factory):
 
 
 def test_fifty_clients_at_once_are_all_served_in_shared_model_calls(solver, captcha_files):
-    captcha_app = app.CaptchaApp(solver, None, "default")
-    reader = captcha_app.served_models["default"].reader
+    captcha_app = app.make_actions(solver, None, "default")
+    reader = captcha_app.models.get("default").reader
     expected = {path: solver.solve([str(path)])[0].text for path in captcha_files}
     with serving(app.build_demo(captcha_app)) as url:
         calls = reader.calls
@@ -172,7 +172,7 @@ def test_fifty_clients_at_once_are_all_served_in_shared_model_calls(solver, capt
 def test_a_flood_beyond_the_queue_is_refused_with_a_clear_message(solver, captcha_files, monkeypatch):
     monkeypatch.setattr(app, "QUEUE_SIZE", 6)
     monkeypatch.setattr(app, "READING_CONCURRENCY", 2)
-    with serving(app.build_demo(app.CaptchaApp(solver, None, "default"))) as url:
+    with serving(app.build_demo(app.make_actions(solver, None, "default"))) as url:
         outcomes = concurrent_solves(url, captcha_files, 40, 1)
         refusals = [refusal for _, refusal in outcomes if refusal]
         assert refusals and all("Queue is full" in refusal for refusal in refusals)

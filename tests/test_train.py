@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from captcha_model import config as config_lib, data, evaluation, model as model_lib, recipes
+from captcha_model import config as config_lib, data, evaluation, model as model_lib, model_file, recipes
 from captcha_model.solver import BUNDLED_MODEL, Solver
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,7 +38,7 @@ def test_short_run_writes_a_loadable_model_and_its_reports(tmp_path):
     # One log line per epoch, each on a line of its own rather than trailing the progress bar.
     epoch_lines = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
     assert [line.split(": loss")[0] for line in epoch_lines] == ["epoch 1", "epoch 2"]
-    network, config = model_lib.load_model(output / "model.keras")
+    network, config = model_file.load_model(output / "model.keras")
     assert config.architecture == "default"
     assert (config.input_height, config.input_width, config.input_pooling) == (80, 176, 2)
     inputs, _ = data.render_range(config, seed=1, start=0, count=2)
@@ -57,7 +57,7 @@ def test_mirrored_over_two_logical_cpu_devices(tmp_path):
                    "--cache-dir", str(tmp_path / "cache"), "--cpu-devices", "2", "--output", str(output))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Training on 2 logical CPU devices, mirrored: float32, batch 8 (4 per device)" in result.stdout
-    model_lib.load_model(output / "model.keras")
+    model_file.load_model(output / "model.keras")
 
 
 def test_kill_9_then_resume_loses_at_most_the_current_epoch(tmp_path):
@@ -90,7 +90,7 @@ def test_kill_9_then_resume_loses_at_most_the_current_epoch(tmp_path):
     state = json.loads(state_path.read_text())
     assert [record["epoch"] for record in state["history"]] == list(range(1, killed_at + 3))
     assert state["samples_seen"] == (killed_at + 2) * 3 * 8
-    model_lib.load_model(output / "model.keras")
+    model_file.load_model(output / "model.keras")
 
 
 def test_unwritable_output_fails_at_start_up(tmp_path):
@@ -225,7 +225,7 @@ def test_widen_keeps_the_source_in_the_leading_slices_and_silences_new_inputs():
 def test_a_model_warm_started_from_a_narrower_one_computes_what_it_did():
     """--init-from a model with a narrower trunk: same outputs, so training starts where that model stands."""
     module = train_module()
-    source, config = model_lib.load_model(BUNDLED_MODEL)
+    source, config = model_file.load_model(BUNDLED_MODEL)
     wider = model_lib.build_model(dataclasses.replace(config, trunk_widths=(24, 48, 80, 128)))
     module.warm_start(wider, BUNDLED_MODEL)
     inputs, _ = data.render_range(config, seed=13, start=0, count=16)
