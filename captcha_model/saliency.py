@@ -16,6 +16,7 @@ region of a character must cost it more confidence than hiding a random one.
 import dataclasses
 
 import keras
+import matplotlib
 import numpy as np
 import tensorflow as tf
 from PIL import Image
@@ -136,8 +137,6 @@ def overlay(image, heatmap, opacity=0.75):
     Each pixel takes colour in proportion to its heat, so cold regions keep the captcha
     readable and hot ones stand out.
     """
-    import matplotlib
-
     gray = np.asarray(open_image(image).convert("L").convert("RGB"), dtype=np.float32)
     height, width = gray.shape[:2]
     heat = np.clip(np.asarray(

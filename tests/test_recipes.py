@@ -109,3 +109,20 @@ def test_a_malformed_recipe_is_refused_with_what_is_expected(tmp_path, stages, m
         recipes.load(write_recipe(tmp_path, {"stages": stages}))
     with pytest.raises(ValueError, match=r"No recipe 'nonesuch'.*'default'"):
         recipes.load("nonesuch")
+
+
+@pytest.mark.parametrize("name", ["default", "ctc", "ctc-170x80"])
+def test_a_bundled_models_seeds_are_those_of_its_recipe(name):
+    metrics = json.loads(open(os.path.join(ROOT, "captcha_model", "bundled", name, "metrics.json")).read())
+    recipe = recipes.load(name)
+    assert recipes.stage_seeds(metrics) == sorted(stage["flags"]["seed"] for stage in recipe["stages"])
+    # The last stage's own record agrees with the lineage.
+    assert metrics["args"]["seed"] in recipes.stage_seeds(metrics)
+    assert metrics["lineage"]["recipe_file"] == f"recipes/{name}.json"
+
+
+def test_seeds_of_a_model_of_one_run_come_from_its_run_and_its_referee():
+    metrics = {"args": {"seed": 40}, "referee": {"args": {"seed": 41}}}
+    assert recipes.stage_seeds(metrics) == [40, 41]
+    assert recipes.seeds_drawn(metrics) == [40, 41, 1_000_040, 1_000_041, 2_000_040, 2_000_041]
+    assert recipes.seeds_drawn({}) == []

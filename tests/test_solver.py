@@ -9,7 +9,8 @@ from PIL import Image
 
 from captcha_model import data, evaluation, load_solver
 from captcha_model import decoding
-from captcha_model.solver import BUNDLED_MODEL, MAX_PIXELS, Solver
+from captcha_model.image_input import MAX_PIXELS
+from captcha_model.solver import BUNDLED_MODEL, Solver
 
 
 def png_bytes(image, format="PNG"):
