@@ -44,6 +44,8 @@ from captcha_model import (
 from captcha_model.config import parse_size
 from captcha_model.solver import BUNDLED_MODELS, Solver, load_solver
 
+import train_referee
+
 CHECKPOINT = "checkpoint.keras"
 STATE = "state.json"
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adadelta": keras.optimizers.Adadelta}
@@ -449,8 +451,6 @@ def parse_recipe_args(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["referee"]:
-        import train_referee
-
         return train_referee.main(argv[1:])
     recipe_args = parse_recipe_args(argv)
     if recipe_args is not None:

@@ -233,30 +233,40 @@ def test_solve_without_an_image_asks_for_one(client):
         client.predict(None, api_name="/solve")
 
 
-def test_a_small_evaluation_reports_plausible_accuracy(client, config):
+def test_a_small_evaluation_reports_plausible_accuracy(client):
     summary, plot, failures, report = client.predict(50, 424242, api_name="/evaluate")
     assert report["count"] == 50
     # The interval is the Wilson interval of what was counted (a bare "contains the estimate" could not fail).
     assert report["accuracy_95ci"] == pytest.approx(wilson_interval(report["correct"], report["count"]))
-    assert report["accuracy"] >= 0.9, summary
+    # The default model reads all 50 of these; a reading or two may differ on another machine's arithmetic.
+    assert report["accuracy"] >= 0.96, summary
     assert report["character_accuracy"] >= report["accuracy"]
     assert report["images_per_second"] > 0
     assert f"of {report['count']:,} captchas read right" in summary and "95% interval" in summary
     assert plot["type"] == "matplotlib"
+
+
+def test_an_evaluation_shows_its_failures_with_their_captchas(client, config):
+    # The default model reads 170x80 captchas; at 140x60 it fails on about half of them.
+    summary, _, failures, report = client.predict(50, 424242, "", "140x60", "default", api_name="/evaluate")
+    assert 0 < len(report["failures"]) == report["count"] - report["correct"]
     assert len(failures) == min(len(report["failures"]), demo_actions.MAX_FAILURES_SHOWN)
+    assert f"| Failures | {len(report['failures']):,}" in summary
     for shown, failure in zip(failures, report["failures"]):
         assert shown["caption"].startswith(f"#{failure['index']}: {failure['truth']} → {failure['predicted']}")
         with Image.open(shown["image"]) as image:
-            assert image.size == (config.captcha_width, config.captcha_height)
+            assert image.size == (140, 60)
 
 
 def test_an_evaluation_at_a_chosen_size_and_length(client, ctc_solver):
-    summary, _, failures, report = client.predict(20, 424242, "6", "200x70", "ctc", api_name="/evaluate")
+    # Seed 2's stream holds captchas the ctc model misreads, whose texts must be that stream's.
+    summary, _, failures, report = client.predict(20, 2, "6", "200x70", "ctc", api_name="/evaluate")
     assert report["count"] == 20
-    assert report["source"] == "20 fresh 200x70 captchas of 6 characters (seed 424242)"
+    assert report["source"] == "20 fresh 200x70 captchas of 6 characters (seed 2)"
     assert f"| Captchas | {report['source']} |" in summary
     # The captchas read are those of the stream at that size and length.
-    expected = data.draw_range(ctc_solver.config.at(200, 70, 6), 424242, 0, 20)[1]
+    expected = data.draw_range(ctc_solver.config.at(200, 70, 6), 2, 0, 20)[1]
+    assert report["failures"] and failures
     for failure in report["failures"]:
         assert failure["truth"] == expected[failure["index"]]
     for shown in failures:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_model import data, evaluation, load_solver
+from captcha_model import data, evaluation, load_solver, recipes
 from captcha_model import decoding
 from captcha_model.image_input import MAX_PIXELS
 from captcha_model.solver import BUNDLED_MODEL, Solver
@@ -20,9 +20,8 @@ def png_bytes(image, format="PNG"):
 
 
 def test_bundled_model_reads_at_least_99_percent_of_fresh_captchas(solver):
-    # Seed 424242 is none of the streams the bundled model trained or was validated on
-    # (train.py uses --seed, --seed + 1000000 and --seed + 2000000; docs/bundled-models.md gives --seed 1000,
-    # 5000, 7000 and 18000 for its four runs; train_referee.py the same, with --seed 14000).
+    # None of the streams the bundled model trained, validated or was tested on, as its lineage records them.
+    assert 424242 not in recipes.seeds_drawn(solver.metrics)
     report = evaluation.evaluate_stream(solver, count=1000, seed=424242, progress=False)
     print(report.summary())
     assert report.count == 1000
@@ -40,7 +39,7 @@ def test_bundled_model_reads_at_least_99_percent_of_fresh_captchas(solver):
 def test_bundled_ctc_model_reads_other_sizes_and_lengths(size, length, bound):
     ctc = load_solver("ctc")
     captchas = ctc.config.at(*size, length=length)
-    # Seed 434343 is none of the ctc model's streams (3000, 6000, 9000 and 13000, plus 1000000 and 2000000).
+    assert 434343 not in recipes.seeds_drawn(ctc.metrics)
     report = evaluation.evaluate_stream(ctc, count=400, seed=434343, progress=False, captchas=captchas)
     print(report.summary())
     assert report.count == 400 and report.accuracy >= bound, report.summary()
@@ -49,11 +48,11 @@ def test_bundled_ctc_model_reads_other_sizes_and_lengths(size, length, bound):
 def test_bundled_ctc_170x80_model_reads_3_to_6_characters_at_its_size():
     specialist = load_solver("ctc-170x80")
     assert (specialist.config.min_length, specialist.config.max_length) == (3, 6)
-    # Seed 434343 is none of its streams (19000 to 25000, plus 1000000 and 2000000). It reads
-    # 99.3% of these 1,000 and 99.10% of its referee's 10,000-captcha test.
+    assert 434343 not in recipes.seeds_drawn(specialist.metrics)
+    # It reads 99.3% of these 1,000 and 99.10% of its referee's 10,000-captcha test.
     report = evaluation.evaluate_stream(specialist, count=1000, seed=434343, progress=False)
     print(report.summary())
-    assert report.count == 1000 and report.accuracy >= 0.98, report.summary()
+    assert report.count == 1000 and report.accuracy >= 0.985, report.summary()
 
 
 def test_solver_reads_with_the_folded_network_as_the_trained_one_would(solver):

@@ -15,6 +15,8 @@ import pytest
 from captcha_model import config as config_lib, data, evaluation, model as model_lib, model_file, recipes
 from captcha_model.solver import BUNDLED_MODEL, Solver
 
+import train as train_script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--steps-per-epoch", "3", "--batch-size", "8", "--validation-size", "16", "--patience", "100"]
 
@@ -93,52 +95,57 @@ def test_kill_9_then_resume_loses_at_most_the_current_epoch(tmp_path):
     model_file.load_model(output / "model.keras")
 
 
+def refusal(*arguments):
+    """The message train.py stops with for `arguments`, run in this process: its checks come before any training."""
+    with pytest.raises(ValueError) as error:
+        train_script.main(list(arguments))
+    return str(error.value)
+
+
 def test_unwritable_output_fails_at_start_up(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    started = time.time()
-    result = train("--output", str(blocker / "run"))
-    assert result.returncode != 0
-    assert "Cannot write to output directory" in result.stderr
-    assert time.time() - started < 60
+    assert "Cannot write to output directory" in refusal("--output", str(blocker / "run"))
 
 
-def test_bad_flags_are_refused_with_what_is_accepted(tmp_path):
-    result = train("--arch", "transformer", "--output", str(tmp_path), "--train-size", "0")
-    assert result.returncode != 0
-    assert "accepted architectures are ['ctc', 'default', 'seed']" in result.stderr
-    result = train("--resume", "--output", str(tmp_path / "empty"))
-    assert "--resume needs" in result.stderr
-    result = train("--emphasize", "0o", "--output", str(tmp_path), "--train-size", "0")
-    assert result.returncode != 0 and "accepted characters are '0123" in result.stderr
-    result = train("--input-pooling", "0", "--output", str(tmp_path), "--train-size", "0")
-    assert result.returncode != 0 and "--input-pooling must be at least 1" in result.stderr
-    result = train("--arch", "seed", "--input-pooling", "2", "--output", str(tmp_path), "--train-size", "0")
-    assert result.returncode != 0 and "input_pooling must be 1" in result.stderr
+@pytest.mark.parametrize("arguments, message", [
+    (["--arch", "transformer"], "accepted architectures are ['ctc', 'default', 'seed']"),
+    (["--emphasize", "0o"], "accepted characters are '0123"),
+    (["--input-pooling", "0"], "--input-pooling must be at least 1"),
+    (["--arch", "seed", "--input-pooling", "2"], "input_pooling must be 1"),
+])
+def test_bad_flags_are_refused_with_what_is_accepted(tmp_path, arguments, message):
+    assert message in refusal(*arguments, "--output", str(tmp_path), "--train-size", "0")
 
 
-def test_help_documents_every_flag():
-    result = train("--help")
+def test_resume_without_a_run_to_resume_says_so(tmp_path):
+    assert "--resume needs" in refusal("--resume", "--output", str(tmp_path / "empty"))
+
+
+def test_help_documents_every_flag(capsys):
+    with pytest.raises(SystemExit):
+        train_script.main(["--help"])
+    shown = capsys.readouterr().out
     for flag in ["--arch", "--epochs", "--batch-size", "--steps-per-epoch", "--workers", "--learning-rate",
                  "--output", "--seed", "--resume", "--push-to-hub", "--train-size", "--lengths", "--size",
                  "--size-range", "--init-from", "--emphasize", "--emphasis-share", "--trunk-widths", "--input-pooling",
                  "--data", "--validation-data", "--holdout", "--uppercase", "--charset", "--input-size",
                  "--precision", "--steps-per-execution", "--cluster-timeout", "--recipe"]:
-        assert flag in result.stdout
+        assert flag in shown
 
 
 def test_learning_rate_schedule_warms_up_then_decays():
-    args = train_module().parse_args(["--epochs", "10", "--learning-rate", "0.01", "--warmup-epochs", "1"])
-    schedule = train_module().learning_rate_schedule(args, {"wall_seconds": 0.0})
+    args = train_script.parse_args(["--epochs", "10", "--learning-rate", "0.01", "--warmup-epochs", "1"])
+    schedule = train_script.learning_rate_schedule(args, {"wall_seconds": 0.0})
     rates = np.array([schedule(epoch) for epoch in range(10)])
     assert rates[0] < rates[1] == pytest.approx(0.01)
     assert (np.diff(rates[1:]) < 0).all() and rates[-1] < 0.002
 
 
 def test_with_a_time_limit_the_schedule_reaches_zero_when_the_time_is_up():
-    args = train_module().parse_args(["--epochs", "100", "--learning-rate", "0.01", "--max-minutes", "10"])
+    args = train_script.parse_args(["--epochs", "100", "--learning-rate", "0.01", "--max-minutes", "10"])
     state = {"wall_seconds": 0.0}
-    schedule = train_module().learning_rate_schedule(args, state)
+    schedule = train_script.learning_rate_schedule(args, state)
     untimed = schedule(5)
     state["wall_seconds"] = 300  # half the time: half way down the cosine, whatever the epoch
     assert schedule(5) == pytest.approx(0.005) and schedule(5) < untimed
@@ -147,49 +154,39 @@ def test_with_a_time_limit_the_schedule_reaches_zero_when_the_time_is_up():
 
 
 def test_the_tutorial_recipe_gets_adadelta_at_a_constant_rate():
-    module = train_module()
     stage = recipes.load("seed")["stages"][0]
-    args = module.parse_args(recipes.stage_arguments(stage, "runs", {})[:-2])
-    assert module.OPTIMIZERS[args.optimizer] is keras.optimizers.Adadelta
-    assert [module.learning_rate_schedule(args, {"wall_seconds": 0.0})(epoch) for epoch in range(5)] == [1.0] * 5
+    args = train_script.parse_args(recipes.stage_arguments(stage, "runs", {})[:-2])
+    assert train_script.OPTIMIZERS[args.optimizer] is keras.optimizers.Adadelta
+    assert [train_script.learning_rate_schedule(args, {"wall_seconds": 0.0})(epoch) for epoch in range(5)] == [1.0] * 5
     assert (args.arch, args.batch_size, args.steps_per_epoch, args.train_size) == ("seed", 32, 1600, 0)
 
 
-def train_module():
-    sys.path.insert(0, ROOT)
-    import train as module
-
-    return module
-
-
 def test_length_and_size_flags_shape_the_config(capsys):
-    module = train_module()
-    args = module.parse_args(["--arch", "ctc", "--lengths", "3-6", "--size", "160x60", "--size-range", "120x50-200x90"])
+    args = train_script.parse_args(["--arch", "ctc", "--lengths", "3-6", "--size", "160x60", "--size-range", "120x50-200x90"])
     config = model_lib.default_config(args.arch, **args.lengths, **args.size, **args.size_range)
     assert (config.min_length, config.max_length) == (3, 6)
     assert (config.captcha_width, config.captcha_height) == (160, 60)
     assert (config.captcha_width_range, config.captcha_height_range) == ((120, 200), (50, 90))
-    assert module.parse_args(["--lengths", "5"]).lengths == {"min_length": 5, "max_length": 5}
+    assert train_script.parse_args(["--lengths", "5"]).lengths == {"min_length": 5, "max_length": 5}
     for flag, value, message in [("--lengths", "a-b", "a length like 4"), ("--size", "160", "e.g. 160x60"),
                                  ("--size-range", "120x50", "two sizes like 120x50-240x100"),
                                  ("--trunk-widths", "32,64", "four positive channel counts"),
                                  ("--trunk-widths", "32,0,64,128", "four positive channel counts")]:
         with pytest.raises(SystemExit):
-            module.parse_args([flag, value])
+            train_script.parse_args([flag, value])
         assert message in capsys.readouterr().err
 
 
 def test_a_warm_started_ctc_model_learns_variable_length_text():
     """From the bundled default model's trunk, a few hundred captchas of 1-3 characters teach the
     ctc architecture to read fresh ones: a real, if short, training run."""
-    module = train_module()
     keras.utils.set_random_seed(0)
     config = model_lib.default_config("ctc", min_length=1, max_length=3, captcha_width_range=(),
                                       captcha_height_range=())
     inputs, texts = data.render_range(config, seed=11, start=0, count=512)
     targets = model_lib.TrainingTargets(config)(*data.encode_batch(texts, config))
     network = model_lib.build_model(config)
-    module.warm_start(network, BUNDLED_MODEL)
+    train_script.warm_start(network, BUNDLED_MODEL)
     solver = Solver(model_lib.KerasNetwork(network), config, "a model in training")
     test_inputs, test_texts = data.render_range(config, seed=12, start=0, count=200)
     before = evaluation.evaluate_arrays(solver, test_inputs, test_texts, "fresh captchas").accuracy
@@ -204,30 +201,27 @@ def test_a_warm_started_ctc_model_learns_variable_length_text():
 
 
 def test_warm_start_needs_a_matching_layer(tmp_path):
-    module = train_module()
     seed_config = model_lib.default_config("seed")
     with pytest.raises(ValueError, match="no layer of it has a name and shape"):
-        module.warm_start(model_lib.build_model(seed_config), BUNDLED_MODEL)
+        train_script.warm_start(model_lib.build_model(seed_config), BUNDLED_MODEL)
 
 
 def test_widen_keeps_the_source_in_the_leading_slices_and_silences_new_inputs():
-    module = train_module()
     source = np.arange(1.0, 7.0).reshape(1, 1, 2, 3)  # a 1x1 kernel from 2 channels to 3
     fresh = np.full((1, 1, 3, 4), 9.0)  # to 4 channels from 3
-    widened = module.widen(source, fresh)
+    widened = train_script.widen(source, fresh)
     assert np.array_equal(widened[..., :2, :3], source)
     assert (widened[..., 2, :] == 0).all()  # the new input channel contributes nothing
     assert (widened[..., :2, 3] == 9).all()  # the new output channel keeps its initialisation
-    assert np.array_equal(module.widen(np.ones(2), np.zeros(3)), [1, 1, 0])
-    assert module.widen(np.ones(3), np.zeros(2)) is None
+    assert np.array_equal(train_script.widen(np.ones(2), np.zeros(3)), [1, 1, 0])
+    assert train_script.widen(np.ones(3), np.zeros(2)) is None
 
 
 def test_a_model_warm_started_from_a_narrower_one_computes_what_it_did():
     """--init-from a model with a narrower trunk: same outputs, so training starts where that model stands."""
-    module = train_module()
     source, config = model_file.load_model(BUNDLED_MODEL)
     wider = model_lib.build_model(dataclasses.replace(config, trunk_widths=(24, 48, 80, 128)))
-    module.warm_start(wider, BUNDLED_MODEL)
+    train_script.warm_start(wider, BUNDLED_MODEL)
     inputs, _ = data.render_range(config, seed=13, start=0, count=16)
     np.testing.assert_allclose(wider.predict(inputs, verbose=0), source.predict(inputs, verbose=0), atol=1e-5)
     assert wider.count_params() > source.count_params()
