@@ -60,15 +60,6 @@ def run(bench, name, measure, lines):
     save(bench.output, name, record, results, lines(results))
 
 
-def saved(output, name):
-    """{"provenance": ..., "results": ...} of section `name` under `output`, or None if it was never measured."""
-    json_path, _ = _paths(output, name)
-    if not os.path.exists(json_path):
-        return None
-    with open(json_path) as handle:
-        return json.load(handle)
-
-
 def assemble(output=BENCH):
     """Write `output`/RESULTS.md from every section saved under `output`; return its path."""
     parts = ["\n".join(HEADER)]

@@ -125,7 +125,10 @@ def lines(results):
     lines += [
         f"| ddddocr, untrained | | | {percent(ddddocr)} | {ddddocr['character_accuracy']:.2%} |",
         "",
-        "Each run is `python train.py --data FOLDER --max-minutes M` with every other setting at its default.",
+        "Each run is `python train.py --data FOLDER --max-minutes M` with every other setting at its default"
+        + (". The load average (1 minute) was {:.1f} before the runs and {:.1f} after them; other work on the "
+           "cores slows training, so the same minutes train more on an idle machine.".format(*results["load_average"])
+           if "load_average" in results else "."),
         "",
         "![accuracy against labels and minutes](site_captchas.png)",
         "",
@@ -145,15 +148,16 @@ def measure(bench):
         raise ValueError(f"{args.data} has no test/ folder; pass --data FOLDER with train/ and test/ folders of "
                          "labelled captchas, or --skip site_captchas.")
     train, test = os.path.join(args.data, "train"), os.path.join(args.data, "test")
+    load_before = os.getloadavg()[0]
     runs = [(labels, args.minutes) for labels in args.labels]
     runs += [(max(args.labels), budget) for budget in args.budgets]
-    results = {}
+    scores = {}
     for labels, minutes in runs:
         model, seconds = trained_model(train, labels, minutes)
-        results[labels, minutes] = score(model, test, seconds, labels, minutes)
-        print(f"{labels} labels, {minutes:g} min: {percent(results[labels, minutes])}", flush=True)
-    by_labels = [results[labels, args.minutes] for labels in args.labels]
-    by_minutes = sorted((results[max(args.labels), minutes] for minutes in {args.minutes, *args.budgets}),
+        scores[labels, minutes] = score(model, test, seconds, labels, minutes)
+        print(f"{labels} labels, {minutes:g} min: {percent(scores[labels, minutes])}", flush=True)
+    by_labels = [scores[labels, args.minutes] for labels in args.labels]
+    by_minutes = sorted((scores[max(args.labels), minutes] for minutes in {args.minutes, *args.budgets}),
                         key=lambda result: result["minutes"])
     captchas = labelled.read_labelled(test)
     ddddocr = accuracy_of(DdddOcrSolver(), captchas.images, captchas.texts)
@@ -164,8 +168,9 @@ def measure(bench):
               for name, path in readers.items()}
     plot(by_labels, by_minutes, ddddocr, bench.path("site_captchas.png"))
     files = [os.path.join(OUT, f"run-{labels}-{minutes:g}min", "model.keras") for labels, minutes in runs]
-    return ({"data": os.path.relpath(args.data, ROOT), "by_labels": by_labels, "by_minutes": by_minutes,
-             "ddddocr": ddddocr, "speeds": speeds}, [*files, readers["bundled ctc"]])
+    results = {"data": os.path.relpath(args.data, ROOT), "by_labels": by_labels, "by_minutes": by_minutes,
+               "ddddocr": ddddocr, "speeds": speeds, "load_average": [load_before, os.getloadavg()[0]]}
+    return results, [*files, readers["bundled ctc"]]
 
 
 def main():

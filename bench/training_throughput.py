@@ -1,4 +1,4 @@
-"""The generation and throughput sections: how fast captchas are rendered, and how fast train.py's pipelines feed training.
+"""The generation and throughput sections: how fast captchas render, and how fast train.py's pipelines train.
 
 The generation section renders a dataset with one and with two worker processes. The
 throughput section trains the default network for a few timed epochs from each pipeline of
