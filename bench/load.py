@@ -1,6 +1,7 @@
 """Serving under load: the app's /solve through gradio_client, a flood, and the bulk JSON endpoint.
 
     python bench/load.py            # about two minutes on 2 cores
+    python bench/load.py --quick    # a few clients and requests, to check the section
 
 Starts `python app.py` on a free port in a process of its own, so that the clients here do
 not share its interpreter, then measures, with gradio_client Clients that neither verify TLS
@@ -14,44 +15,31 @@ download the picture of the network's input that /solve returns:
 - POST /bulk/solve with batches of 100 PNG captchas, one request at a time and two at a time:
   captchas/s over the run.
 
-Every reading is checked against the captcha's true text. Figures go to bench/load.json and
-to the "Serving under load" section of bench/RESULTS.md.
+Every reading is checked against the captcha's true text. Figures go to bench/results/load.json
+and to the "Serving under load" section of bench/RESULTS.md; `python bench/run.py` measures
+this section too, with the same options.
 """
 
 import argparse
 import concurrent.futures
-import datetime
-import json
 import os
-import platform
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, "bench")
-sys.path[:0] = [ROOT, BENCH]
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import httpx
+import numpy as np
+from gradio_client import Client, handle_file
 
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
-from gradio_client import Client, handle_file  # noqa: E402
+from common import ROOT, Bench, free_port, verdict
+from captcha_model import data
+from captcha_model.model import default_config
+import provenance
+import sections
 
-from captcha_model import data  # noqa: E402
-from captcha_model.model import default_config  # noqa: E402
-import sections  # noqa: E402
-
-SECTION = "## Serving under load"
 TARGETS = {"p95_seconds": 2.0, "readings_per_second": 25.0, "single_median_seconds": 0.1, "bulk_per_second": 1000.0}
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_app(port):
@@ -177,61 +165,55 @@ def bulk(url, captchas, batch, repeats, in_flight):
             "captchas_per_second": read / wall, "right": right, "read": read}
 
 
-def verdict(value, target, higher_is_better):
-    met = value >= target if higher_is_better else value <= target
-    return "meets target" if met else "**misses target**"
-
-
-def section_lines(results, command):
+def lines(results):
     single, load, flood_result, bulk_results = results["single"], results["load"], results["flood"], results["bulk"]
     return [
-        SECTION,
+        "## Serving under load",
         "",
-        f"`{command}` on {results['date']}: the app (`python app.py`, default model) in a process of its own, "
-        "the clients in another, on the same machine (gradio_client with `ssl_verify=False` and "
+        "The app (`python app.py`, default model) in a process of its own, the clients in another, on the same machine (gradio_client with `ssl_verify=False` and "
         "`download_files=False`: see the script); every reading checked against the captcha's text.",
         "",
         "| measure | result | target | |",
         "|---|---|---|---|",
         f"| one client, /solve one after another, median (p95) | {single['median_seconds'] * 1000:.0f} ms "
         f"({single['p95_seconds'] * 1000:.0f} ms), {single['right']}/{single['requests']} right | <= 100 ms | "
-        f"{verdict(single['median_seconds'], TARGETS['single_median_seconds'], False)} |",
+        f"{verdict(single['median_seconds'] <= TARGETS['single_median_seconds'])} |",
         f"| {load['clients']} clients x {load['requests'] // load['clients']} /solve at once: refused | "
-        f"{load['rejected']} of {load['requests']} | 0 | {verdict(-load['rejected'], 0, True)} |",
+        f"{load['rejected']} of {load['requests']} | 0 | {verdict(load['rejected'] == 0)} |",
         f"| same: readings/s | {load['readings_per_second']:.1f} ({load['right']}/{load['requests']} right) | >= 25 | "
-        f"{verdict(load['readings_per_second'], TARGETS['readings_per_second'], True)} |",
+        f"{verdict(load['readings_per_second'] >= TARGETS['readings_per_second'])} |",
         f"| same: latency median (p95) | {load['median_seconds']:.2f} s ({load['p95_seconds']:.2f} s) | p95 <= 2 s | "
-        f"{verdict(load['p95_seconds'], TARGETS['p95_seconds'], False)} |",
+        f"{verdict(load['p95_seconds'] <= TARGETS['p95_seconds'])} |",
         f"| flood: {flood_result['requests']} /solve submitted at once | "
         f"{flood_result['rejected']} of {flood_result['requests']} refused | refused with a clear message | |",
         *(f"| POST /bulk/solve, {result['batch']} PNGs a request, {result['requests']} requests, "
           f"{result['in_flight']} at a time | {result['captchas_per_second']:,.0f} captchas/s "
           f"({result['right']}/{result['read']} right) | >= 1,000/s | "
-          f"{verdict(result['captchas_per_second'], TARGETS['bulk_per_second'], True)} |" for result in bulk_results),
+          f"{verdict(result['captchas_per_second'] >= TARGETS['bulk_per_second'])} |" for result in bulk_results),
         "",
         f"The flood's refusal: \"{flood_result['first_refusal']}\"" if flood_result["first_refusal"]
         else "The flood was not refused.",
         "",
-        f"Hardware: {results['hardware']}; load average (1 minute) {results['load_before']:.1f} before the run and "
-        f"{results['load_after']:.1f} after it: other work shared the cores.",
-        "",
+        f"Load average (1 minute) {results['load_before']:.1f} before the run and {results['load_after']:.1f} "
+        "after it: other work shared the cores.",
     ]
 
 
-def write_section(lines):
-    """bench/load.md, which RESULTS.md ends with (see bench/sections.py)."""
-    sections.write(os.path.join(BENCH, "load.md"), lines)
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--requests-each", type=int, default=4)
+def add_arguments(parser):
+    parser.add_argument("--clients", type=int, default=50, help="clients sending /solve requests at once")
+    parser.add_argument("--requests-each", type=int, default=4, help="/solve requests each of those clients sends")
     parser.add_argument("--flood", type=int, default=300, help="requests submitted at once, beyond the queue")
-    parser.add_argument("--single-requests", type=int, default=60)
+    parser.add_argument("--single-requests", type=int, default=60, help="/solve requests of the single client")
     parser.add_argument("--bulk-repeats", type=int, default=10, help="bulk requests per sender")
-    args = parser.parse_args(argv)
-    command = "python bench/load.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+
+
+def quick(args):
+    args.clients, args.requests_each, args.flood, args.single_requests, args.bulk_repeats = 5, 2, 30, 10, 2
+
+
+def measure(bench):
+    """Every figure of the section, from an app started here and stopped after; it reads the default model."""
+    args = bench.args
     load_before = os.getloadavg()[0]
     port = free_port()
     server = start_app(port)
@@ -240,8 +222,6 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as folder:
             captchas = write_captchas(folder, 100, seed=7_000_000)
             results = {
-                "date": datetime.date.today().isoformat(),
-                "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU",
                 "single": one_client(url, captchas, args.single_requests),
                 "load": many_clients(url, captchas, args.clients, args.requests_each),
                 "flood": flood(url, captchas, args.flood),
@@ -251,11 +231,20 @@ def main(argv=None):
         server.terminate()
         server.wait(timeout=60)
     results["load_before"], results["load_after"] = load_before, os.getloadavg()[0]
-    with open(os.path.join(BENCH, "load.json"), "w") as handle:
-        json.dump(results, handle, indent=2)
-    lines = section_lines(results, command)
-    write_section(lines)
-    print("\n".join(lines))
+    return results, provenance.model_files(None)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a few clients and requests")
+    add_arguments(parser)
+    arguments = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(arguments)
+    if args.quick:
+        quick(args)
+    bench = Bench(args, provenance.command("load.py", arguments))
+    sections.run(bench, "load", measure, lines)
+    print(f"Wrote {sections.assemble()}")
 
 
 if __name__ == "__main__":

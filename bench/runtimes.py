@@ -11,31 +11,28 @@ the largest difference of their logits on it says why. Then the default model's 
 each runtime and ddddocr's, each reading PIL images end to end (batch captchas/s, one
 image median and p95); the models' file sizes; the size of a fresh venv made from each
 requirements file; and the app's start-up time and resident memory in each install.
-The figures go to bench/runtimes.json and the last section of bench/RESULTS.md.
+The figures go to bench/results/runtimes.json and the section of bench/RESULTS.md;
+`python bench/run.py` measures this section too, with the same options.
 """
 
 import argparse
-import datetime
-import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import numpy as np
 
-import run
-import sections
+from common import (FRESH_SEED, OUT, ROOT, Bench, DdddOcrSolver, KerasSolver, free_port, fresh_images, percent,
+                    speed_of)
 from captcha_model import data, export as export_lib, load_solver
 from captcha_model.adjudication import crop_glyphs
 from captcha_model.evaluation import wilson_interval
 from captcha_model.runtime import ONNX_MODEL_FILE, ONNX_REFEREE_FILE
 from captcha_model.solver import BUNDLED_MODELS
+import provenance
+import sections
 
-ROOT, BENCH, OUT = run.ROOT, run.BENCH, run.OUT
-SECTION = os.path.join(run.BENCH, "runtimes.md")
-HEADING = "## Keras against ONNX Runtime"
 REQUIREMENTS = {"full": "requirements.txt", "light": "requirements-light.txt"}
 # The app in each install: (venv, extra arguments); the full install also serves on ONNX Runtime.
 APP_RUNS = {"Keras (full install)": ("full", ["--runtime", "keras"]),
@@ -44,19 +41,15 @@ APP_RUNS = {"Keras (full install)": ("full", ["--runtime", "keras"]),
 RUNTIMES = ("keras", "onnx fp32", "onnx int8")
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small samples: ends in a few minutes")
-    parser.add_argument("--count", type=int, default=10000, help="fresh captchas each model reads in each runtime")
+def add_arguments(parser):
     parser.add_argument("--speed-count", type=int, default=2000, help="captchas per batch-speed measurement")
     parser.add_argument("--ddddocr-count", type=int, default=300, help="captchas ddddocr reads (~40 ms each)")
-    parser.add_argument("--repeats", type=int, default=3, help="repeats of each speed measurement")
     parser.add_argument("--venvs", default=os.path.join(OUT, "venvs"),
                         help="where the venvs of each requirements file are made (reused when there)")
-    args = parser.parse_args()
-    if args.quick:
-        args.count, args.speed_count, args.ddddocr_count, args.repeats = 500, 300, 50, 1
-    return args
+
+
+def quick(args):
+    args.speed_count, args.ddddocr_count = 300, 50
 
 
 def int8_exports():
@@ -121,10 +114,9 @@ def measure_speeds(args, images, int8_folders):
     """The default model in each runtime, and ddddocr, each reading decoded images end to end."""
     readers = {"Keras": load_solver("default", "keras"), "ONNX Runtime fp32": load_solver("default", "onnx"),
                "ONNX Runtime int8": load_solver(int8_folders["default"], "onnx")}
-    speeds = {name: run.speed_of(run.KerasSolver(solver, name), images[: args.speed_count], args.repeats)
+    speeds = {name: speed_of(KerasSolver(solver, name), images[: args.speed_count], args.repeats)
               for name, solver in readers.items()}
-    ddddocr = run.DdddOcrSolver()
-    speeds["ddddocr"] = run.speed_of(ddddocr, images[: args.ddddocr_count], args.repeats)
+    speeds["ddddocr"] = speed_of(DdddOcrSolver(), images[: args.ddddocr_count], args.repeats)
     return speeds
 
 
@@ -185,23 +177,16 @@ def app_start(venv, arguments):
         server.wait(timeout=30)
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def megabytes(size):
     return f"{size / 2**20:.2f} MB"
 
 
-def section_lines(results):
+def lines(results):
     """The markdown section of RESULTS.md for `results`."""
     speeds, sizes, venvs, apps = results["speeds"], results["model_sizes"], results["venvs"], results["apps"]
-    lines = [HEADING, "",
-             f"`{results['command']}` ({results['minutes']:.1f} minutes, {results['date']}; {run.hardware()}). "
+    lines = ["## Keras against ONNX Runtime", "",
              f"The bundled models read the bench's {results['count']:,} fresh 4-character 170x80 captchas "
-             f"(seed {run.FRESH_SEED}) with Keras, with their bundled ONNX exports "
+             f"(seed {FRESH_SEED}) with Keras, with their bundled ONNX exports "
              "(`python -m captcha_model export NAME captcha_model/bundled/NAME`) and with int8 exports "
              "(`--quantize`: static QDQ quantization of the network, calibrated on 256 captchas of another stream; "
              "the referee stays float).", "",
@@ -210,7 +195,7 @@ def section_lines(results):
     for name, result in results["readings"].items():
         differences = result["differences"]
         largest = max((item["logit_difference"] for item in differences), default=None)
-        lines.append(f"| {name} | " + " | ".join(run.percent(result["accuracy"][runtime]) for runtime in RUNTIMES)
+        lines.append(f"| {name} | " + " | ".join(percent(result["accuracy"][runtime]) for runtime in RUNTIMES)
                      + f" | {len(differences)} | {'-' if largest is None else f'{largest:.1e}'} "
                      f"| {result['int8_differs']} |")
     lines += ["", "Where the float runtimes read a captcha differently, the table gives the largest difference of "
@@ -246,23 +231,15 @@ def section_lines(results):
     return lines + [""]
 
 
-def write_section(results):
-    """bench/runtimes.md, which RESULTS.md ends with (see bench/sections.py)."""
-    sections.write(SECTION, section_lines(results))
-
-
-def main():
-    args = parse_args()
-    started = time.time()
-    os.makedirs(OUT, exist_ok=True)
+def measure(bench):
+    """Readings, speeds and sizes of every runtime, the venvs' sizes and the app's start-up in each install."""
+    args = bench.args
     print("Exporting int8 networks...")
     int8_folders = int8_exports()
     print(f"Rendering {args.count:,} captchas...")
-    images, truths = run.fresh_images(args.count)
-    results = {"command": " ".join(["python bench/runtimes.py", *sys.argv[1:]]), "count": args.count,
-               "speed_count": args.speed_count, "ddddocr_count": args.ddddocr_count, "repeats": args.repeats,
-               "date": datetime.date.today().isoformat()}
-    results["readings"] = compare_readings(images, truths, int8_folders)
+    images, truths = fresh_images(args.count)
+    results = {"count": args.count, "speed_count": args.speed_count, "ddddocr_count": args.ddddocr_count,
+               "repeats": args.repeats, "readings": compare_readings(images, truths, int8_folders)}
     # The machine may be shared: the load average (1 minute) before and after the speeds says how much.
     load_before = os.getloadavg()[0]
     results["speeds"] = measure_speeds(args, images, int8_folders)
@@ -272,11 +249,26 @@ def main():
     results["venvs"] = {install: size for install, (_, size) in venvs.items()}
     results["apps"] = {name: app_start(venvs[install][0], arguments)
                        for name, (install, arguments) in APP_RUNS.items()}
-    results["minutes"] = (time.time() - started) / 60
-    with open(os.path.join(BENCH, "runtimes.json"), "w") as handle:
-        json.dump(results, handle, indent=2)
-    write_section(results)
-    print(f"Wrote bench/runtimes.json and the last section of bench/RESULTS.md in {results['minutes']:.1f} minutes.")
+    files = [path for name in BUNDLED_MODELS for runtime in ("keras", "onnx")
+             for path in provenance.model_files(name, runtime)]
+    files += [path for folder in int8_folders.values() for path in provenance.model_files(folder, "onnx")]
+    return results, files
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small samples: ends in a few minutes")
+    parser.add_argument("--count", type=int, default=10000, help="fresh captchas each model reads in each runtime")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of each speed measurement")
+    add_arguments(parser)
+    args = parser.parse_args()
+    if args.quick:
+        args.count, args.repeats = 500, 1
+        quick(args)
+    os.makedirs(OUT, exist_ok=True)
+    bench = Bench(args, provenance.command("runtimes.py", sys.argv[1:]))
+    sections.run(bench, "runtimes", measure, lines)
+    print(f"Wrote {sections.assemble()}")
 
 
 if __name__ == "__main__":

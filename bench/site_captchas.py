@@ -7,13 +7,12 @@ Each run is `python train.py --data FOLDER --max-minutes M` on a seeded subset o
 `train/` folder, as a user would run it; its model is then scored on the site's `test/`
 folder, which no run trains on. ddddocr, which nobody trained for the site, reads the same
 test images. Runs are kept in bench/out/site/, so a second call only scores them; figures go
-to bench/site_captchas.md (a section of bench/RESULTS.md), bench/site_captchas.json and
-bench/site_captchas.png.
+to bench/results/site_captchas.json, bench/site_captchas.png and a section of bench/RESULTS.md.
+`python bench/run.py` measures this section too, with the same options.
 """
 
 import argparse
 import csv
-import datetime
 import json
 import os
 import shutil
@@ -21,29 +20,19 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-BENCH = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(BENCH)
-sys.path[:0] = [ROOT, BENCH]
+from matplotlib.figure import Figure
+import numpy as np
 
-import matplotlib  # noqa: E402
+from common import OUT as BENCH_OUT, ROOT, Bench, DdddOcrSolver, KerasSolver, accuracy_of, percent, save_plot, speed_of
+from captcha_model import evaluation, labelled, load_solver
+import provenance
+import sections
 
-matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402
-import numpy as np  # noqa: E402
-
-from captcha_model import evaluation, labelled, load_solver  # noqa: E402
-from captcha_model.solver import BUNDLED_MODELS  # noqa: E402
-
-OUT = os.path.join(BENCH, "out", "site")
-from run import DdddOcrSolver, KerasSolver, accuracy_of, hardware, speed_of, versions  # noqa: E402
-import sections  # noqa: E402
-
+OUT = os.path.join(BENCH_OUT, "site")
 SUBSET_SEED = 0
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser):
     parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "datasets", "site-a"),
                         help="a folder with train/ and test/, each a folder of labelled captchas")
     parser.add_argument("--labels", type=int, nargs="+", default=[250, 500, 1000, 2000],
@@ -51,7 +40,10 @@ def parse_args():
     parser.add_argument("--minutes", type=float, default=15.0, help="the budget of the label-count runs")
     parser.add_argument("--budgets", type=float, nargs="*", default=[5.0, 10.0],
                         help="shorter budgets for the run with every label, for the curve against minutes")
-    return parser.parse_args()
+
+
+def quick(args):
+    args.labels, args.minutes, args.budgets = [min(args.labels)], 2.0, []
 
 
 def subset_folder(train, count):
@@ -94,10 +86,6 @@ def score(model, test, command_seconds, labels, minutes):
             "accuracy": report.accuracy, "low": low, "high": high, "character_accuracy": report.character_accuracy}
 
 
-def percent(result):
-    return f"{result['accuracy']:.2%} ({result['low']:.2%}-{result['high']:.2%}, n={result['n']:,})"
-
-
 def plot(by_labels, by_minutes, ddddocr, path):
     figure = Figure(figsize=(10, 3.8))
     left, right = figure.subplots(1, 2, sharey=True)
@@ -117,19 +105,16 @@ def plot(by_labels, by_minutes, ddddocr, path):
             axes.set_xticks(xs, [f"{x:,}" for x in xs])
     left.set_ylabel("full-captcha accuracy on test/ (%)")
     left.legend(loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    save_plot(figure, path)
 
 
-def markdown(args, by_labels, by_minutes, ddddocr, speeds):
+def lines(results):
+    by_labels, by_minutes, ddddocr, speeds = (results[key] for key in ("by_labels", "by_minutes", "ddddocr", "speeds"))
     lines = [
         "## A site's own captchas",
         "",
-        f"- command: `python bench/site_captchas.py --labels {' '.join(map(str, args.labels))} "
-        f"--minutes {args.minutes:g} --budgets {' '.join(f'{budget:g}' for budget in args.budgets)}`",
-        f"- data: `{os.path.relpath(args.data, ROOT)}`: runs train on seeded subsets of `train/` and are scored "
-        "on `test/`, which none trains on",
-        f"- date: {datetime.date.today()}; hardware: {hardware()}; versions: {versions()}",
+        f"Data: `{results['data']}`: runs train on seeded subsets of `train/` and are scored on `test/`, which "
+        "none trains on.",
         "",
         "| labels used | training budget | whole command | accuracy on test/ | per character |",
         "|---|---|---|---|---|",
@@ -140,7 +125,10 @@ def markdown(args, by_labels, by_minutes, ddddocr, speeds):
     lines += [
         f"| ddddocr, untrained | | | {percent(ddddocr)} | {ddddocr['character_accuracy']:.2%} |",
         "",
-        "Each run is `python train.py --data FOLDER --max-minutes M` with every other setting at its default.",
+        "Each run is `python train.py --data FOLDER --max-minutes M` with every other setting at its default"
+        + (". The load average (1 minute) was {:.1f} before the runs and {:.1f} after them; other work on the "
+           "cores slows training, so the same minutes train more on an idle machine.".format(*results["load_average"])
+           if "load_average" in results else "."),
         "",
         "![accuracy against labels and minutes](site_captchas.png)",
         "",
@@ -149,38 +137,52 @@ def markdown(args, by_labels, by_minutes, ddddocr, speeds):
         "| model | captchas/s | single image, median (p95) |",
         "|---|---|---|",
     ]
-    lines += [f"| {name} | {speed['batch_per_second']:,.0f} | {speed['single_ms']:.1f} ms ({speed['single_p95_ms']:.1f} ms) |"
-              for name, speed in speeds.items()]
-    return "\n".join(lines) + "\n"
+    return lines + [f"| {name} | {speed['batch_per_second']:,.0f} | {speed['single_ms']:.1f} ms "
+                     f"({speed['single_p95_ms']:.1f} ms) |" for name, speed in speeds.items()]
 
 
-def main():
-    args = parse_args()
+def measure(bench):
+    """Train (or reuse) a model per label count and budget, score each on test/, beside ddddocr; the plot."""
+    args = bench.args
+    if not os.path.isdir(os.path.join(args.data, "test")):
+        raise ValueError(f"{args.data} has no test/ folder; pass --data FOLDER with train/ and test/ folders of "
+                         "labelled captchas, or --skip site_captchas.")
     train, test = os.path.join(args.data, "train"), os.path.join(args.data, "test")
+    load_before = os.getloadavg()[0]
     runs = [(labels, args.minutes) for labels in args.labels]
     runs += [(max(args.labels), budget) for budget in args.budgets]
-    results = {}
+    scores = {}
     for labels, minutes in runs:
         model, seconds = trained_model(train, labels, minutes)
-        results[labels, minutes] = score(model, test, seconds, labels, minutes)
-        print(f"{labels} labels, {minutes:g} min: {percent(results[labels, minutes])}", flush=True)
-    by_labels = [results[labels, args.minutes] for labels in args.labels]
-    by_minutes = sorted((results[max(args.labels), minutes] for minutes in {args.minutes, *args.budgets}),
+        scores[labels, minutes] = score(model, test, seconds, labels, minutes)
+        print(f"{labels} labels, {minutes:g} min: {percent(scores[labels, minutes])}", flush=True)
+    by_labels = [scores[labels, args.minutes] for labels in args.labels]
+    by_minutes = sorted((scores[max(args.labels), minutes] for minutes in {args.minutes, *args.budgets}),
                         key=lambda result: result["minutes"])
     captchas = labelled.read_labelled(test)
     ddddocr = accuracy_of(DdddOcrSolver(), captchas.images, captchas.texts)
     print(f"ddddocr: {percent(ddddocr)}")
-    speeds = {}
-    for name, path in ((f"site model ({max(args.labels)} labels)", os.path.join(
-            OUT, f"run-{max(args.labels)}-{args.minutes:g}min", "model.keras")), ("bundled ctc", BUNDLED_MODELS["ctc"])):
-        speeds[name] = speed_of(KerasSolver(load_solver(path), name), captchas.images, repeats=3)
-    plot(by_labels, by_minutes, ddddocr, os.path.join(BENCH, "site_captchas.png"))
-    with open(os.path.join(BENCH, "site_captchas.json"), "w") as handle:
-        json.dump({"by_labels": by_labels, "by_minutes": by_minutes, "ddddocr": ddddocr, "speeds": speeds}, handle,
-                  indent=2)
-    sections.write(os.path.join(BENCH, "site_captchas.md"), markdown(args, by_labels, by_minutes, ddddocr, speeds)
-                   .splitlines())
-    print("Wrote bench/site_captchas.md, .json and .png, and its section of RESULTS.md")
+    site_model = os.path.join(OUT, f"run-{max(args.labels)}-{args.minutes:g}min", "model.keras")
+    readers = {f"site model ({max(args.labels)} labels)": site_model, "bundled ctc": provenance.model_files("ctc")[0]}
+    speeds = {name: speed_of(KerasSolver(load_solver(path), name), captchas.images, repeats=3)
+              for name, path in readers.items()}
+    plot(by_labels, by_minutes, ddddocr, bench.path("site_captchas.png"))
+    files = [os.path.join(OUT, f"run-{labels}-{minutes:g}min", "model.keras") for labels, minutes in runs]
+    results = {"data": os.path.relpath(args.data, ROOT), "by_labels": by_labels, "by_minutes": by_minutes,
+               "ddddocr": ddddocr, "speeds": speeds, "load_average": [load_before, os.getloadavg()[0]]}
+    return results, [*files, readers["bundled ctc"]]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one run on the fewest labels for 2 minutes")
+    add_arguments(parser)
+    args = parser.parse_args()
+    if args.quick:
+        quick(args)
+    bench = Bench(args, provenance.command("site_captchas.py", sys.argv[1:]))
+    sections.run(bench, "site_captchas", measure, lines)
+    print(f"Wrote {sections.assemble()}")
 
 
 if __name__ == "__main__":

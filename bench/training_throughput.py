@@ -1,6 +1,7 @@
-"""The bench's throughput section: how fast train.py's pipelines feed training on this machine.
+"""The generation and throughput sections: how fast captchas render, and how fast train.py's pipelines train.
 
-Trains the default network for a few timed epochs from each pipeline of
+The generation section renders a dataset with one and with two worker processes. The
+throughput section trains the default network for a few timed epochs from each pipeline of
 `captcha_model.pipeline`, with the settings train.py would pick here (on a GPU: its
 batch, mixed precision and steps per execution), and measures how many captchas one
 core renders per second, which bounds a run on fresh captchas: the live pipeline can
@@ -16,6 +17,23 @@ import keras
 from captcha_model import data, distribute, model as model_lib, pipeline
 
 SEED = 7_400_000
+GENERATION_SEED = 7_000_000
+
+
+def measure_generation(bench):
+    """{worker processes: captchas rendered per second}, with one worker and with two."""
+    count, rates = 600 if bench.args.quick else 4000, {}
+    for workers in (1, 2):
+        started = time.perf_counter()
+        data.render_dataset(model_lib.default_config(), seed=GENERATION_SEED, count=count, workers=workers,
+                            progress=False)
+        rates[workers] = count / (time.perf_counter() - started)
+    return rates, []
+
+
+def generation_lines(rates):
+    return (["## Data generation", "", "| worker processes | captchas/s |", "|---|---|"]
+            + [f"| {workers} | {rate:.0f} |" for workers, rate in rates.items()])
 
 
 def render_rate(config, count):
@@ -48,8 +66,9 @@ def training_rate(config, settings, devices, build, steps):
     return steps * settings.batch_size / min(timings[1:])
 
 
-def measure(quick=False):
-    """Rendering and training rates, with the settings they were measured with."""
+def measure(bench):
+    """Rendering and training rates, with the settings they were measured with; no saved model is read."""
+    quick = bench.args.quick
     load_average = os.getloadavg()[0]
     devices = distribute.choose_devices()
     steps = 10 if quick else 40
@@ -70,7 +89,7 @@ def measure(quick=False):
     return {"devices": devices.description, "load_average": load_average, "precision": settings.precision,
             "batch_size": settings.batch_size,
             "steps_per_execution": settings.steps_per_execution, "timed_steps": steps, "workers": workers,
-            "render_per_core": render_rate(config, 200 if quick else 1000), "training": rates}
+            "render_per_core": render_rate(config, 200 if quick else 1000), "training": rates}, []
 
 
 def lines(results):
@@ -88,5 +107,5 @@ def lines(results):
         f"{results['training']['live']:.0f} |", "",
         f"One core renders {results['render_per_core']:.0f} captchas per second, so training on fresh captchas "
         f"here cannot go faster than {bound:.0f} per second ({results['workers']} cores), and less while the "
-        "cores also train; a pool costs that rendering once.", "",
+        "cores also train; a pool costs that rendering once.",
     ]

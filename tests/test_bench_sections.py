@@ -1,0 +1,79 @@
+"""The bench's bookkeeping: the provenance every section records, and RESULTS.md assembled from saved sections."""
+
+import datetime
+import hashlib
+import json
+import os
+import sys
+
+import pytest
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+sys.path.insert(0, BENCH)
+
+import provenance  # noqa: E402
+import sections  # noqa: E402
+
+
+def test_a_file_is_recorded_with_the_start_of_its_sha256_and_the_command(tmp_path):
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"not really a model, but bytes with a known digest")
+    command = provenance.command("run.py", ["--quick", "--skip", "load", "--output", "/tmp/a folder"])
+    record = provenance.record(command, [model, model])
+
+    assert command == "python bench/run.py --quick --skip load --output '/tmp/a folder'"
+    assert record["command"] == command
+    assert record["date"] == datetime.date.today().isoformat()
+    expected = hashlib.sha256(model.read_bytes()).hexdigest()[: provenance.DIGITS]
+    assert record["model_files"] == [{"path": str(model), "sha256": expected}]
+    assert f"`{command}`" in provenance.lines(record)[0]
+    assert expected in provenance.lines(record)[1]
+
+
+def test_the_files_of_bundled_models_are_their_keras_file_or_their_onnx_export():
+    keras_files = provenance.model_files(None)
+    onnx_files = provenance.model_files("ctc", "onnx")
+
+    assert [os.path.relpath(path, provenance.ROOT) for path in keras_files] == [
+        os.path.join("captcha_model", "bundled", "default", "model.keras")]
+    assert [os.path.basename(path) for path in onnx_files] == ["model.onnx", "referee.onnx"]
+    described = provenance.describe_file(keras_files[0])
+    assert described["path"] == os.path.join("captcha_model", "bundled", "default", "model.keras")
+    assert len(described["sha256"]) == provenance.DIGITS
+
+
+def test_a_section_measured_before_files_were_recorded_says_so():
+    lines = provenance.lines({"command": "python bench/load.py", "date": "2026-11-30", "model_files": None})
+
+    assert lines == ["- measured by `python bench/load.py`, 2026-11-30", "- model files not recorded"]
+
+
+def save_section(output, name, figure, command):
+    record = provenance.record(command, [])
+    sections.save(output, name, record, {"figure": figure}, [f"## Section {name}", "", f"The figure is {figure}."])
+
+
+def test_a_skipped_section_keeps_its_text_and_a_measured_one_is_replaced(tmp_path):
+    save_section(tmp_path, "sizes", 1, "python bench/run.py")
+    save_section(tmp_path, "models", 2, "python bench/run.py")
+    with open(tmp_path / "results" / "sizes.md") as handle:
+        sizes_before = handle.read()
+    # A second run that skips the sizes section.
+    save_section(tmp_path, "models", 3, "python bench/run.py --skip sizes")
+    text = (tmp_path / sections.assemble(tmp_path)).read_text()
+
+    assert text.startswith("# Benchmark results\n")
+    assert sizes_before.strip() in text
+    assert "The figure is 3." in text and "The figure is 2." not in text
+    assert "`python bench/run.py --skip sizes`" in text
+    # Sections stand in their order, whichever was measured last.
+    assert text.index("## Section models") < text.index("## Section sizes")
+    with open(tmp_path / "results" / "models.json") as handle:
+        saved = json.load(handle)
+    assert saved["results"] == {"figure": 3}
+    assert saved["provenance"]["command"] == "python bench/run.py --skip sizes"
+
+
+def test_an_unknown_section_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="not a section"):
+        save_section(tmp_path, "speed", 1, "python bench/run.py")
