@@ -15,13 +15,14 @@ import time
 
 from matplotlib.figure import Figure
 
-from captcha_model import data, labelled
+from captcha_model import data, labelled, load_solver
 from common import (FRESH_SEED, OUT, ROOT, DdddOcrSolver, KerasSolver, accuracy_of, fresh_images, percent,
                     save_plot, speed_of, verdict)
 import provenance
 
 FROZEN_SEED = 6_000_000
 OURS = "ours (default)"
+TUTORIAL_RECIPE = "tutorial's network, its own recipe (recipes/seed.json)"
 # Targets for the default model, from the project's core requirements.
 TARGETS = {"accuracy": 0.995, "megabytes": 2.0, "batch_per_second": 2000, "single_ms": 5.0}
 
@@ -51,6 +52,10 @@ def measure(bench):
     """Accuracy on the shared fresh and frozen captchas, and speed, of every solver; the throughput plot."""
     args = bench.args
     solvers = {OURS: KerasSolver(bench.ours, OURS), **bench.extra_solvers}
+    files = [*provenance.model_files(args.model), *bench.extra_files]
+    if args.tutorial_model:
+        solvers[TUTORIAL_RECIPE] = KerasSolver(load_solver(args.tutorial_model), TUTORIAL_RECIPE)
+        files.append(args.tutorial_model)
     if "ddddocr" not in args.skip:
         solvers["ddddocr"] = DdddOcrSolver()
     print("Rendering the shared test captchas...")
@@ -67,7 +72,6 @@ def measure(bench):
         if isinstance(solver, KerasSolver):
             speeds[name]["network_per_second"] = network_throughput(solver.solver, speed_images, args.repeats)
     plot_speed(speeds, bench.path("throughput.png"))
-    files = [*provenance.model_files(args.model), *bench.extra_files]
     return {"accuracy": accuracy, "speeds": speeds, "frozen_count": args.frozen_count, "repeats": args.repeats,
             "megabytes": os.path.getsize(files[0]) / 2**20, "parameters": bench.ours.model.count_params()}, files
 

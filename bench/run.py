@@ -72,6 +72,9 @@ def parse_args(arguments):
     parser.add_argument("--repeats", type=int, default=3, help="repeats of each speed measurement")
     parser.add_argument("--budget-minutes", type=float, default=15,
                         help="training budget for the tutorial network and for ours in the same-budget comparison")
+    parser.add_argument("--tutorial-model",
+                        help="the tutorial's network trained with its own recipe (python train.py --recipe seed "
+                        "--output runs/recipe-seed): the comparison reads it beside the others")
     parser.add_argument("--cell-count", type=int, default=2000,
                         help="fresh captchas per size and per length in the size and length sections")
     parser.add_argument("--saliency-count", type=int, default=200, help="captchas per model in the saliency section")

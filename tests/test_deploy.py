@@ -61,9 +61,9 @@ def test_deploy_uploads_exactly_what_the_space_runs_and_binaries_through_lfs(hub
 
     # What was uploaded is enough: the app starts from a copy of the Space alone.
     copy = snapshot_download(SPACE, repo_type="space", local_dir=tmp_path / "space")
-    environment = {key: value for key, value in os.environ.items() if key not in (environment.MODEL_VARIABLE, "PYTHONPATH")}
+    variables = {key: value for key, value in os.environ.items() if key not in (environment.MODEL_VARIABLE, "PYTHONPATH")}
     result = subprocess.run([sys.executable, "-c", "import app; print(app.demo.title)"], cwd=copy,
-                            env={**environment, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True,
+                            env={**variables, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "captcha-break" in result.stdout
