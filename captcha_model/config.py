@@ -16,7 +16,7 @@ import string
 import zipfile
 
 DEFAULT_CHARSET = string.digits + string.ascii_uppercase
-# The entry of a `.keras` file that holds its config (see `model.save_model`).
+# The entry of a `.keras` file that holds its config (see `model_file.save_model`).
 CONFIG_ENTRY = "captcha_config.json"
 # Where Keras keeps a model's weights, in its .keras files and its model folders.
 WEIGHTS_ENTRY = "model.weights.h5"
@@ -170,7 +170,7 @@ class CaptchaConfig:
 def read_entry(path, name):
     """The bytes of entry `name` of a model, or None where it has none.
 
-    A model is a `.keras` file written by `model.save_model`, or a folder holding that file's
+    A model is a `.keras` file written by `model_file.save_model`, or a folder holding that file's
     entries unpacked, as a Hub repo does so that Keras's own loader reads it.
     """
     try:
@@ -187,7 +187,7 @@ def read_entry(path, name):
 
 
 def read_config(path):
-    """The `CaptchaConfig` stored in a model written by `model.save_model` (a `.keras` file or its unpacked folder)."""
+    """The `CaptchaConfig` stored in a model written by `model_file.save_model` (a `.keras` file or its unpacked folder)."""
     text = read_entry(path, CONFIG_ENTRY)
     if text is None:
         raise ValueError(f"{path} has no {CONFIG_ENTRY}; only models saved by captcha_model are accepted.")
