@@ -97,7 +97,7 @@ def twin_scores(solver, images, positions, length):
     logits = np.asarray(outputs)
     zero, letter = config.charset.index("0"), config.charset.index("O")
     scores = np.full(len(images), np.nan)
-    for row, characters in enumerate(decoding.read_characters(outputs, config)):
+    for row, characters in enumerate(decoding.read_characters(outputs, config).per_image()):
         position = positions[row // 2]
         if len(characters) == length:
             frames = list(characters[position][1])

@@ -61,30 +61,37 @@ def crop_glyphs(inputs, rows, centers, width):
 
     The only path from network input to referee input, shared by training and solving.
     """
-    padded = np.pad(inputs, ((0, 0), (0, 0), (width, width), (0, 0)), constant_values=255)
-    crops = np.empty((len(rows), inputs.shape[1], width, inputs.shape[3]), dtype=inputs.dtype)
-    for position, (row, center) in enumerate(zip(rows, centers)):
-        left = int(round(center - width / 2)) + width
-        crops[position] = padded[row, :, left : left + width]
-    return crops
+    rows, centers = np.asarray(rows, dtype=int), np.asarray(centers, dtype=np.float64)
+    # Each crop's columns in the input (rounded half to even, as Python's round is).
+    columns = np.round(centers - width / 2).astype(int)[:, None] + np.arange(width)
+    inside = (columns >= 0) & (columns < inputs.shape[2])
+    crops = inputs[rows[:, None, None], np.arange(inputs.shape[1])[:, None], np.clip(columns, 0, inputs.shape[2] - 1)[:, None]]
+    return np.where(inside[:, None, :, None], crops, np.array(255, dtype=inputs.dtype))
 
 
-def column_center(frames, input_width, columns):
-    """The input pixel at the middle of the CTC columns `frames` of `columns`."""
-    return (float(np.mean(frames)) + 0.5) * input_width / columns
+def column_centers(first_frames, last_frames, input_width, columns):
+    """The input pixels at the middle of the CTC columns first_frames..last_frames of `columns`."""
+    return ((np.asarray(first_frames) + np.asarray(last_frames)) / 2 + 0.5) * input_width / columns
 
 
 def pair_indices(config, referee_config):
     return [config.charset.index(character) for character in referee_config.characters]
 
 
-def margins(log_probabilities, cases, pair):
-    """log p(second) - log p(first), averaged over each case's frames."""
+def _case_frames(rows, first_frames, last_frames):
+    """Every (row, frame) of the cases' runs of columns, case after case, and where each case starts."""
+    lengths = np.asarray(last_frames) - first_frames + 1
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    case = np.repeat(np.arange(len(lengths)), lengths)
+    return np.asarray(rows)[case], np.asarray(first_frames)[case] + np.arange(len(case)) - starts[case], starts
+
+
+def margins(log_probabilities, rows, first_frames, last_frames, pair):
+    """log p(second) - log p(first), averaged over each case's frames first_frames..last_frames of image `rows`."""
     first, second = pair
-    return np.array([
-        np.mean([log_probabilities[row, frame, second] - log_probabilities[row, frame, first] for frame in frames])
-        for row, frames in cases
-    ])
+    frame_rows, frames, starts = _case_frames(rows, first_frames, last_frames)
+    differences = log_probabilities[frame_rows, frames, second] - log_probabilities[frame_rows, frames, first]
+    return np.add.reduceat(differences, starts) / (np.asarray(last_frames) - first_frames + 1)
 
 
 class Referee:
@@ -101,33 +108,33 @@ class Referee:
         self.referee_config = referee_config
         self.pair = pair_indices(config, referee_config)
 
-    def adjudicate(self, inputs, outputs, images_characters):
-        """Revise `read_characters` results for `inputs`: each character of the pair is decided again.
+    def adjudicate(self, inputs, outputs, characters):
+        """Revise the `decoding.Characters` read in `inputs`: each character of the pair is decided again.
 
         Its confidence becomes the main network's probability of the pair (the sum of the
         two, in the column where that is highest) times the probability that the sum of
         opinions gives the chosen one of the two.
         """
-        cases = [(row, position, frames)
-                 for row, characters in enumerate(images_characters)
-                 for position, (index, frames, _) in enumerate(characters) if index in self.pair]
-        if not cases:
-            return images_characters
-        outputs = np.asarray(outputs, dtype=np.float64)
-        log_probabilities = decoding.log_softmax(outputs)
-        centers = [column_center(frames, self.config.input_width, outputs.shape[1]) for _, _, frames in cases]
-        crops = crop_glyphs(inputs, [row for row, _, _ in cases], centers, self.referee_config.crop_width)
+        cases = np.flatnonzero(np.isin(characters.indices, self.pair))
+        if not len(cases):
+            return characters
+        rows, first_frames, last_frames = characters.rows[cases], characters.first_frames[cases], characters.last_frames[cases]
+        # Only the images with a case need their log probabilities.
+        images, image_rows = np.unique(rows, return_inverse=True)
+        outputs = np.asarray(outputs)[images]
+        log_probabilities = decoding.log_softmax(outputs.astype(np.float64))
+        centers = column_centers(first_frames, last_frames, self.config.input_width, outputs.shape[1])
+        crops = crop_glyphs(inputs, rows, centers, self.referee_config.crop_width)
         logits = np.concatenate([
             np.asarray(self.network(crops[start : start + self.batch_size]), dtype=np.float64)
             for start in range(0, len(crops), self.batch_size)
         ])[:, 0]
-        main_margins = margins(log_probabilities, [(row, frames) for row, _, frames in cases], self.pair)
-        scores = logits + self.referee_config.main_weight * main_margins
-        revised = [list(characters) for characters in images_characters]
-        for (row, position, frames), score in zip(cases, scores):
-            pair_probability = max(float(np.exp(log_probabilities[row, frame, self.pair]).sum()) for frame in frames)
-            second_probability = 1.0 / (1.0 + np.exp(-score))
-            chosen = self.pair[1] if score > 0 else self.pair[0]
-            confidence = pair_probability * (second_probability if score > 0 else 1.0 - second_probability)
-            revised[row][position] = (chosen, frames, confidence)
-        return revised
+        scores = logits + self.referee_config.main_weight * margins(log_probabilities, image_rows, first_frames,
+                                                                    last_frames, self.pair)
+        frame_rows, frames, starts = _case_frames(image_rows, first_frames, last_frames)
+        pair_probabilities = np.maximum.reduceat(
+            np.exp(log_probabilities[frame_rows[:, None], frames[:, None], self.pair]).sum(axis=-1), starts)
+        second_probabilities = 1.0 / (1.0 + np.exp(-scores))
+        chosen = np.where(scores > 0, self.pair[1], self.pair[0])
+        confidences = pair_probabilities * np.where(scores > 0, second_probabilities, 1.0 - second_probabilities)
+        return characters.revised(cases, chosen, confidences)

@@ -7,10 +7,12 @@ network. Two output kinds exist (see `config.ARCHITECTURES`):
 - "heads": one softmax per character position (the tutorial's four classifiers);
 - "ctc": per-column logits over the charset plus a blank, read with CTC.
 
-Only NumPy is needed here.
+A batch is decoded as a whole with NumPy, with no Python loop over its images: its
+characters are kept flat in a `Characters`. Only NumPy is needed here.
 """
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -30,102 +32,145 @@ class Reading:
         return list(zip(self.text, self.character_confidences))
 
 
+@dataclasses.dataclass(frozen=True)
+class Characters:
+    """The characters read in a batch of images, one entry per character, image after image.
+
+    Character k is class `indices[k]` of image `rows[k]`, emitted by the output positions
+    `first_frames[k]..last_frames[k]` (a CTC character's run of columns, or a head's own
+    position), with probability `confidences[k]`; `counts` says how many each image has.
+    """
+
+    counts: np.ndarray
+    indices: np.ndarray
+    first_frames: np.ndarray
+    last_frames: np.ndarray
+    confidences: np.ndarray
+
+    @property
+    def rows(self):
+        return np.repeat(np.arange(len(self.counts)), self.counts)
+
+    @property
+    def offsets(self):
+        """Where each image's characters start, and after the last, where they end."""
+        return np.concatenate([[0], np.cumsum(self.counts)])
+
+    def revised(self, positions, indices, confidences):
+        """A copy in which the characters at `positions` are `indices` read with `confidences`."""
+        new_indices, new_confidences = self.indices.copy(), self.confidences.copy()
+        new_indices[positions], new_confidences[positions] = indices, confidences
+        return dataclasses.replace(self, indices=new_indices, confidences=new_confidences)
+
+    def per_image(self):
+        """Per image, its characters as (class index, frames, confidence) tuples, in reading order."""
+        characters = [(index, tuple(range(first, last + 1)), confidence) for index, first, last, confidence
+                      in zip(self.indices.tolist(), self.first_frames.tolist(), self.last_frames.tolist(),
+                             self.confidences.tolist())]
+        offsets = self.offsets.tolist()
+        return [characters[start:end] for start, end in zip(offsets[:-1], offsets[1:])]
+
+
 def log_softmax(logits):
     shifted = logits - logits.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def read_characters(outputs, config):
-    """Model outputs for a batch -> per image, the characters read as (class index, frames, confidence).
+    """Model outputs for a batch -> the `Characters` read in its images.
 
-    `frames` are the output positions that emitted the character: the CTC columns of its
-    run (repeats merge, blanks separate), or the head's own position. A character's
-    confidence is its probability (for CTC: the highest over its columns).
-
+    A character's confidence is its probability (for CTC: the highest over its columns).
     CTC readings take the most probable symbol of every column (greedy decoding) unless
     that reads a number of characters the model was not trained for; then they take the
-    most probable path that reads an accepted number (`best_path`).
+    most probable path that reads an accepted number (`best_paths`).
     """
     if get_architecture(config.architecture).output_kind == "heads":
         probabilities = np.stack([np.asarray(head) for head in outputs], axis=1)
-        return [
-            [(int(row[position].argmax()), (position,), float(row[position].max())) for position in range(len(row))]
-            for row in probabilities
-        ]
+        images, positions = probabilities.shape[:2]
+        frames = np.tile(np.arange(positions), images)
+        return Characters(counts=np.full(images, positions), indices=probabilities.argmax(axis=-1).ravel(),
+                          first_frames=frames, last_frames=frames,
+                          confidences=probabilities.max(axis=-1).ravel().astype(np.float64))
     blank = config.num_classes
-    images = []
-    for log_probabilities in log_softmax(np.asarray(outputs, dtype=np.float64)):
-        characters = _collapse(log_probabilities, log_probabilities.argmax(axis=-1), blank)
-        if not config.min_length <= len(characters) <= config.max_length:
-            path = best_path(log_probabilities, blank, config.min_length, config.max_length)
-            if path is not None:
-                characters = _collapse(log_probabilities, path, blank)
-        images.append(characters)
-    return images
+    log_probabilities = log_softmax(np.asarray(outputs, dtype=np.float64))
+    paths = log_probabilities.argmax(axis=-1)
+    counts = _starts(paths, blank).sum(axis=1)
+    wrong = np.flatnonzero((counts < config.min_length) | (counts > config.max_length))
+    if len(wrong):
+        paths[wrong] = best_paths(log_probabilities[wrong], paths[wrong], blank, config.min_length, config.max_length)
+    return collapse(log_probabilities, paths, blank)
 
 
-def _collapse(log_probabilities, path, blank):
-    """One symbol per column -> the characters it reads: repeats merge, blanks separate."""
-    characters, previous = [], blank
-    for frame, index in enumerate(path):
-        probability = float(np.exp(log_probabilities[frame, index]))
-        if index != blank and index != previous:
-            characters.append([int(index), [frame], probability])
-        elif index != blank:
-            characters[-1][1].append(frame)
-            characters[-1][2] = max(characters[-1][2], probability)
-        previous = index
-    return [(index, tuple(frames), confidence) for index, frames, confidence in characters]
+def _starts(paths, blank):
+    """Where a character starts in each path: a symbol other than blank and than the column before."""
+    before = np.concatenate([np.full((len(paths), 1), blank), paths[:, :-1]], axis=1)
+    return (paths != blank) & (paths != before)
 
 
-def best_path(log_probabilities, blank, min_length, max_length):
-    """The most probable CTC path (one symbol per column) that reads min_length..max_length characters.
+def collapse(log_probabilities, paths, blank):
+    """One symbol per column of each image -> the `Characters` they read: repeats merge, blanks separate."""
+    starts = _starts(paths, blank)
+    after = np.concatenate([paths[:, 1:], np.full((len(paths), 1), blank)], axis=1)
+    ends = (paths != blank) & (paths != after)
+    # A character's columns are one run, so its confidence is the largest over a stretch of
+    # the probabilities of the non-blank columns, taken in order.
+    emitting = paths != blank
+    probabilities = np.exp(np.take_along_axis(log_probabilities, paths[..., None], axis=-1)[..., 0][emitting])
+    confidences = (np.maximum.reduceat(probabilities, np.flatnonzero(starts[emitting]))
+                   if len(probabilities) else np.zeros(0))
+    return Characters(counts=starts.sum(axis=1), indices=paths[starts], first_frames=np.nonzero(starts)[1],
+                      last_frames=np.nonzero(ends)[1], confidences=confidences)
+
+
+def best_paths(log_probabilities, fallback, blank, min_length, max_length):
+    """Per image, the most probable CTC path (one symbol per column) that reads min_length..max_length
+    characters; its `fallback` path where no such path fits in the columns.
 
     Greedy decoding reads one character too few where two equal characters touch and no
     column between them is blank ("ZZIS" as "ZIS"), or one too many where a glyph's
     columns split into two readings. This Viterbi pass over the states (characters read
-    so far, symbol of the current column) finds the best path among those of an accepted
-    length. Returns None when no such path fits in the columns.
+    so far, symbol of the current column), run for all images at once, finds the best path
+    among those of an accepted length.
     """
-    frames, symbols = log_probabilities.shape
-    every_symbol = np.arange(symbols)
+    images, frames, symbols = log_probabilities.shape
+    every_image, every_symbol = np.arange(images)[:, None], np.arange(symbols)
     characters = every_symbol != blank
-    score = np.full((max_length + 1, symbols), -np.inf)
-    score[0, blank] = 0.0  # Before the first column nothing is read, as after a blank.
-    # came_from[frame, count, symbol] = the (count, symbol) state of the previous column.
-    came_from = np.zeros((frames, max_length + 1, symbols, 2), dtype=int)
+    score = np.full((images, max_length + 1, symbols), -np.inf)
+    score[:, 0, blank] = 0.0  # Before the first column nothing is read, as after a blank.
+    # The (count, symbol) state of the previous column, per column and state.
+    came_count = np.empty((frames, images, max_length + 1, symbols), dtype=int)
+    came_symbol = np.empty_like(came_count)
+    count_of_state = np.arange(max_length + 1)[:, None]
     for frame in range(frames):
-        new_score = np.full_like(score, -np.inf)
-        for count in range(max_length + 1):
-            # A column of the same symbol continues the current character (or blank run).
-            new_score[count] = score[count]
-            came_from[frame, count, :, 0] = count
-            came_from[frame, count, :, 1] = every_symbol
-            # A blank may follow anything and reads nothing.
-            best = int(score[count].argmax())
-            new_score[count, blank] = score[count, best]
-            came_from[frame, count, blank, 1] = best
-            if count == 0:
-                continue
-            # A character other than the previous column's symbol starts the count-th character.
-            first, second = np.argsort(score[count - 1])[::-1][:2]
-            start_from = np.where(every_symbol == first, second, first)
-            starts = score[count - 1, start_from]
-            better = characters & (starts > new_score[count])
-            new_score[count, better] = starts[better]
-            came_from[frame, count, better, 0] = count - 1
-            came_from[frame, count, better, 1] = start_from[better]
-        score = new_score + log_probabilities[frame]
-    accepted = score[min_length:]
-    if not np.isfinite(accepted).any():
-        return None
-    count, symbol = np.unravel_index(accepted.argmax(), accepted.shape)
-    count += min_length
-    path = []
+        # A column of the same symbol continues the current character (or blank run).
+        new_score, from_count, from_symbol = score.copy(), came_count[frame], came_symbol[frame]
+        from_count[:] = count_of_state
+        from_symbol[:] = every_symbol
+        # A blank may follow anything and reads nothing.
+        best = score.argmax(axis=-1)
+        new_score[:, :, blank] = np.take_along_axis(score, best[..., None], axis=-1)[..., 0]
+        from_symbol[:, :, blank] = best
+        # A character other than the previous column's symbol starts the next character:
+        # from the best symbol of one character fewer, or from the second best where that is itself.
+        previous = score[:, :-1]
+        ranked = np.argsort(previous, axis=-1)[..., ::-1]
+        first, second = ranked[..., :1], ranked[..., 1:2]
+        start_from = np.where(every_symbol == first, second, first)
+        starts = np.take_along_axis(previous, start_from, axis=-1)
+        better = characters & (starts > new_score[:, 1:])
+        new_score[:, 1:][better] = starts[better]
+        from_count[:, 1:][better] = np.broadcast_to(count_of_state[:-1], better.shape)[better]
+        from_symbol[:, 1:][better] = start_from[better]
+        score = new_score + log_probabilities[:, frame, None, :]
+    accepted = score[:, min_length:].reshape(images, -1)
+    best_state = accepted.argmax(axis=-1)
+    count, symbol = best_state // symbols + min_length, best_state % symbols
+    paths = np.empty((images, frames), dtype=fallback.dtype)
     for frame in reversed(range(frames)):
-        path.append(int(symbol))
-        count, symbol = came_from[frame, count, symbol]
-    return path[::-1]
+        paths[:, frame] = symbol
+        count, symbol = (came_count[frame, every_image[:, 0], count, symbol],
+                         came_symbol[frame, every_image[:, 0], count, symbol])
+    return np.where(np.isfinite(accepted).any(axis=-1)[:, None], paths, fallback)
 
 
 def decode_outputs(outputs, config):
@@ -137,16 +182,11 @@ def decode_outputs(outputs, config):
     return readings(read_characters(outputs, config), config)
 
 
-def readings(images_characters, config):
-    """`read_characters` results -> one `Reading` per image."""
-    return [
-        _reading([index for index, _, _ in characters], [confidence for _, _, confidence in characters], config)
-        for characters in images_characters
-    ]
-
-
-def _reading(indices, confidences, config):
-    text = "".join(config.charset[int(index)] for index in indices)
-    confidences = tuple(float(value) for value in confidences)
-    return Reading(text=text, confidence=float(np.prod(confidences)) if confidences else 0.0,
-                   character_confidences=confidences)
+def readings(characters, config):
+    """`Characters` of a batch -> one `Reading` per image."""
+    text = "".join(np.array(list(config.charset))[characters.indices])
+    confidences = characters.confidences.tolist()
+    offsets = characters.offsets.tolist()
+    return [Reading(text=text[start:end], confidence=float(math.prod(confidences[start:end])) if end > start else 0.0,
+                    character_confidences=tuple(confidences[start:end]))
+            for start, end in zip(offsets[:-1], offsets[1:])]

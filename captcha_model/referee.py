@@ -27,7 +27,7 @@ from captcha_model.adjudication import (
     MODEL_ENTRY,
     Referee,
     RefereeConfig,
-    column_center,
+    column_centers,
     crop_glyphs,
     margins,
     pair_indices,
@@ -77,23 +77,22 @@ def glyph_examples(model, config, referee_config, inputs, texts, batch_size=512)
     pair = pair_indices(config, referee_config)
     crops, labels, main_margins = [], [], []
     for start in range(0, len(inputs), batch_size):
-        batch = inputs[start : start + batch_size]
+        batch, batch_texts = inputs[start : start + batch_size], texts[start : start + batch_size]
         outputs = np.asarray(model.predict_on_batch(batch), dtype=np.float64)
-        cases, case_labels = [], []
-        for row, (text, characters) in enumerate(zip(texts[start : start + batch_size],
-                                                     decoding.read_characters(outputs, config))):
-            if len(characters) != len(text):
-                continue
-            for truth, (_, frames, _) in zip(text, characters):
-                if truth in referee_config.characters:
-                    cases.append((row, frames))
-                    case_labels.append(float(truth == referee_config.characters[1]))
-        if not cases:
+        characters = decoding.read_characters(outputs, config)
+        # In a captcha read with as many characters as its text has, the k-th read is the k-th of the text.
+        read_right = characters.counts == np.array([len(text) for text in batch_texts])
+        truths = np.array(list("".join(text for text, right in zip(batch_texts, read_right) if right)))
+        of_pair = np.isin(truths, list(referee_config.characters))
+        if not of_pair.any():
             continue
-        centers = [column_center(frames, config.input_width, outputs.shape[1]) for _, frames in cases]
-        crops.append(crop_glyphs(batch, [row for row, _ in cases], centers, referee_config.crop_width))
-        labels.extend(case_labels)
-        main_margins.append(margins(decoding.log_softmax(outputs), cases, pair))
+        cases = np.flatnonzero(np.repeat(read_right, characters.counts))[of_pair]
+        rows, first_frames, last_frames = (characters.rows[cases], characters.first_frames[cases],
+                                           characters.last_frames[cases])
+        centers = column_centers(first_frames, last_frames, config.input_width, outputs.shape[1])
+        crops.append(crop_glyphs(batch, rows, centers, referee_config.crop_width))
+        labels.extend((truths[of_pair] == referee_config.characters[1]).astype(float))
+        main_margins.append(margins(decoding.log_softmax(outputs), rows, first_frames, last_frames, pair))
     if not labels:
         raise ValueError(f"None of the captchas shows {referee_config.characters[0]!r} or "
                          f"{referee_config.characters[1]!r}; a referee needs examples of both.")

@@ -80,6 +80,7 @@ def explain_inputs(solver, inputs):
         # Characters are labelled as the solver reads them; a map shows what drew the
         # network towards that character in the columns that read it.
         targets = solver.referee.adjudicate(np.asarray(inputs), keras.ops.convert_to_numpy(outputs), targets)
+    targets = targets.per_image()
     explanations = [[] for _ in targets]
     for position in range(max((len(characters) for characters in targets), default=0)):
         selection = _selection(targets, position, log_probabilities.shape)

@@ -67,12 +67,12 @@ class Solver:
 
     def solve_inputs(self, inputs):
         """Read already preprocessed inputs (from `data.preprocess`)."""
-        outputs = [self.network(inputs[start : start + self.batch_size])
-                   for start in range(0, len(inputs), self.batch_size)]
-        characters = [image for batch in outputs for image in decoding.read_characters(batch, self.config)]
+        outputs = concatenate_outputs([self.network(inputs[start : start + self.batch_size])
+                                       for start in range(0, len(inputs), self.batch_size)])
+        # The whole batch is decoded at once, and the referee sees all the glyphs it decides in one call.
+        characters = decoding.read_characters(outputs, self.config)
         if self.referee is not None:
-            # One call for all the glyphs it decides: a few large batches cost less than many small ones.
-            characters = self.referee.adjudicate(inputs, np.concatenate(outputs), characters)
+            characters = self.referee.adjudicate(inputs, outputs, characters)
         return decoding.readings(characters, self.config)
 
     def describe(self):
@@ -86,6 +86,15 @@ class Solver:
             + (f", with a {self.referee.referee_config.characters[0]}/{self.referee.referee_config.characters[1]} "
                f"referee of {self.referee.network.parameters:,} parameters" if self.referee else "")
         )
+
+
+def concatenate_outputs(outputs):
+    """A network's outputs for successive chunks of a batch -> its outputs for the whole batch."""
+    if len(outputs) == 1:
+        return outputs[0]
+    if isinstance(outputs[0], (list, tuple)):
+        return [np.concatenate(heads) for heads in zip(*outputs)]
+    return np.concatenate(outputs)
 
 
 def bundled_model(name, runtime):
