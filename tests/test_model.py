@@ -70,7 +70,7 @@ def test_ctc_decoding_splits_touching_repeats_to_read_the_trained_length():
     logits = one_hot_frames([blank, letter("Z"), letter("Z"), letter("Z"), blank, letter("I"), blank,
                              letter("S")] + [blank] * 3)
     logits[2, blank] = 7.0
-    characters = decoding.read_characters(logits[None], config)[0]
+    characters = decoding.read_characters(logits[None], config).per_image()[0]
     assert "".join(config.charset[index] for index, _, _ in characters) == "ZZIS"
     assert [frames for _, frames, _ in characters] == [(1,), (3,), (5,), (7,)]
 
@@ -90,7 +90,7 @@ def test_ctc_decoding_of_all_blanks_reads_the_likeliest_characters_with_no_confi
     assert len(reading.text) == 4 and reading.confidence < 1e-15
 
 
-def test_best_path_matches_a_search_over_every_path():
+def test_best_paths_match_a_search_over_every_path():
     blank, symbols, frames = 3, 4, 6
     random = np.random.default_rng(0)
 
@@ -98,18 +98,19 @@ def test_best_path_matches_a_search_over_every_path():
         merged = [symbol for position, symbol in enumerate(path) if position == 0 or symbol != path[position - 1]]
         return [symbol for symbol in merged if symbol != blank]
 
-    for _ in range(20):
-        log_probabilities = np.log(random.dirichlet(np.ones(symbols), size=frames))
-        for min_length, max_length in ((1, 1), (2, 3), (4, 4), (6, 6)):
+    # One batch of 20 images, each with its own search.
+    log_probabilities = np.log(random.dirichlet(np.ones(symbols), size=(20, frames)))
+    fallback = np.full((20, frames), blank)
+    for min_length, max_length in ((1, 1), (2, 3), (4, 4), (6, 6)):
+        found_paths = decoding.best_paths(log_probabilities, fallback, blank, min_length, max_length)
+        for image, found in zip(log_probabilities, found_paths):
             every_path = itertools.product(range(symbols), repeat=frames)
             accepted = [path for path in every_path if min_length <= len(reads(path)) <= max_length]
-            best = max(accepted, key=lambda path: log_probabilities[np.arange(frames), path].sum())
-            found = decoding.best_path(log_probabilities, blank, min_length, max_length)
-            assert reads(found) == reads(best)
-            assert log_probabilities[np.arange(frames), found].sum() == pytest.approx(
-                log_probabilities[np.arange(frames), best].sum())
-    # Seven characters cannot fit in six columns.
-    assert decoding.best_path(log_probabilities, blank, 7, 7) is None
+            best = max(accepted, key=lambda path: image[np.arange(frames), path].sum())
+            assert reads(list(found)) == reads(best)
+            assert image[np.arange(frames), found].sum() == pytest.approx(image[np.arange(frames), best].sum())
+    # Seven characters cannot fit in six columns: each image keeps its fallback path.
+    np.testing.assert_array_equal(decoding.best_paths(log_probabilities, fallback, blank, 7, 7), fallback)
 
 
 def test_heads_decoding_known_answer():

@@ -43,8 +43,7 @@ def test_referee_config_round_trips_through_json():
 
 def test_column_centres_and_crops_know_their_pixels():
     # 11 columns over 88 pixels: column 5 is pixels 40-47, so its middle is 44.
-    assert referee_lib.column_center((5,), 88, 11) == 44.0
-    assert referee_lib.column_center((0, 1), 88, 11) == 8.0
+    np.testing.assert_array_equal(referee_lib.column_centers([5, 0], [5, 1], 88, 11), [44.0, 8.0])
     inputs = np.arange(2 * 3 * 10, dtype=np.uint8).reshape(2, 3, 10, 1)
     crops = referee_lib.crop_glyphs(inputs, rows=[1, 0], centers=[5.0, 1.0], width=4)
     assert crops.shape == (2, 3, 4, 1)
@@ -74,13 +73,13 @@ def test_adjudicate_lets_the_stronger_opinion_decide(solver):
         outputs[0, column, config.charset.index(character)], outputs[0, column, blank] = 5.0, -10.0
     outputs[0, 5, zero], outputs[0, 5, letter], outputs[0, 5, blank] = 6.0, 4.0, -10.0
     characters = decoding.read_characters(outputs, config)
-    assert [config.charset[index] for index, _, _ in characters[0]] == list("AB0C")
+    assert [config.charset[index] for index, _, _ in characters.per_image()[0]] == list("AB0C")
     inputs = np.full((1, config.input_height, config.input_width, 1), 255, dtype=np.uint8)
 
     def read(logit, main_weight):
         referee_config = referee_lib.RefereeConfig(main_weight=main_weight)
         referee = referee_lib.Referee(model_lib.KerasNetwork(constant_referee(config, referee_config, logit)), config, referee_config)
-        return referee.adjudicate(inputs, outputs, characters)[0]
+        return referee.adjudicate(inputs, outputs, characters).per_image()[0]
 
     # A referee sure of "O" (logit 5) outweighs the main margin of 2 at weight 1, not at weight 3.
     index, frames, confidence = read(5.0, 1.0)[2]
@@ -90,7 +89,7 @@ def test_adjudicate_lets_the_stronger_opinion_decide(solver):
     assert confidence == pytest.approx(pair_probability / (1 + np.exp(-3.0)), rel=1e-5)
     assert read(5.0, 3.0)[2][0] == zero
     # Characters outside the pair are left as they were read.
-    assert read(5.0, 1.0)[:2] + read(5.0, 1.0)[3:] == characters[0][:2] + characters[0][3:]
+    assert read(5.0, 1.0)[:2] + read(5.0, 1.0)[3:] == characters.per_image()[0][:2] + characters.per_image()[0][3:]
 
 
 def test_attach_puts_the_referee_inside_the_model_file_and_load_gets_it_back(small_model, tmp_path):
