@@ -229,7 +229,8 @@ def preprocess(images, config):
         resized = _normalize_mode(image, mode).resize(
             (config.input_width, config.input_height), Image.Resampling.BILINEAR
         )
-        batch[row] = np.asarray(resized, dtype=np.uint8).reshape(batch.shape[1:])
+        # The raw bytes are the pixels in the array's own layout, read without numpy's array interface.
+        batch[row] = np.frombuffer(resized.tobytes(), dtype=np.uint8).reshape(batch.shape[1:])
     return batch
 
 

@@ -94,32 +94,30 @@ def read_characters(outputs, config):
     blank = config.num_classes
     log_probabilities = log_softmax(np.asarray(outputs, dtype=np.float64))
     paths = log_probabilities.argmax(axis=-1)
-    counts = _starts(paths, blank).sum(axis=1)
-    wrong = np.flatnonzero((counts < config.min_length) | (counts > config.max_length))
-    if len(wrong):
-        paths[wrong] = best_paths(log_probabilities[wrong], paths[wrong], blank, config.min_length, config.max_length)
+    characters = collapse(log_probabilities, paths, blank)
+    wrong = np.flatnonzero((characters.counts < config.min_length) | (characters.counts > config.max_length))
+    if not len(wrong):
+        return characters
+    paths[wrong] = best_paths(log_probabilities[wrong], paths[wrong], blank, config.min_length, config.max_length)
     return collapse(log_probabilities, paths, blank)
-
-
-def _starts(paths, blank):
-    """Where a character starts in each path: a symbol other than blank and than the column before."""
-    before = np.concatenate([np.full((len(paths), 1), blank), paths[:, :-1]], axis=1)
-    return (paths != blank) & (paths != before)
 
 
 def collapse(log_probabilities, paths, blank):
     """One symbol per column of each image -> the `Characters` they read: repeats merge, blanks separate."""
-    starts = _starts(paths, blank)
-    after = np.concatenate([paths[:, 1:], np.full((len(paths), 1), blank)], axis=1)
-    ends = (paths != blank) & (paths != after)
-    # A character's columns are one run, so its confidence is the largest over a stretch of
-    # the probabilities of the non-blank columns, taken in order.
     emitting = paths != blank
-    probabilities = np.exp(np.take_along_axis(log_probabilities, paths[..., None], axis=-1)[..., 0][emitting])
-    confidences = (np.maximum.reduceat(probabilities, np.flatnonzero(starts[emitting]))
-                   if len(probabilities) else np.zeros(0))
-    return Characters(counts=starts.sum(axis=1), indices=paths[starts], first_frames=np.nonzero(starts)[1],
-                      last_frames=np.nonzero(ends)[1], confidences=confidences)
+    # A character starts at a symbol other than the one before it, and ends at one other than the one after.
+    starts, ends = emitting.copy(), emitting.copy()
+    starts[:, 1:] &= paths[:, 1:] != paths[:, :-1]
+    ends[:, :-1] &= starts[:, 1:] | ~emitting[:, 1:]
+    rows, frames = np.nonzero(emitting)
+    symbols = paths[rows, frames]
+    # A character's columns are one run, so its confidence is the largest over a stretch of
+    # the probabilities of the emitting columns, taken in order.
+    probabilities = np.exp(log_probabilities[rows, frames, symbols])
+    first = starts[rows, frames]
+    confidences = np.maximum.reduceat(probabilities, np.flatnonzero(first)) if len(probabilities) else probabilities
+    return Characters(counts=np.count_nonzero(starts, axis=1), indices=symbols[first], first_frames=frames[first],
+                      last_frames=frames[ends[rows, frames]], confidences=confidences)
 
 
 def best_paths(log_probabilities, fallback, blank, min_length, max_length):

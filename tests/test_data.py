@@ -142,6 +142,16 @@ def test_preprocess_rgb_config_keeps_colour():
     assert batch[0, 0, 0].tolist() == [255, 0, 0]
 
 
+@pytest.mark.parametrize("channels, mode", [(1, "L"), (3, "RGB")])
+def test_preprocess_gives_the_pixels_of_the_resized_image(channels, mode):
+    config = CaptchaConfig(input_channels=channels)
+    images = [data.sample_captcha(VARIABLE, seed=14, index=index)[1] for index in range(6)]
+    expected = [np.asarray(image.convert(mode).resize((config.input_width, config.input_height),
+                                                      Image.Resampling.BILINEAR)) for image in images]
+    np.testing.assert_array_equal(data.preprocess(images, config),
+                                  np.stack(expected).reshape(len(images), config.input_height, config.input_width, channels))
+
+
 def test_preprocess_refuses_a_bare_image():
     with pytest.raises(ValueError, match="list of PIL images"):
         data.preprocess(Image.new("RGB", (10, 10)), CONFIG)
