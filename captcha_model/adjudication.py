@@ -61,12 +61,15 @@ def crop_glyphs(inputs, rows, centers, width):
 
     The only path from network input to referee input, shared by training and solving.
     """
-    rows, centers = np.asarray(rows, dtype=int), np.asarray(centers, dtype=np.float64)
-    # Each crop's columns in the input (rounded half to even, as Python's round is).
-    columns = np.round(centers - width / 2).astype(int)[:, None] + np.arange(width)
-    inside = (columns >= 0) & (columns < inputs.shape[2])
-    crops = inputs[rows[:, None, None], np.arange(inputs.shape[1])[:, None], np.clip(columns, 0, inputs.shape[2] - 1)[:, None]]
-    return np.where(inside[:, None, :, None], crops, np.array(255, dtype=inputs.dtype))
+    # Left edges rounded half to even, as Python's round does.
+    lefts = np.round(np.asarray(centers, dtype=np.float64) - width / 2).astype(int)
+    crops = np.full((len(lefts), inputs.shape[1], width, inputs.shape[3]), 255, dtype=inputs.dtype)
+    # One slice copy a glyph: faster than gathering every pixel by index, and than padding the batch.
+    for crop, row, left in zip(crops, np.asarray(rows).tolist(), lefts.tolist()):
+        start = max(left, 0)
+        end = max(min(left + width, inputs.shape[2]), start)
+        crop[:, start - left : end - left] = inputs[row, :, start:end]
+    return crops
 
 
 def column_centers(first_frames, last_frames, input_width, columns):
@@ -78,20 +81,21 @@ def pair_indices(config, referee_config):
     return [config.charset.index(character) for character in referee_config.characters]
 
 
-def _case_frames(rows, first_frames, last_frames):
-    """Every (row, frame) of the cases' runs of columns, case after case, and where each case starts."""
-    lengths = np.asarray(last_frames) - first_frames + 1
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    case = np.repeat(np.arange(len(lengths)), lengths)
-    return np.asarray(rows)[case], np.asarray(first_frames)[case] + np.arange(len(case)) - starts[case], starts
+def case_frames(rows, first_frames, last_frames):
+    """Every (image, frame) of the runs of columns first_frames..last_frames of images `rows`, run after run,
+    and where each run starts among them."""
+    lengths = last_frames - first_frames + 1
+    starts = np.cumsum(lengths) - lengths
+    run = np.repeat(np.arange(len(lengths)), lengths)
+    return rows[run], first_frames[run] + np.arange(len(run)) - starts[run], starts
 
 
-def margins(log_probabilities, rows, first_frames, last_frames, pair):
-    """log p(second) - log p(first), averaged over each case's frames first_frames..last_frames of image `rows`."""
+def margins(log_probabilities, frames, pair):
+    """log p(second) - log p(first), averaged over the frames of each run (from `case_frames`)."""
     first, second = pair
-    frame_rows, frames, starts = _case_frames(rows, first_frames, last_frames)
-    differences = log_probabilities[frame_rows, frames, second] - log_probabilities[frame_rows, frames, first]
-    return np.add.reduceat(differences, starts) / (np.asarray(last_frames) - first_frames + 1)
+    rows, columns, starts = frames
+    differences = log_probabilities[rows, columns, second] - log_probabilities[rows, columns, first]
+    return np.add.reduceat(differences, starts) / np.diff(np.append(starts, len(rows)))
 
 
 class Referee:
@@ -119,21 +123,19 @@ class Referee:
         if not len(cases):
             return characters
         rows, first_frames, last_frames = characters.rows[cases], characters.first_frames[cases], characters.last_frames[cases]
-        # Only the images with a case need their log probabilities.
-        images, image_rows = np.unique(rows, return_inverse=True)
-        outputs = np.asarray(outputs)[images]
-        log_probabilities = decoding.log_softmax(outputs.astype(np.float64))
-        centers = column_centers(first_frames, last_frames, self.config.input_width, outputs.shape[1])
+        # Log probabilities of the cases' images only, one image per case.
+        log_probabilities = decoding.log_softmax(np.asarray(outputs)[rows].astype(np.float64))
+        centers = column_centers(first_frames, last_frames, self.config.input_width, log_probabilities.shape[1])
         crops = crop_glyphs(inputs, rows, centers, self.referee_config.crop_width)
         logits = np.concatenate([
             np.asarray(self.network(crops[start : start + self.batch_size]), dtype=np.float64)
             for start in range(0, len(crops), self.batch_size)
         ])[:, 0]
-        scores = logits + self.referee_config.main_weight * margins(log_probabilities, image_rows, first_frames,
-                                                                    last_frames, self.pair)
-        frame_rows, frames, starts = _case_frames(image_rows, first_frames, last_frames)
+        frames = case_frames(np.arange(len(cases)), first_frames, last_frames)
+        scores = logits + self.referee_config.main_weight * margins(log_probabilities, frames, self.pair)
+        frame_rows, columns, starts = frames
         pair_probabilities = np.maximum.reduceat(
-            np.exp(log_probabilities[frame_rows[:, None], frames[:, None], self.pair]).sum(axis=-1), starts)
+            np.exp(log_probabilities[frame_rows[:, None], columns[:, None], self.pair]).sum(axis=-1), starts)
         second_probabilities = 1.0 / (1.0 + np.exp(-scores))
         chosen = np.where(scores > 0, self.pair[1], self.pair[0])
         confidences = pair_probabilities * np.where(scores > 0, second_probabilities, 1.0 - second_probabilities)

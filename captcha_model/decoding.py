@@ -54,7 +54,7 @@ class Characters:
     @property
     def offsets(self):
         """Where each image's characters start, and after the last, where they end."""
-        return np.concatenate([[0], np.cumsum(self.counts)])
+        return np.concatenate(([0], np.cumsum(self.counts)))
 
     def revised(self, positions, indices, confidences):
         """A copy in which the characters at `positions` are `indices` read with `confidences`."""
@@ -95,8 +95,8 @@ def read_characters(outputs, config):
     log_probabilities = log_softmax(np.asarray(outputs, dtype=np.float64))
     paths = log_probabilities.argmax(axis=-1)
     characters = collapse(log_probabilities, paths, blank)
-    wrong = np.flatnonzero((characters.counts < config.min_length) | (characters.counts > config.max_length))
-    if not len(wrong):
+    wrong = (characters.counts < config.min_length) | (characters.counts > config.max_length)
+    if not wrong.any():
         return characters
     paths[wrong] = best_paths(log_probabilities[wrong], paths[wrong], blank, config.min_length, config.max_length)
     return collapse(log_probabilities, paths, blank)
@@ -105,19 +105,20 @@ def read_characters(outputs, config):
 def collapse(log_probabilities, paths, blank):
     """One symbol per column of each image -> the `Characters` they read: repeats merge, blanks separate."""
     emitting = paths != blank
-    # A character starts at a symbol other than the one before it, and ends at one other than the one after.
-    starts, ends = emitting.copy(), emitting.copy()
-    starts[:, 1:] &= paths[:, 1:] != paths[:, :-1]
-    ends[:, :-1] &= starts[:, 1:] | ~emitting[:, 1:]
+    changes = np.ones_like(emitting)
+    changes[:, 1:] = paths[:, 1:] != paths[:, :-1]
     rows, frames = np.nonzero(emitting)
     symbols = paths[rows, frames]
-    # A character's columns are one run, so its confidence is the largest over a stretch of
-    # the probabilities of the emitting columns, taken in order.
+    # Among the emitting columns, in order, a character starts where the symbol changes (or after a
+    # blank, or in a new image), and ends just before the next one starts.
+    starts = changes[rows, frames]
+    ends = np.ones_like(starts)
+    ends[:-1] = starts[1:]
     probabilities = np.exp(log_probabilities[rows, frames, symbols])
-    first = starts[rows, frames]
-    confidences = np.maximum.reduceat(probabilities, np.flatnonzero(first)) if len(probabilities) else probabilities
-    return Characters(counts=np.count_nonzero(starts, axis=1), indices=symbols[first], first_frames=frames[first],
-                      last_frames=frames[ends[rows, frames]], confidences=confidences)
+    # A character's confidence is the largest probability over its run of columns.
+    confidences = np.maximum.reduceat(probabilities, starts.nonzero()[0]) if len(probabilities) else probabilities
+    return Characters(counts=np.bincount(rows[starts], minlength=len(paths)), indices=symbols[starts],
+                      first_frames=frames[starts], last_frames=frames[ends], confidences=confidences)
 
 
 def best_paths(log_probabilities, fallback, blank, min_length, max_length):
@@ -182,7 +183,7 @@ def decode_outputs(outputs, config):
 
 def readings(characters, config):
     """`Characters` of a batch -> one `Reading` per image."""
-    text = "".join(np.array(list(config.charset))[characters.indices])
+    text = "".join([config.charset[index] for index in characters.indices.tolist()])
     confidences = characters.confidences.tolist()
     offsets = characters.offsets.tolist()
     return [Reading(text=text[start:end], confidence=float(math.prod(confidences[start:end])) if end > start else 0.0,

@@ -21,6 +21,7 @@ from captcha_model.runtime import (
 
 # Metadata the export writes into each network: how many parameters the trained network had.
 PARAMETERS_KEY = "parameters"
+SPINNING_KEY = "session.intra_op.allow_spinning"
 
 
 class OnnxNetwork:
@@ -34,8 +35,12 @@ class OnnxNetwork:
     model = None
 
     def __init__(self, path, input_shape, outputs):
+        options = onnxruntime.SessionOptions()
+        # Idle worker threads sleep instead of spinning: spinning ones take the cores from the
+        # other session (main network and referee alternate) and from whatever shares the machine.
+        options.add_session_config_entry(SPINNING_KEY, "0")
         try:
-            self.session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+            self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         except Exception as error:  # ONNX Runtime raises its own exception types, one per failure.
             raise ValueError(f"Could not load {path} as an ONNX network: {error}. Export one with "
                              f"{EXPORT_COMMAND}") from None

@@ -27,6 +27,7 @@ from captcha_model.adjudication import (
     MODEL_ENTRY,
     Referee,
     RefereeConfig,
+    case_frames,
     column_centers,
     crop_glyphs,
     margins,
@@ -92,7 +93,7 @@ def glyph_examples(model, config, referee_config, inputs, texts, batch_size=512)
         centers = column_centers(first_frames, last_frames, config.input_width, outputs.shape[1])
         crops.append(crop_glyphs(batch, rows, centers, referee_config.crop_width))
         labels.extend((truths[of_pair] == referee_config.characters[1]).astype(float))
-        main_margins.append(margins(decoding.log_softmax(outputs), rows, first_frames, last_frames, pair))
+        main_margins.append(margins(decoding.log_softmax(outputs), case_frames(rows, first_frames, last_frames), pair))
     if not labels:
         raise ValueError(f"None of the captchas shows {referee_config.characters[0]!r} or "
                          f"{referee_config.characters[1]!r}; a referee needs examples of both.")

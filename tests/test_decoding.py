@@ -116,6 +116,9 @@ def test_five_characters_cannot_fit_in_three_columns_so_greedy_reading_stays():
     config = CaptchaConfig(charset="0123456", min_length=5, max_length=5)
     logits = peaked_logits(np.random.default_rng(1), 20, 3, config.num_classes + 1, 0.3)
     assert_same_characters(decoding.read_characters(logits, config).per_image(), reference_read(logits, config))
+    # A batch of blanks only reads nothing at all.
+    blanks = edge_cases(np.random.default_rng(1), 3, config.num_classes + 1)[:1].repeat(2, axis=0)
+    assert [reading.text for reading in decoding.decode_outputs(blanks, config)] == ["", ""]
 
 
 def test_a_single_image_reads_as_it_does_in_a_batch():

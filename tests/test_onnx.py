@@ -56,6 +56,13 @@ def assert_same_readings(first, second, inputs):
         np.testing.assert_allclose(first_outputs, second_outputs, atol=1e-4)
 
 
+def test_idle_onnx_threads_sleep_rather_than_spin():
+    solver = load_solver(runtime="onnx")
+    for network in (solver.network, solver.referee.network):
+        options = network.session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 @pytest.mark.parametrize("architecture", ["seed", "default", "ctc"])
 def test_each_architecture_exports_and_reads_as_keras_does(tmp_path, architecture):
     path = tiny_model(tmp_path, architecture, with_referee=architecture == "default")

@@ -53,6 +53,19 @@ def test_column_centres_and_crops_know_their_pixels():
     np.testing.assert_array_equal(crops[1, :, 1:, 0], inputs[0, :, 0:3, 0])
 
 
+def test_crops_are_the_pixels_around_their_centres_or_white():
+    random = np.random.default_rng(0)
+    inputs = random.integers(0, 255, (3, 4, 20, 1), dtype=np.uint8)
+    rows, centers = random.integers(0, 3, 200), random.uniform(-30.0, 50.0, 200)
+    crops = referee_lib.crop_glyphs(inputs, rows, centers, width=6)
+    for crop, row, center in zip(crops, rows, centers):
+        # Pixel by pixel: column left + k of the image, or white where there is none.
+        left = round(center - 3)
+        expected = [inputs[row, :, column] if 0 <= column < 20 else np.full((4, 1), 255)
+                    for column in range(left, left + 6)]
+        np.testing.assert_array_equal(crop, np.stack(expected, axis=1))
+
+
 def test_fit_main_weight_finds_the_weight_that_decides_best():
     labels = np.array([1.0, 1.0, 0.0, 0.0])
     referee_logits = np.array([-1.0, 2.0, 0.5, -2.0])
