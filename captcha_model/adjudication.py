@@ -119,7 +119,7 @@ class Referee:
         two, in the column where that is highest) times the probability that the sum of
         opinions gives the chosen one of the two.
         """
-        cases = np.flatnonzero((characters.indices == self.pair[0]) | (characters.indices == self.pair[1]))
+        cases = ((characters.indices == self.pair[0]) | (characters.indices == self.pair[1])).nonzero()[0]
         if not len(cases):
             return characters
         rows, first_frames, last_frames = characters.rows[cases], characters.first_frames[cases], characters.last_frames[cases]

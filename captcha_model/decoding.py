@@ -12,6 +12,7 @@ characters are kept flat in a `Characters`. Only NumPy is needed here.
 """
 
 import dataclasses
+import itertools
 import math
 
 import numpy as np
@@ -53,8 +54,8 @@ class Characters:
 
     @property
     def offsets(self):
-        """Where each image's characters start, and after the last, where they end."""
-        return np.concatenate(([0], np.cumsum(self.counts)))
+        """Where each image's characters start, and after the last, where they end (a list)."""
+        return [0, *itertools.accumulate(self.counts.tolist())]
 
     def revised(self, positions, indices, confidences):
         """A copy in which the characters at `positions` are `indices` read with `confidences`."""
@@ -67,7 +68,7 @@ class Characters:
         characters = [(index, tuple(range(first, last + 1)), confidence) for index, first, last, confidence
                       in zip(self.indices.tolist(), self.first_frames.tolist(), self.last_frames.tolist(),
                              self.confidences.tolist())]
-        offsets = self.offsets.tolist()
+        offsets = self.offsets
         return [characters[start:end] for start, end in zip(offsets[:-1], offsets[1:])]
 
 
@@ -105,15 +106,16 @@ def read_characters(outputs, config):
 def collapse(log_probabilities, paths, blank):
     """One symbol per column of each image -> the `Characters` they read: repeats merge, blanks separate."""
     emitting = paths != blank
-    changes = np.ones_like(emitting)
+    changes = np.empty_like(emitting)
+    changes[:, :1] = True
     changes[:, 1:] = paths[:, 1:] != paths[:, :-1]
     rows, frames = np.nonzero(emitting)
     symbols = paths[rows, frames]
     # Among the emitting columns, in order, a character starts where the symbol changes (or after a
     # blank, or in a new image), and ends just before the next one starts.
     starts = changes[rows, frames]
-    ends = np.ones_like(starts)
-    ends[:-1] = starts[1:]
+    ends = np.empty_like(starts)
+    ends[:-1], ends[-1:] = starts[1:], True
     probabilities = np.exp(log_probabilities[rows, frames, symbols])
     # A character's confidence is the largest probability over its run of columns.
     confidences = np.maximum.reduceat(probabilities, starts.nonzero()[0]) if len(probabilities) else probabilities
@@ -185,7 +187,7 @@ def readings(characters, config):
     """`Characters` of a batch -> one `Reading` per image."""
     text = "".join([config.charset[index] for index in characters.indices.tolist()])
     confidences = characters.confidences.tolist()
-    offsets = characters.offsets.tolist()
+    offsets = characters.offsets
     return [Reading(text=text[start:end], confidence=float(math.prod(confidences[start:end])) if end > start else 0.0,
                     character_confidences=tuple(confidences[start:end]))
             for start, end in zip(offsets[:-1], offsets[1:])]
