@@ -67,6 +67,8 @@ class Solver:
 
     def solve_inputs(self, inputs):
         """Read already preprocessed inputs (from `data.preprocess`)."""
+        if not len(inputs):
+            return []
         outputs = concatenate_outputs([self.network(inputs[start : start + self.batch_size])
                                        for start in range(0, len(inputs), self.batch_size)])
         # The whole batch is decoded at once, and the referee sees all the glyphs it decides in one call.

@@ -12,6 +12,7 @@ import pytest
 
 from captcha_model import decoding
 from captcha_model.config import CaptchaConfig
+from captcha_model.solver import Solver
 
 
 def reference_collapse(log_probabilities, path, blank):
@@ -135,3 +136,31 @@ def test_batch_heads_decoding_reads_as_the_reference_does():
     expected = [[(int(head[row].argmax()), (position,), float(head[row].max())) for position, head in enumerate(heads)]
                 for row in range(30)]
     assert decoding.read_characters(heads, config).per_image() == expected
+
+
+class RecordedNetwork:
+    """Stands in for a network: the rows of `outputs` (heads: a list, one array a head) that its inputs index."""
+
+    runtime, parameters, model = "onnx", 0, None
+
+    def __init__(self, outputs):
+        self.outputs = outputs
+
+    def __call__(self, inputs):
+        rows = inputs[:, 0, 0, 0]
+        return [head[rows] for head in self.outputs] if isinstance(self.outputs, list) else self.outputs[rows]
+
+
+@pytest.mark.parametrize("architecture", ["default", "seed"])
+def test_a_batch_read_in_chunks_reads_as_in_one(architecture):
+    config = CaptchaConfig(architecture=architecture, charset="0123456", min_length=4, max_length=4)
+    random = np.random.default_rng(4)
+    if architecture == "seed":
+        outputs = [random.dirichlet(np.ones(7), size=10).astype(np.float32) for _ in range(4)]
+    else:
+        outputs = peaked_logits(random, 10, 11, config.num_classes + 1, 0.5)
+    # Each input says which row of the recorded outputs is its own.
+    inputs = np.arange(10, dtype=np.uint8)[:, None, None, None].repeat(4, axis=1)
+    solver = Solver(RecordedNetwork(outputs), config, "recorded outputs", batch_size=3)
+    assert solver.solve_inputs(inputs) == decoding.decode_outputs(outputs, config)
+    assert solver.solve_inputs(inputs[:0]) == []
