@@ -159,10 +159,12 @@ def make_actions(solver, notice=None, name=None):
 
 def evaluating(actions):
     """`actions.evaluate` as the Evaluate button's function, with Gradio's progress bar."""
+    evaluate_answering = answering(actions.evaluate)
+
     def evaluate(count, seed, length=None, size=None, model=None, progress=gr.Progress()):
         progress(0, desc="Drawing and reading captchas")
-        return answering(actions.evaluate)(count, seed, length, size, model,
-                                           lambda fraction: progress(fraction, desc="Drawing and reading captchas"))
+        return evaluate_answering(count, seed, length, size, model,
+                                  lambda fraction: progress(fraction, desc="Drawing and reading captchas"))
     evaluate.__doc__ = actions.evaluate.__doc__
     return evaluate
 

@@ -114,7 +114,7 @@ class DemoActions:
 
     def generate_checks(self, text, seed, length=None, size=None, model=None):
         """One check per input of `generate`, each raising the ValueError `generate` would raise for it."""
-        config = self.models.configs.get(model or self.models.name)
+        config = self.models.config_if_known(model)
         text = (text or "").strip()
         return [
             lambda: data.check_text(text, config) if text and config else None,
@@ -220,7 +220,7 @@ class DemoActions:
 
     def evaluate_checks(self, count, seed, length=None, size=None, model=None):
         """One check per input of `evaluate`, each raising the ValueError `evaluate` would raise for it."""
-        config = self.models.configs.get(model or self.models.name)
+        config = self.models.config_if_known(model)
         return [
             lambda: visitor_input.check_count(count, MAX_EVALUATION_COUNT),
             lambda: visitor_input.whole_number(seed, "seed"),
@@ -265,7 +265,7 @@ class DemoActions:
         """`text` where the model can read it, else empty: what stays in the text box when the model changes."""
         text = (text or "").strip()
         try:
-            data.check_text(text, self.models.config(model)) if text else None
+            data.check_text(text, self.models.config(model))
         except ValueError:
             return ""
         return text

@@ -164,7 +164,11 @@ def stage_seeds(metrics):
     return sorted({stage["seed"] for stage in stages if stage.get("seed") is not None})
 
 
+def streams_of(seeds):
+    """The seeds of every stream stages of these seeds drew from: training, validation and test."""
+    return sorted(seed + offset for seed in seeds for offset in (0, VALIDATION_SEED_OFFSET, TEST_SEED_OFFSET))
+
+
 def seeds_drawn(metrics):
     """Every seed whose captchas a model trained, validated or tested on: captchas of others it never saw."""
-    return sorted(seed + offset for seed in stage_seeds(metrics)
-                  for offset in (0, VALIDATION_SEED_OFFSET, TEST_SEED_OFFSET))
+    return streams_of(stage_seeds(metrics))

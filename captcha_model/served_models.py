@@ -65,7 +65,7 @@ class ServedModels:
         metrics = {name: solver.metrics if name == self.name else solver_lib.read_metrics(solver_lib.BUNDLED_MODELS[name])
                    for name in self.names}
         self.stage_seeds = sorted({seed for name in self.names for seed in recipes.stage_seeds(metrics[name] or {})})
-        self.seeds_drawn = sorted({seed for name in self.names for seed in recipes.seeds_drawn(metrics[name] or {})})
+        self.seeds_drawn = set(recipes.streams_of(self.stage_seeds))
         # One lock per model: two first requests for the same model load it once, while
         # the models already loaded keep serving.
         self.locks = {name: threading.Lock() for name in self.names}
@@ -82,6 +82,10 @@ class ServedModels:
     def config(self, name=None):
         """The config of the model `name`, without loading it."""
         return self.configs[self.check(name)]
+
+    def config_if_known(self, name=None):
+        """`config(name)`, or None for a name not on offer: for checks that report unknown names themselves."""
+        return self.configs.get(name or self.name)
 
     def get(self, name=None):
         """The `ServedModel` named `name`, loaded on first use."""
