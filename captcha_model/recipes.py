@@ -8,7 +8,8 @@ recipe's output, runs it in a process of its own, and records after every stage 
 ran, from what, with which seed and how long it took, so that `--resume` after a crash
 or `kill -9` skips the finished stages and carries on inside the interrupted one (from
 its checkpoint). The last stage's model and metrics become the recipe's, with the
-lineage of every stage added to the metrics.
+lineage of every stage added to the metrics, each stage's training time over all its
+runs included.
 """
 
 import json
@@ -136,6 +137,8 @@ def run(name, output, resume=False, shared=None):
 
 def finish(recipe, output, lineage):
     """Copy the last stage's model to `output` and write its metrics there with the lineage added."""
+    for record in lineage["stages"]:
+        record["training_seconds"] = training_seconds(os.path.join(output, record["stage"]), record["kind"])
     last = os.path.join(output, recipe["stages"][-1]["name"])
     final_path = os.path.join(output, "model.keras")
     shutil.copy(os.path.join(last, "model.keras"), final_path)
@@ -149,6 +152,14 @@ def finish(recipe, output, lineage):
     seconds = sum(record["seconds"] for record in lineage["stages"])
     print(f"Recipe finished: {final_path} ({seconds / 60:.1f} minutes over {len(lineage['stages'])} stages).")
     return final_path
+
+
+def training_seconds(stage_folder, kind):
+    """How long a finished stage trained, over all its runs: `seconds` in the lineage counts only the run
+    that finished it, while a checkpoint carries the training time across `--resume`."""
+    with open(os.path.join(stage_folder, "metrics.json")) as handle:
+        metrics = json.load(handle)
+    return (metrics["referee"] if kind == "referee" else metrics)["wall_seconds"]
 
 
 def stage_seeds(metrics):

@@ -75,6 +75,9 @@ def test_a_recipe_killed_between_stages_resumes_and_records_its_lineage(tmp_path
     assert [record["seed"] for record in stages] == [1, 2, 3]
     assert [record["started_from"] for record in stages] == [{}, {"init-from": "@base"}, {"model": "@pooled"}]
     assert all(record["seconds"] > 0 for record in stages)
+    base_metrics = json.loads((output / "base" / "metrics.json").read_text())
+    assert stages[0]["training_seconds"] == base_metrics["wall_seconds"] > 0
+    assert stages[2]["training_seconds"] == metrics["referee"]["wall_seconds"] > 0
     assert "--init-from" in stages[1]["command"] and str(base_model) in stages[1]["command"]
     assert metrics["test"]["count"] == 20 and metrics["referee"]["args"]["seed"] == 3
     solver = load_solver(str(output / "model.keras"))
