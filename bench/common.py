@@ -5,6 +5,7 @@ frozen folder of PNG files. Speeds are repeated and the median is kept; since th
 may be shared, ratios (ours / baseline) say more than seconds.
 """
 
+import argparse
 import functools
 import io
 import os
@@ -25,6 +26,7 @@ from captcha_model.evaluation import wilson_interval  # noqa: E402
 from captcha_model.model import default_config  # noqa: E402
 from captcha_model.solver import BUNDLED_MODELS  # noqa: E402
 import provenance  # noqa: E402
+import sections  # noqa: E402
 
 BENCH = os.path.join(ROOT, "bench")
 # Models trained, exports made and captchas written by the bench, kept between runs.
@@ -72,6 +74,19 @@ class Bench:
         """The files of the models `names` (of `models`), for a section's provenance."""
         return [path for name in names for path in provenance.model_files(self.sources[name])]
 
+
+def run_alone(script, name, quick_help, argv=None):
+    """Run one section as its own script (python bench/NAME.py): its options and --quick, then RESULTS.md."""
+    parser = argparse.ArgumentParser(description=script.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    script.add_arguments(parser)
+    arguments = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(arguments)
+    if args.quick:
+        script.quick(args)
+    bench = Bench(args, provenance.command(f"{name}.py", arguments))
+    sections.run(bench, name, script.measure, script.lines)
+    print(f"Wrote {sections.assemble()}")
 
 class KerasSolver:
     """Our Solver behind the interface every benchmarked solver shares."""

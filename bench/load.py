@@ -20,7 +20,6 @@ and to the "Serving under load" section of bench/RESULTS.md; `python bench/run.p
 this section too, with the same options.
 """
 
-import argparse
 import concurrent.futures
 import os
 import subprocess
@@ -33,11 +32,10 @@ import httpx
 import numpy as np
 from gradio_client import Client, handle_file
 
-from common import ROOT, Bench, free_port, verdict
+from common import ROOT, free_port, run_alone, verdict
 from captcha_model import data
 from captcha_model.model import default_config
 import provenance
-import sections
 
 TARGETS = {"p95_seconds": 2.0, "readings_per_second": 25.0, "single_median_seconds": 0.1, "bulk_per_second": 1000.0}
 
@@ -234,18 +232,5 @@ def measure(bench):
     return results, provenance.model_files(None)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a few clients and requests")
-    add_arguments(parser)
-    arguments = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(arguments)
-    if args.quick:
-        quick(args)
-    bench = Bench(args, provenance.command("load.py", arguments))
-    sections.run(bench, "load", measure, lines)
-    print(f"Wrote {sections.assemble()}")
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(sys.modules[__name__], "load", "a few clients and requests")

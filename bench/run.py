@@ -8,7 +8,8 @@
 
 Each section lives in a module of its own, which measures it and writes its Markdown and
 plots: the comparison (comparison.py) and the training cost (training.py) against the
-tutorial's network and ddddocr; every model on the same captchas, per size and per length
+tutorial's network and ddddocr; why the tutorial's network does not learn on its own
+recipe (tutorial_plateau.py); every model on the same captchas, per size and per length
 (accuracy.py); rendering and training throughput (training_throughput.py); the saliency
 test (saliency_honesty.py); the app under load (load.py); Keras against ONNX Runtime
 (runtimes.py); a site's own captchas (site_captchas.py). Each saves its figures with the
@@ -34,11 +35,13 @@ import sections
 import site_captchas
 import training
 import training_throughput
+import tutorial_plateau
 
 # Each section: (measure(bench) -> (results, model files read), lines(results) -> its Markdown), in the
 # order they run: training first, since the comparison reads the tutorial's network it trains.
 SECTIONS = {
     "training": (training.measure, training.lines),
+    "tutorial_plateau": (tutorial_plateau.measure, tutorial_plateau.lines),
     "comparison": (comparison.measure, comparison.lines),
     "models": (accuracy.measure_models, accuracy.model_lines),
     "generation": (training_throughput.measure_generation, training_throughput.generation_lines),
@@ -51,10 +54,10 @@ SECTIONS = {
     "site_captchas": (site_captchas.measure, site_captchas.lines),
 }
 # Sections whose scripts also run alone, with options of their own.
-SCRIPTS = {"load": load, "runtimes": runtimes, "site_captchas": site_captchas}
+SCRIPTS = {"load": load, "runtimes": runtimes, "site_captchas": site_captchas, "tutorial_plateau": tutorial_plateau}
 # Parts of sections that --skip also names: ddddocr in the comparison, the tutorial's network in training.
-SKIP_CHOICES = ["comparison", "models", "training", "ddddocr", "seed", "generation", "throughput", "sizes",
-                "lengths", "saliency", "load", "runtimes", "site_captchas"]
+SKIP_CHOICES = ["comparison", "models", "training", "tutorial_plateau", "ddddocr", "seed", "generation", "throughput",
+                "sizes", "lengths", "saliency", "load", "runtimes", "site_captchas"]
 
 
 def parse_args(arguments):

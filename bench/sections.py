@@ -14,7 +14,7 @@ import time
 import provenance
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
-ORDER = ("comparison", "models", "training", "generation", "throughput", "sizes", "lengths", "saliency", "load",
+ORDER = ("comparison", "models", "training", "tutorial_plateau", "generation", "throughput", "sizes", "lengths", "saliency", "load",
          "runtimes", "site_captchas")
 HEADER = [
     "# Benchmark results",

@@ -11,7 +11,6 @@ to bench/results/site_captchas.json, bench/site_captchas.png and a section of be
 `python bench/run.py` measures this section too, with the same options.
 """
 
-import argparse
 import csv
 import json
 import os
@@ -23,10 +22,10 @@ import time
 from matplotlib.figure import Figure
 import numpy as np
 
-from common import OUT as BENCH_OUT, ROOT, Bench, DdddOcrSolver, KerasSolver, accuracy_of, percent, save_plot, speed_of
+from common import (OUT as BENCH_OUT, ROOT, DdddOcrSolver, KerasSolver, accuracy_of, percent, run_alone, save_plot,
+                    speed_of)
 from captcha_model import evaluation, labelled, load_solver
 import provenance
-import sections
 
 OUT = os.path.join(BENCH_OUT, "site")
 SUBSET_SEED = 0
@@ -173,17 +172,5 @@ def measure(bench):
     return results, [*files, readers["bundled ctc"]]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="one run on the fewest labels for 2 minutes")
-    add_arguments(parser)
-    args = parser.parse_args()
-    if args.quick:
-        quick(args)
-    bench = Bench(args, provenance.command("site_captchas.py", sys.argv[1:]))
-    sections.run(bench, "site_captchas", measure, lines)
-    print(f"Wrote {sections.assemble()}")
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(sys.modules[__name__], "site_captchas", "one run on the fewest labels for 2 minutes")

@@ -77,3 +77,10 @@ def test_a_skipped_section_keeps_its_text_and_a_measured_one_is_replaced(tmp_pat
 def test_an_unknown_section_is_refused(tmp_path):
     with pytest.raises(ValueError, match="not a section"):
         save_section(tmp_path, "speed", 1, "python bench/run.py")
+
+
+def test_every_section_the_bench_measures_has_its_place_in_results_and_can_be_skipped():
+    import run
+
+    assert set(run.SECTIONS) == set(sections.ORDER)
+    assert set(run.SCRIPTS) <= set(run.SECTIONS) <= set(run.SKIP_CHOICES)
