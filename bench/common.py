@@ -88,6 +88,7 @@ def run_alone(script, name, quick_help, argv=None):
     sections.run(bench, name, script.measure, script.lines)
     print(f"Wrote {sections.assemble()}")
 
+
 class KerasSolver:
     """Our Solver behind the interface every benchmarked solver shares."""
 

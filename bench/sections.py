@@ -14,8 +14,8 @@ import time
 import provenance
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
-ORDER = ("comparison", "models", "training", "tutorial_plateau", "generation", "throughput", "sizes", "lengths", "saliency", "load",
-         "runtimes", "site_captchas")
+ORDER = ("comparison", "models", "training", "tutorial_plateau", "generation", "throughput", "sizes", "lengths",
+         "saliency", "load", "runtimes", "site_captchas")
 HEADER = [
     "# Benchmark results",
     "",

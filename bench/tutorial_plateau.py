@@ -73,27 +73,31 @@ def losses_while_training(config, inputs, labels, optimizer, scale):
     """The mean loss of each stretch of LOG_EVERY steps, one pass over `inputs` in batches of BATCH."""
     seed_network = network(config, scale)
     seed_network.compile(optimizer(), loss=["sparse_categorical_crossentropy"] * config.max_length)
-    losses, running = [], [0.0]
 
     class Every(keras.callbacks.Callback):
         # logs["loss"] is the mean since the epoch began; the mean of a stretch comes from two of them.
+        def __init__(self):
+            super().__init__()
+            self.losses, self.total = [], 0.0
+
         def on_train_batch_end(self, batch, logs=None):
             steps = batch + 1
             if steps % LOG_EVERY == 0:
                 total = float(logs["loss"]) * steps
-                losses.append(round((total - running[0]) / LOG_EVERY, 4))
-                running[0] = total
+                self.losses.append(round((total - self.total) / LOG_EVERY, 4))
+                self.total = total
 
+    every = Every()
     targets = tuple(labels[:, head] for head in range(config.max_length))
-    seed_network.fit(inputs, targets, batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[Every()])
-    return losses
+    seed_network.fit(inputs, targets, batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[every])
+    return every.losses
 
 
 def measure(bench):
     config = model_lib.default_config("seed")
     steps = bench.args.plateau_steps
     inputs, texts = data.render_range(config, SEED, 0, steps * BATCH)
-    labels = np.array([[config.charset.index(character) for character in text] for text in texts])
+    labels, _ = data.encode_batch(texts, config)
     start = {f"{scale:.4g}": gradients_at_start(config, inputs[:64], labels[:64], scale) for scale in (1 / 255, 1.0)}
     print("Gradients at the start measured; training under each optimizer...", flush=True)
     training = {name: losses_while_training(config, inputs, labels, optimizer, scale)
