@@ -124,6 +124,16 @@ def test_a_bundled_models_seeds_are_those_of_its_recipe(name):
     assert metrics["lineage"]["recipe_file"] == f"recipes/{name}.json"
 
 
+@pytest.mark.parametrize("name", ["default", "ctc", "ctc-170x80", "seed"])
+def test_every_training_stage_of_a_recipe_trains_all_its_epochs(name):
+    # The development runs trained every epoch; an early stop ends a stage with its schedule unfinished and the
+    # last weights, not the best, so a recipe that stops early does not repeat them.
+    for stage in recipes.load(name)["stages"]:
+        if stage["kind"] == "train":
+            flags = stage["flags"]
+            assert flags.get("patience") == 0 or flags.get("patience", 0) >= flags["epochs"], stage["name"]
+
+
 def test_seeds_of_a_model_of_one_run_come_from_its_run_and_its_referee():
     metrics = {"args": {"seed": 40}, "referee": {"args": {"seed": 41}}}
     assert recipes.stage_seeds(metrics) == [40, 41]
