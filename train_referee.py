@@ -75,7 +75,7 @@ def main(argv=None):
     emphasis = data.Emphasis(referee_config.characters)
     emphasis.check(config)
     os.makedirs(args.output, exist_ok=True)
-    reader = model_lib.fold_batch_norm(model)
+    reader = model_lib.fold_for_inference(model)
 
     inputs, texts = data.cached_dataset(config, args.seed, args.train_size, args.cache_dir, workers=args.workers,
                                         emphasis=emphasis)
