@@ -19,7 +19,7 @@ import time
 
 import keras
 
-from captcha_model import data, evaluation, model as model_lib, model_file, recipes, referee as referee_lib
+from captcha_model import data, evaluation, inference_copy, model_file, recipes, referee as referee_lib
 from captcha_model.solver import BUNDLED_MODEL, load_solver, read_metrics
 
 
@@ -75,7 +75,7 @@ def main(argv=None):
     emphasis = data.Emphasis(referee_config.characters)
     emphasis.check(config)
     os.makedirs(args.output, exist_ok=True)
-    reader = model_lib.fold_for_inference(model)
+    reader = inference_copy.fold_for_inference(model)
 
     inputs, texts = data.cached_dataset(config, args.seed, args.train_size, args.cache_dir, workers=args.workers,
                                         emphasis=emphasis)

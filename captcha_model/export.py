@@ -1,7 +1,7 @@
 """Exporting a model for ONNX Runtime: `python -m captcha_model export [MODEL] OUT_DIR --format onnx`.
 
 The export is a folder that `load_solver(OUT_DIR, runtime="onnx")` reads without TensorFlow
-(see `captcha_model.onnx_runtime`): the network with its BatchNorms and input scaling folded and a uint8 input,
+(see `captcha_model.onnx_runtime`): the network's inference copy (`inference_copy`) with a uint8 input,
 its config, the referee where the model has one, and the training metrics. With `quantize`
 the network's weights and activations become int8 (ONNX Runtime's static quantization,
 calibrated on seeded captchas); the referee, which decides few glyphs where precision

@@ -11,12 +11,11 @@ size. Its outputs are float32 whatever precision the rest computes in (see
 `decoding.decode_outputs` turns either kind into texts with per-character confidences.
 """
 
-import collections
-
 import keras
 import numpy as np
 from keras import layers, ops
 
+from captcha_model import inference_copy
 from captcha_model.config import CaptchaConfig, get_architecture
 
 
@@ -264,91 +263,12 @@ def recalibrate_batch_norm(model, batches):
             layer.momentum = momentum
 
 
-def fold_for_inference(model):
-    """An inference copy of `model` in which convolutions absorb the fixed scalings around them.
-
-    At inference a BatchNorm is a fixed per-channel scale and shift, so the convolution
-    before it can apply them itself: its kernel scaled, the shift as its bias. Likewise the
-    first convolution can apply the input's scaling to 0-1 (through an average pooling, which
-    is linear), which leaves the `Rescaling` layer a mere cast; ONNX Runtime spends a large
-    share of its time on that multiplication at full resolution. The copy computes the same
-    outputs (to float rounding) with fewer operations. A BatchNorm is absorbed where it reads a
-    convolution's output and nothing else does; any other layer is copied as it is.
-    """
-    readers = collections.defaultdict(list)
-    for layer in model.layers:
-        for tensor in keras.tree.flatten(layer.input):
-            readers[id(tensor)].append(layer)
-    convolutions = {id(layer.output): layer for layer in model.layers if isinstance(layer, layers.Conv2D)}
-    absorbing = {
-        convolutions[id(layer.input)].name: layer
-        for layer in model.layers
-        if isinstance(layer, layers.BatchNormalization) and id(layer.input) in convolutions
-        and len(readers[id(layer.input)]) == 1
-    }
-    absorbed = {normalization.name for normalization in absorbing.values()}
-    input_scales = _input_scales(model, readers)
-    casts = {rescaling for rescaling, _ in input_scales.values()}
-
-    def clone(layer):
-        if layer.name in absorbing:
-            return layers.Conv2D.from_config({**layer.get_config(), "use_bias": True})
-        if layer.name in casts:
-            return layers.Rescaling.from_config({**layer.get_config(), "scale": 1.0})
-        return layer.__class__.from_config(layer.get_config())
-
-    def call(layer, inputs, *args, **kwargs):
-        # An absorbed BatchNorm drops out of the copy: its input passes straight on.
-        return inputs if layer.name in absorbed else layer(inputs, *args, **kwargs)
-
-    folded = keras.models.clone_model(model, clone_function=clone, call_function=call)
-    for layer in model.layers:
-        if layer.name in absorbed:
-            continue
-        weights = layer.get_weights()
-        if layer.name in absorbing:
-            weights = _absorb(weights, absorbing[layer.name])
-        if layer.name in input_scales:
-            weights[0] = weights[0] * input_scales[layer.name][1]
-        folded.get_layer(layer.name).set_weights(weights)
-    return folded
-
-
-def _input_scales(model, readers):
-    """{convolution name: (Rescaling layer name, its scale)} for each scaling without offset that
-    reaches a convolution through average poolings only, each step read by nothing else."""
-    scales = {}
-    for layer in model.layers:
-        config = layer.get_config() if isinstance(layer, layers.Rescaling) else {}
-        if not config or config["offset"] != 0 or np.ndim(config["scale"]) != 0:
-            continue
-        tensor = layer.output
-        while len(readers[id(tensor)]) == 1 and isinstance(readers[id(tensor)][0], layers.AveragePooling2D):
-            tensor = readers[id(tensor)][0].output
-        if len(readers[id(tensor)]) == 1 and isinstance(readers[id(tensor)][0], layers.Conv2D):
-            scales[readers[id(tensor)][0].name] = (layer.name, float(config["scale"]))
-    return scales
-
-
-def _absorb(weights, normalization):
-    """A convolution's [kernel, bias] once it applies the BatchNorm `normalization` after it."""
-    variance = keras.ops.convert_to_numpy(normalization.moving_variance)
-    scale = 1.0 / np.sqrt(variance + normalization.epsilon)
-    if normalization.scale:
-        scale = scale * keras.ops.convert_to_numpy(normalization.gamma)
-    kernel, *bias = weights
-    shift = ((bias[0] if bias else 0.0) - keras.ops.convert_to_numpy(normalization.moving_mean)) * scale
-    if normalization.center:
-        shift = shift + keras.ops.convert_to_numpy(normalization.beta)
-    return [kernel * scale, shift]
-
-
 class KerasNetwork:
     """A Keras network as the solver runs it (see `runtime.Network`): uint8 inputs -> outputs.
 
     `model` is the trained network (for its summary, diagram and saliency maps); outputs
-    come from `inference_model`, the same network with its BatchNorms and input scaling
-    folded into the convolutions, which computes the same outputs faster. It reads with the weights `model`
+    come from `inference_model` (`inference_copy.fold_for_inference`), the same network
+    rewritten to compute the same outputs faster. It reads with the weights `model`
     had when this was made.
     """
 
@@ -356,7 +276,7 @@ class KerasNetwork:
 
     def __init__(self, model):
         self.model = model
-        self.inference_model = fold_for_inference(model)
+        self.inference_model = inference_copy.fold_for_inference(model)
         self.parameters = model.count_params()
 
     def __call__(self, inputs):

@@ -1,6 +1,6 @@
 """Reading captchas with ONNX Runtime: loading the folders `python -m captcha_model export` writes.
 
-An export folder holds `model.onnx` (the network, BatchNorms and input scaling folded, uint8 input) and
+An export folder holds `model.onnx` (the network's inference copy, uint8 input) and
 `captcha_config.json` (its `CaptchaConfig`); where the model has a referee, also `referee.onnx`
 and `referee_config.json`; and the `metrics.json` of its training run where there was one.
 Nothing here imports TensorFlow or Keras.

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from captcha_model import adjudication, decoding, model as model_lib, model_file, network_diagram, referee
+from captcha_model import decoding, model as model_lib, model_file, network_diagram
 from captcha_model.config import CaptchaConfig, parse_size
 
 
@@ -151,30 +151,6 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path):
         assert json.loads(archive.read("metadata.json"))
         assert "optimizer" not in archive.read("config.json").decode().lower()
         assert {item.compress_type for item in archive.infolist()} == {zipfile.ZIP_DEFLATED}
-
-
-@pytest.mark.parametrize("architecture", ["default", "ctc", "seed", "referee"])
-def test_folding_for_inference_keeps_the_outputs(architecture):
-    if architecture == "referee":
-        # A referee of a pooled model, whose stem convolution reads the glyph at full resolution.
-        network = referee.build_referee(model_lib.default_config(input_pooling=2), adjudication.RefereeConfig())
-    else:
-        network = model_lib.build_model(model_lib.default_config(architecture))
-    random = np.random.default_rng(0)
-    # Statistics and affine parameters far from their initial 0 and 1, so that folding has work to do.
-    for layer in network.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            channels = layer.gamma.shape[0]
-            layer.set_weights([random.uniform(0.5, 2.0, channels), random.normal(0, 1, channels),
-                               random.normal(0, 1, channels), random.uniform(0.2, 3.0, channels)])
-    folded = model_lib.fold_for_inference(network)
-    inputs = random.integers(0, 256, (3, *network.input_shape[1:]), dtype=np.uint8)
-    for expected, actual in zip(keras.tree.flatten(network.predict_on_batch(inputs)),
-                                keras.tree.flatten(folded.predict_on_batch(inputs))):
-        np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
-    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
-    # The first convolution applies the scaling to 0-1 itself, which leaves the Rescaling a cast.
-    assert [layer.scale for layer in folded.layers if isinstance(layer, keras.layers.Rescaling)] == [1.0]
 
 
 def test_save_refuses_other_extensions(tmp_path):
