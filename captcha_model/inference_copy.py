@@ -24,14 +24,11 @@ from keras import layers
 
 def fold_for_inference(model):
     """An inference copy of the functional Keras `model` (see the module docstring)."""
-    readers = collections.defaultdict(list)
-    for layer in model.layers:
-        for tensor in keras.tree.flatten(layer.input):
-            readers[id(tensor)].append(layer)
-    normalizations = _absorbed_normalizations(model, readers)
-    input_scales = _input_scales(model, readers)
+    sole = _sole_readers(model)
+    normalizations = _absorbed_normalizations(model, sole)
+    input_scales = _input_scales(model, sole)
     casts = {rescaling for rescaling, _ in input_scales.values()}
-    columns = _column_readers(model, readers)
+    columns = _column_readers(model, sole)
     reshapes = {reshape.name: dense for reshape, dense in columns.values()}
     dropped = {layer.name for layer in normalizations.values()} | {dense.name for _, dense in columns.values()}
 
@@ -69,19 +66,27 @@ def fold_for_inference(model):
     return folded
 
 
-def _absorbed_normalizations(model, readers):
-    """{convolution name: the BatchNorm it absorbs}: each BatchNorm that reads a convolution's output,
-    which nothing else reads."""
-    convolutions = {id(layer.output): layer for layer in model.layers if isinstance(layer, layers.Conv2D)}
+def _sole_readers(model):
+    """{id(tensor): the layer} for each tensor of `model` that one layer reads and no other: a step
+    that only it reads can be rewritten without changing what other layers see."""
+    readers = collections.defaultdict(list)
+    for layer in model.layers:
+        for tensor in keras.tree.flatten(layer.input):
+            readers[id(tensor)].append(layer)
+    return {key: found[0] for key, found in readers.items() if len(found) == 1}
+
+
+def _absorbed_normalizations(model, sole):
+    """{convolution name: the BatchNorm it absorbs}: each BatchNorm that is the sole reader of a
+    convolution's output."""
     return {
-        convolutions[id(layer.input)].name: layer
+        layer.name: sole[id(layer.output)]
         for layer in model.layers
-        if isinstance(layer, layers.BatchNormalization) and id(layer.input) in convolutions
-        and len(readers[id(layer.input)]) == 1
+        if isinstance(layer, layers.Conv2D) and isinstance(sole.get(id(layer.output)), layers.BatchNormalization)
     }
 
 
-def _input_scales(model, readers):
+def _input_scales(model, sole):
     """{convolution name: (Rescaling layer name, its scale)} for each scaling without offset that
     reaches a convolution through average poolings only, each step read by nothing else."""
     scales = {}
@@ -89,15 +94,15 @@ def _input_scales(model, readers):
         config = layer.get_config() if isinstance(layer, layers.Rescaling) else {}
         if not config or config["offset"] != 0 or np.ndim(config["scale"]) != 0:
             continue
-        tensor = layer.output
-        while len(readers[id(tensor)]) == 1 and isinstance(readers[id(tensor)][0], layers.AveragePooling2D):
-            tensor = readers[id(tensor)][0].output
-        if len(readers[id(tensor)]) == 1 and isinstance(readers[id(tensor)][0], layers.Conv2D):
-            scales[readers[id(tensor)][0].name] = (layer.name, float(config["scale"]))
+        reader = sole.get(id(layer.output))
+        while isinstance(reader, layers.AveragePooling2D):
+            reader = sole.get(id(reader.output))
+        if isinstance(reader, layers.Conv2D):
+            scales[reader.name] = (layer.name, float(config["scale"]))
     return scales
 
 
-def _column_readers(model, readers):
+def _column_readers(model, sole):
     """{Permute name: (its Reshape, the Dense)} where a feature map (batch, height, width, channels)
     becomes columns (batch, width, height * channels) that a Dense reads, nothing else reading either step."""
     found = {}
@@ -105,13 +110,12 @@ def _column_readers(model, readers):
         if not isinstance(layer, layers.Permute) or tuple(layer.dims) != (2, 1, 3):
             continue
         _, height, width, channels = layer.input.shape
-        reshapes = readers[id(layer.output)]
-        if len(reshapes) != 1 or not isinstance(reshapes[0], layers.Reshape):
+        reshape = sole.get(id(layer.output))
+        if not isinstance(reshape, layers.Reshape) or tuple(reshape.output.shape[1:]) != (width, height * channels):
             continue
-        denses = readers[id(reshapes[0].output)]
-        if (tuple(reshapes[0].output.shape[1:]) == (width, height * channels) and len(denses) == 1
-                and isinstance(denses[0], layers.Dense)):
-            found[layer.name] = (reshapes[0], denses[0])
+        dense = sole.get(id(reshape.output))
+        if isinstance(dense, layers.Dense):
+            found[layer.name] = (reshape, dense)
     return found
 
 
