@@ -123,6 +123,11 @@ def accuracy_of(solver, images, texts):
     predictions = []
     for start in range(0, len(images), 500):
         predictions.extend(solver.read(images[start : start + 500]))
+    return scored(predictions, texts)
+
+
+def scored(predictions, texts):
+    """Full-captcha accuracy (with its 95% interval) and per-character accuracy of `predictions` of `texts`."""
     correct = sum(prediction == text for prediction, text in zip(predictions, texts))
     characters = sum(len(text) for text in texts)
     distance = sum(evaluation.edit_distance(text, prediction) for prediction, text in zip(predictions, texts))
@@ -138,7 +143,8 @@ def fresh_images(count, seed=FRESH_SEED):
 
 def speed_of(solver, images, repeats):
     """Median batch throughput (captchas/s) and single-image latency (median, p95 in ms)."""
-    solver.read(images[:8])  # warm up: graph tracing and lazy initialisation
+    # Warm up on the whole batch: graph tracing, memory arenas and reading lanes are made once, untimed.
+    solver.read(images)
     batch_rates, medians, p95s = [], [], []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -151,8 +157,8 @@ def speed_of(solver, images, repeats):
             latencies.append((time.perf_counter() - started) * 1000)
         medians.append(float(np.median(latencies)))
         p95s.append(float(np.percentile(latencies, 95)))
-    return {"batch_per_second": statistics.median(batch_rates), "single_ms": statistics.median(medians),
-            "single_p95_ms": statistics.median(p95s)}
+    return {"batch_per_second": statistics.median(batch_rates), "batch_fastest_per_second": max(batch_rates),
+            "single_ms": statistics.median(medians), "single_p95_ms": statistics.median(p95s)}
 
 
 def pooled(results):

@@ -170,7 +170,7 @@ def build_parser():
                                                             "where the model has a referee, its files to")
     command.add_argument("--format", default="onnx", choices=["onnx"], help="the export format (default: onnx)")
     command.add_argument("--quantize", action="store_true",
-                         help="int8 weights and activations for the network (the referee stays float)")
+                         help="int8 weights and activations for the network and its referee")
     command.add_argument("--check-count", type=int, default=200,
                          help="fresh captchas read with both runtimes after the export, to compare (0: none)")
     command.set_defaults(run=export)

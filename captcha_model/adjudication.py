@@ -77,6 +77,13 @@ def column_centers(first_frames, last_frames, input_width, columns):
     return ((np.asarray(first_frames) + np.asarray(last_frames)) / 2 + 0.5) * input_width / columns
 
 
+def glyph_crops(inputs, characters, cases, columns, width):
+    """Crops `width` pixels wide of `inputs` around the characters `cases` of `characters` (a
+    `decoding.Characters` read from network outputs of `columns` columns)."""
+    centers = column_centers(characters.first_frames[cases], characters.last_frames[cases], inputs.shape[2], columns)
+    return crop_glyphs(inputs, characters.rows[cases], centers, width)
+
+
 def pair_indices(config, referee_config):
     return [config.charset.index(character) for character in referee_config.characters]
 
@@ -112,6 +119,10 @@ class Referee:
         self.referee_config = referee_config
         self.pair = pair_indices(config, referee_config)
 
+    def with_network(self, network):
+        """The same referee run by another `network` (a copy of this one's)."""
+        return Referee(network, self.config, self.referee_config, self.batch_size)
+
     def adjudicate(self, inputs, outputs, characters):
         """Revise the `decoding.Characters` read in `inputs`: each character of the pair is decided again.
 
@@ -125,8 +136,7 @@ class Referee:
         rows, first_frames, last_frames = characters.rows[cases], characters.first_frames[cases], characters.last_frames[cases]
         # Log probabilities of the cases' images only, one image per case.
         log_probabilities = decoding.log_softmax(np.asarray(outputs)[rows].astype(np.float64))
-        centers = column_centers(first_frames, last_frames, self.config.input_width, log_probabilities.shape[1])
-        crops = crop_glyphs(inputs, rows, centers, self.referee_config.crop_width)
+        crops = glyph_crops(inputs, characters, cases, log_probabilities.shape[1], self.referee_config.crop_width)
         logits = np.concatenate([
             np.asarray(self.network(crops[start : start + self.batch_size]), dtype=np.float64)
             for start in range(0, len(crops), self.batch_size)

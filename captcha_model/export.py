@@ -3,9 +3,9 @@
 The export is a folder that `load_solver(OUT_DIR, runtime="onnx")` reads without TensorFlow
 (see `captcha_model.onnx_runtime`): the network's inference copy (`inference_copy`) with a uint8 input,
 its config, the referee where the model has one, and the training metrics. With `quantize`
-the network's weights and activations become int8 (ONNX Runtime's static quantization,
-calibrated on seeded captchas); the referee, which decides few glyphs where precision
-matters most, stays float. Exporting needs TensorFlow, tf2onnx and onnx (requirements.txt).
+the weights and activations of both networks become int8 (ONNX Runtime's static quantization,
+calibrated on seeded captchas, and for the referee on crops of them around every column).
+Exporting needs TensorFlow, tf2onnx and onnx (requirements.txt).
 """
 
 import json
@@ -19,6 +19,7 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from captcha_model import config as config_lib, data, onnx_runtime, runtime as runtime_lib, solver as solver_lib
+from captcha_model.adjudication import column_centers, crop_glyphs
 
 FORMATS = ("onnx",)
 OPSET = 17
@@ -55,15 +56,22 @@ class _Calibration(CalibrationDataReader):
         return next(self.batches, None)
 
 
-def quantize(path, config):
-    """Replace the float network at `path` by its int8 version, calibrated on seeded captchas of `config`."""
-    inputs, _ = data.render_range(config, CALIBRATION_SEED, 0, CALIBRATION_COUNT)
+def quantize(path, inputs, input_name):
+    """Replace the float network at `path` by its int8 version, calibrated on `inputs`."""
     with tempfile.TemporaryDirectory() as scratch:
         prepared = os.path.join(scratch, "prepared.onnx")
         # Symbolic shape inference gives up on the GRU loop of the ctc networks; ONNX's own suffices.
         quant_pre_process(path, prepared, skip_symbolic_shape=True)
-        quantize_static(prepared, path, _Calibration(inputs, "image"), quant_format=QuantFormat.QDQ,
+        quantize_static(prepared, path, _Calibration(inputs, input_name), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
+
+
+def column_crops(solver, inputs):
+    """All a referee may be shown in `inputs`: a crop around each column the solver's network reads."""
+    columns = np.asarray(solver.network(inputs[:1])).shape[1]
+    centers = column_centers(np.arange(columns), np.arange(columns), inputs.shape[2], columns)
+    return crop_glyphs(inputs, np.repeat(np.arange(len(inputs)), columns), np.tile(centers, len(inputs)),
+                       solver.referee.referee_config.crop_width)
 
 
 def _write_text(path, text):
@@ -71,16 +79,18 @@ def _write_text(path, text):
         handle.write(text)
 
 
-def export(source, out_dir, format="onnx", quantize_network=False):
-    """Export the model `source` names (as `load_solver` takes it) into `out_dir`; returns the files written."""
+def export(source, out_dir, format="onnx", quantize_networks=False):
+    """Export the model `source` names (as `load_solver` takes it) into `out_dir`, its networks in int8 with
+    `quantize_networks`; returns the files written."""
     if format not in FORMATS:
         raise ValueError(f"Unknown export format {format!r}; accepted formats are {', '.join(FORMATS)}.")
     solver = solver_lib.load_solver(source, runtime=runtime_lib.KERAS)
     os.makedirs(out_dir, exist_ok=True)
     network_path = os.path.join(out_dir, runtime_lib.ONNX_MODEL_FILE)
     export_network(solver.network.inference_model, network_path, "image", solver.network.parameters)
-    if quantize_network:
-        quantize(network_path, solver.config)
+    if quantize_networks:
+        calibration, _ = data.render_range(solver.config, CALIBRATION_SEED, 0, CALIBRATION_COUNT)
+        quantize(network_path, calibration, "image")
     written = [network_path, os.path.join(out_dir, runtime_lib.ONNX_CONFIG_FILE)]
     _write_text(written[-1], solver.config.to_json())
     referee_paths = [os.path.join(out_dir, name)
@@ -93,6 +103,8 @@ def export(source, out_dir, format="onnx", quantize_network=False):
     else:
         referee = solver.referee
         export_network(referee.network.inference_model, referee_paths[0], "glyph", referee.network.parameters)
+        if quantize_networks:
+            quantize(referee_paths[0], column_crops(solver, calibration), "glyph")
         _write_text(referee_paths[1], referee.referee_config.to_json())
         written += referee_paths
     metrics_path = os.path.join(out_dir, config_lib.METRICS_FILE)

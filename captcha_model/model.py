@@ -273,6 +273,8 @@ class KerasNetwork:
     """
 
     runtime = "keras"
+    # TensorFlow spreads each call over the cores.
+    lanes = 1
 
     def __init__(self, model):
         self.model = model

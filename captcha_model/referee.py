@@ -28,8 +28,7 @@ from captcha_model.adjudication import (
     Referee,
     RefereeConfig,
     case_frames,
-    column_centers,
-    crop_glyphs,
+    glyph_crops,
     margins,
     pair_indices,
 )
@@ -90,8 +89,7 @@ def glyph_examples(model, config, referee_config, inputs, texts, batch_size=512)
         cases = np.flatnonzero(np.repeat(read_right, characters.counts))[of_pair]
         rows, first_frames, last_frames = (characters.rows[cases], characters.first_frames[cases],
                                            characters.last_frames[cases])
-        centers = column_centers(first_frames, last_frames, config.input_width, outputs.shape[1])
-        crops.append(crop_glyphs(batch, rows, centers, referee_config.crop_width))
+        crops.append(glyph_crops(batch, characters, cases, outputs.shape[1], referee_config.crop_width))
         labels.extend((truths[of_pair] == referee_config.characters[1]).astype(float))
         main_margins.append(margins(decoding.log_softmax(outputs), case_frames(rows, first_frames, last_frames), pair))
     if not labels:

@@ -43,9 +43,15 @@ class Network(typing.Protocol):
     runtime: str  # KERAS or ONNX
     parameters: int  # of the trained network, as Keras counts them
     model: object  # the Keras model, for its summary, diagram and saliency; None in ONNX Runtime
+    # How many chunks of a batch the solver reads side by side, each with `one_thread_copy()`;
+    # 1 where the runtime spreads each call over the cores itself.
+    lanes: int
 
     def __call__(self, inputs):
         """uint8 inputs (batch, height, width, channels) -> the network's outputs as NumPy arrays."""
+
+    def one_thread_copy(self):
+        """The same network computing each call on one thread (needed where `lanes` > 1)."""
 
 
 def keras_installed():

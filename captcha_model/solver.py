@@ -7,6 +7,8 @@ pulls a model pushed to the Hugging Face Hub (see `captcha_model.hub`). Its `run
 picks Keras or ONNX Runtime (see `captcha_model.runtime`); readings are the same code either way.
 """
 
+import concurrent.futures
+import functools
 import hashlib
 import json
 import logging
@@ -31,6 +33,8 @@ BUNDLED_MODELS = {
 }
 BUNDLED_MODEL = BUNDLED_MODELS["default"]
 RUNTIME_NAMES = {runtime_lib.KERAS: "Keras", runtime_lib.ONNX: "ONNX Runtime"}
+# Batches smaller than twice this are read whole on all cores: starting threads would cost more than it saves.
+SMALLEST_CHUNK = 16
 
 class Solver:
     """A loaded network, its config, where it came from and its training metrics (or None).
@@ -60,13 +64,36 @@ class Solver:
         """Read a list of images (PIL images, bytes or paths): one `Reading` per image."""
         if isinstance(images, (Image.Image, bytes, str)):
             raise ValueError("solve takes a list of images; wrap a single image in a list.")
-        images = [open_image(image) for image in images]
-        if not images:
+        if not len(images):
             raise ValueError("solve needs at least one image, got an empty list.")
-        return self.solve_inputs(data.preprocess(images, self.config))
+        return self._side_by_side(list(images), Solver._read_images)
 
     def solve_inputs(self, inputs):
         """Read already preprocessed inputs (from `data.preprocess`)."""
+        return self._side_by_side(inputs, Solver._read_inputs)
+
+    def _side_by_side(self, items, read):
+        """`read(solver, items)`, or where the network has lanes and `items` are many, the same over chunks
+        of them read side by side, one per lane, by a copy of this solver whose networks use one thread each."""
+        size = max(SMALLEST_CHUNK, min(self.batch_size, -(-len(items) // self.network.lanes)))
+        if self.network.lanes == 1 or size >= len(items):
+            return read(self, items)
+        chunks = [items[start : start + size] for start in range(0, len(items), size)]
+        with concurrent.futures.ThreadPoolExecutor(self.network.lanes) as pool:
+            parts = pool.map(functools.partial(read, self._one_thread_copy), chunks)
+            return [reading for part in parts for reading in part]
+
+    @functools.cached_property
+    def _one_thread_copy(self):
+        """This solver with one-thread copies of its networks (made once, on its first batch read in lanes)."""
+        referee = self.referee and self.referee.with_network(self.referee.network.one_thread_copy())
+        return Solver(self.network.one_thread_copy(), self.config, self.source, self.metrics, self.batch_size,
+                      referee, self.revision)
+
+    def _read_images(self, images):
+        return self._read_inputs(data.preprocess([open_image(image) for image in images], self.config))
+
+    def _read_inputs(self, inputs):
         if not len(inputs):
             return []
         outputs = concatenate_outputs([self.network(inputs[start : start + self.batch_size])

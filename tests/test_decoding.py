@@ -141,7 +141,7 @@ def test_batch_heads_decoding_reads_as_the_reference_does():
 class RecordedNetwork:
     """Stands in for a network: the rows of `outputs` (heads: a list, one array a head) that its inputs index."""
 
-    runtime, parameters, model = "onnx", 0, None
+    runtime, parameters, model, lanes = "onnx", 0, None, 1
 
     def __init__(self, outputs):
         self.outputs = outputs

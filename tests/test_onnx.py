@@ -90,12 +90,32 @@ def test_a_quantized_export_has_int8_networks_a_third_the_size(tmp_path):
     config = model_lib.default_config()
     path = tmp_path / "full.keras"
     model_file.save_model(model_lib.build_model(config), config, path)
-    float_size = os.path.getsize(export(path, tmp_path / "float") / runtime.ONNX_MODEL_FILE)
-    quantized = export(path, tmp_path / "int8", "--quantize") / runtime.ONNX_MODEL_FILE
-    assert os.path.getsize(quantized) < float_size / 3
-    assert "QuantizeLinear" in {node.op_type for node in onnx.load(quantized).graph.node}
-    readings = load_solver(quantized.parent).solve([data.sample_captcha(config, 3)[1]])
+    referee_config = referee_lib.RefereeConfig()
+    referee_lib.attach(path, referee_lib.build_referee(config, referee_config), referee_config)
+    float_folder, int8_folder = export(path, tmp_path / "float"), export(path, tmp_path / "int8", "--quantize")
+    for name in (runtime.ONNX_MODEL_FILE, runtime.ONNX_REFEREE_FILE):
+        assert os.path.getsize(int8_folder / name) < os.path.getsize(float_folder / name) / 3
+        assert "QuantizeLinear" in {node.op_type for node in onnx.load(int8_folder / name).graph.node}
+    readings = load_solver(int8_folder).solve([data.sample_captcha(config, 3)[1]])
     assert len(readings) == 1 and len(readings[0].character_confidences) == len(readings[0].text)
+
+
+def test_a_batch_is_read_in_one_thread_lanes_side_by_side_as_one_image_at_a_time(monkeypatch):
+    solver = load_solver(runtime="onnx")
+    # Three lanes whatever the machine's cores: 100 captchas make three chunks.
+    monkeypatch.setattr(solver.network, "lanes", 3)
+    images = data.draw_range(solver.config, 616162, 0, 100, data.Emphasis("0O"))[0]
+    side_by_side = solver.solve(images)
+    lanes = solver.__dict__["_one_thread_copy"]  # made by this batch
+    for network in (lanes.network, lanes.referee.network):
+        assert network.session.get_session_options().intra_op_num_threads == 1 and network.lanes == 1
+    one_at_a_time = [solver.solve([image])[0] for image in images]
+    assert [reading.text for reading in side_by_side] == [reading.text for reading in one_at_a_time]
+    np.testing.assert_allclose([value for reading in side_by_side for value in reading.character_confidences],
+                               [value for reading in one_at_a_time for value in reading.character_confidences],
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="Could not read the file as an image"):
+        solver.solve([*images[:60], b"not an image", *images[60:]])
 
 
 @pytest.fixture(scope="module")

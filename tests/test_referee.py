@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import train_referee
-from captcha_model import data, decoding, load_solver, model as model_lib, model_file, recipes, referee as referee_lib
+from captcha_model import (adjudication, data, decoding, load_solver, model as model_lib, model_file, recipes,
+                           referee as referee_lib)
 
 
 @pytest.fixture
@@ -43,9 +44,9 @@ def test_referee_config_round_trips_through_json():
 
 def test_column_centres_and_crops_know_their_pixels():
     # 11 columns over 88 pixels: column 5 is pixels 40-47, so its middle is 44.
-    np.testing.assert_array_equal(referee_lib.column_centers([5, 0], [5, 1], 88, 11), [44.0, 8.0])
+    np.testing.assert_array_equal(adjudication.column_centers([5, 0], [5, 1], 88, 11), [44.0, 8.0])
     inputs = np.arange(2 * 3 * 10, dtype=np.uint8).reshape(2, 3, 10, 1)
-    crops = referee_lib.crop_glyphs(inputs, rows=[1, 0], centers=[5.0, 1.0], width=4)
+    crops = adjudication.crop_glyphs(inputs, rows=[1, 0], centers=[5.0, 1.0], width=4)
     assert crops.shape == (2, 3, 4, 1)
     np.testing.assert_array_equal(crops[0, :, :, 0], inputs[1, :, 3:7, 0])
     # A crop past the left edge is white where there is no image.
@@ -57,7 +58,7 @@ def test_crops_are_the_pixels_around_their_centres_or_white():
     random = np.random.default_rng(0)
     inputs = random.integers(0, 255, (3, 4, 20, 1), dtype=np.uint8)
     rows, centers = random.integers(0, 3, 200), random.uniform(-30.0, 50.0, 200)
-    crops = referee_lib.crop_glyphs(inputs, rows, centers, width=6)
+    crops = adjudication.crop_glyphs(inputs, rows, centers, width=6)
     for crop, row, center in zip(crops, rows, centers):
         # Pixel by pixel: column left + k of the image, or white where there is none.
         left = round(center - 3)
