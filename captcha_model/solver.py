@@ -36,6 +36,7 @@ RUNTIME_NAMES = {runtime_lib.KERAS: "Keras", runtime_lib.ONNX: "ONNX Runtime"}
 # Batches smaller than twice this are read whole on all cores: starting threads would cost more than it saves.
 SMALLEST_CHUNK = 16
 
+
 class Solver:
     """A loaded network, its config, where it came from and its training metrics (or None).
 
@@ -64,9 +65,10 @@ class Solver:
         """Read a list of images (PIL images, bytes or paths): one `Reading` per image."""
         if isinstance(images, (Image.Image, bytes, str)):
             raise ValueError("solve takes a list of images; wrap a single image in a list.")
-        if not len(images):
+        images = list(images)
+        if not images:
             raise ValueError("solve needs at least one image, got an empty list.")
-        return self._side_by_side(list(images), Solver._read_images)
+        return self._side_by_side(images, Solver._read_images)
 
     def solve_inputs(self, inputs):
         """Read already preprocessed inputs (from `data.preprocess`)."""
