@@ -45,17 +45,34 @@ def solve(args):
 
 def evaluate(args):
     solver = load_chosen_solver(args)
+    solvers = [solver] + ([load_solver(args.against, args.runtime)] if args.against else [])
+    # Every model reads the same captchas: those of the first model's config.
     if args.folder:
-        report = evaluation.evaluate_folder(solver, args.folder)
+        captchas = evaluation.read_test_captchas(solver.config, args.folder)
+        reports = [evaluation.evaluate_labelled(each, captchas) for each in solvers]
     else:
-        report = evaluation.evaluate_stream(solver, args.count, args.seed, captchas=chosen_captchas(solver.config, args))
-    print(report.summary())
-    for truth, predicted, times in report.confusions[:5]:
-        print(f"  {truth} read as {predicted}: {times}x")
+        captchas = chosen_captchas(solver.config, args)
+        reports = [evaluation.evaluate_stream(each, args.count, args.seed, captchas=captchas) for each in solvers]
+    names = [args.model or "default", args.against]
+    for name, report in zip(names, reports):
+        print(f"{name}: {report.summary()}" if args.against else report.summary())
+        for truth, predicted, times in report.confusions[:5]:
+            print(f"  {truth} read as {predicted}: {times}x")
+    values = reports[0].to_dict()
+    if args.against:
+        difference = evaluation.paired(*reports)
+        print(f"On the same {reports[0].count} captchas, {names[0]} reads {difference['first_only']} that "
+              f"{names[1]} gets wrong, and {names[1]} reads {difference['second_only']} that {names[0]} gets wrong "
+              f"(exact McNemar p {p_value_text(difference['p_value'])}).")
+        values["against"] = {**reports[1].to_dict(), "model": args.against, "paired": difference}
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump(report.to_dict(), handle, indent=2)
+            json.dump(values, handle, indent=2)
     return 0
+
+
+def p_value_text(p_value):
+    return "< 0.0001" if p_value < 1e-4 else f"= {p_value:.2g}"
 
 
 def chosen_captchas(config, args):
@@ -150,6 +167,10 @@ def build_parser():
                                           "file,text, or images named for their text), instead of fresh captchas")
     add_captcha_options(command)
     add_model_options(command)
+    command.add_argument("--against", metavar="MODEL",
+                         help="a second model to read the same captchas (those of --model): how many each reads that "
+                              "the other gets wrong, and whether that difference is more than chance (exact McNemar "
+                              "test)")
     command.add_argument("--json", help="also write the full report, failures included, to this file")
     command.set_defaults(run=evaluate)
 

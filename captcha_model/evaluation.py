@@ -45,6 +45,26 @@ def edit_distance(first, second):
     return previous[-1]
 
 
+def mcnemar_p_value(first_only, second_only):
+    """Exact two-sided McNemar p-value: the chance of a split of the discordant captchas at least this uneven,
+    were the two solvers equally good."""
+    discordant = first_only + second_only
+    tail = sum(math.comb(discordant, k) for k in range(min(first_only, second_only) + 1)) / 2**discordant
+    return min(1.0, 2 * tail)
+
+
+def paired(first, second):
+    """How two `Report`s of the same captchas differ: each solver's captchas the other gets wrong, and the
+    exact McNemar p-value of that split."""
+    if (first.count, first.source) != (second.count, second.source):
+        raise ValueError(f"A paired comparison needs the same captchas; got {first.source} and {second.source}.")
+    first_wrong = {failure.index for failure in first.failures}
+    second_wrong = {failure.index for failure in second.failures}
+    first_only, second_only = len(second_wrong - first_wrong), len(first_wrong - second_wrong)
+    return {"first_only": first_only, "second_only": second_only,
+            "p_value": mcnemar_p_value(first_only, second_only)}
+
+
 @dataclasses.dataclass
 class Failure:
     index: int

@@ -67,6 +67,22 @@ def test_evaluate_fresh_and_folder(tmp_path, capsys):
     assert "n=30" in capsys.readouterr().out
 
 
+def test_evaluate_against_another_model_reads_the_same_captchas_with_both(tmp_path, capsys):
+    report_path = tmp_path / "report.json"
+    assert main(["evaluate", "--count", "60", "--seed", "12", "--against", "ctc-170x80", "--json", str(report_path)]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(report_path.read_text())
+    against = report["against"]
+    assert (against["model"], against["count"], against["source"]) == ("ctc-170x80", 60, report["source"])
+    first_wrong = {failure["index"] for failure in report["failures"]}
+    second_wrong = {failure["index"] for failure in against["failures"]}
+    paired = against["paired"]
+    assert (paired["first_only"], paired["second_only"]) == (len(second_wrong - first_wrong),
+                                                             len(first_wrong - second_wrong))
+    assert (f"default reads {paired['first_only']} that ctc-170x80 gets wrong, and ctc-170x80 reads "
+            f"{paired['second_only']} that default gets wrong") in out
+
+
 def test_errors_exit_non_zero_with_a_message(tmp_path, capsys):
     assert main(["generate", "--count", "0", "--seed", "1", "--out", str(tmp_path)]) == 2
     assert "--count must be at least 1" in capsys.readouterr().err
