@@ -92,6 +92,16 @@ def write_json(path, values):
     os.replace(partial, path)
 
 
+def resumed_lineage(path, recipe):
+    """The lineage a run of `recipe` left at `path`, its recipe file named as `recipe_name` names it now (runs
+    started by older code kept its absolute path); ValueError where it is a run of another recipe."""
+    with open(path) as handle:
+        lineage = json.load(handle)
+    if os.path.join(ROOT, lineage["recipe_file"]) != recipe["path"]:
+        raise ValueError(f"{os.path.dirname(path)} holds a run of {lineage['recipe_file']}, not of {recipe['path']}.")
+    return {**lineage, "recipe_file": recipe_name(recipe["path"])}
+
+
 def run(name, output, resume=False, shared=None):
     """Run the recipe `name` into `output`; returns the path of its final model.
 
@@ -102,10 +112,7 @@ def run(name, output, resume=False, shared=None):
     if resume and not os.path.exists(lineage_path):
         raise ValueError(f"--resume needs {lineage_path}, which does not exist; drop --resume to start afresh.")
     if resume:
-        with open(lineage_path) as handle:
-            lineage = json.load(handle)
-        if os.path.join(ROOT, lineage["recipe_file"]) != recipe["path"]:
-            raise ValueError(f"{output} holds a run of {lineage['recipe_file']}, not of {recipe['path']}.")
+        lineage = resumed_lineage(lineage_path, recipe)
     else:
         lineage = {"recipe": recipe.get("description", ""), "recipe_file": recipe_name(recipe["path"]), "stages": []}
     os.makedirs(output, exist_ok=True)

@@ -139,3 +139,13 @@ def test_seeds_of_a_model_of_one_run_come_from_its_run_and_its_referee():
     assert recipes.stage_seeds(metrics) == [40, 41]
     assert recipes.seeds_drawn(metrics) == [40, 41, 1_000_040, 1_000_041, 2_000_040, 2_000_041]
     assert recipes.seeds_drawn({}) == []
+
+
+def test_a_resumed_lineage_names_its_recipe_relative_to_the_project(tmp_path):
+    recipe = recipes.load("default")
+    lineage = tmp_path / recipes.LINEAGE
+    # Written by older code, which kept the recipe's absolute path.
+    lineage.write_text(json.dumps({"recipe": "", "recipe_file": recipe["path"], "stages": []}))
+    assert recipes.resumed_lineage(str(lineage), recipe)["recipe_file"] == "recipes/default.json"
+    with pytest.raises(ValueError, match="holds a run of .*default.json, not of .*ctc.json"):
+        recipes.resumed_lineage(str(lineage), recipes.load("ctc"))
