@@ -77,9 +77,9 @@ class Solver:
     def _side_by_side(self, items, read):
         """`read(solver, items)`, or where the network has lanes and `items` are many, the same over chunks
         of them read side by side, one per lane, by a copy of this solver whose networks use one thread each."""
-        size = max(SMALLEST_CHUNK, min(self.batch_size, -(-len(items) // self.network.lanes)))
-        if self.network.lanes == 1 or size >= len(items):
+        if self.network.lanes == 1 or len(items) < 2 * SMALLEST_CHUNK:
             return read(self, items)
+        size = max(SMALLEST_CHUNK, min(self.batch_size, -(-len(items) // self.network.lanes)))
         chunks = [items[start : start + size] for start in range(0, len(items), size)]
         with concurrent.futures.ThreadPoolExecutor(self.network.lanes) as pool:
             parts = pool.map(functools.partial(read, self._one_thread_copy), chunks)

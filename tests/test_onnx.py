@@ -19,7 +19,7 @@ from gradio_client import Client, handle_file
 from app_server import serving_program
 from captcha_model import data, hub, load_solver, model as model_lib, model_file, referee as referee_lib, runtime
 from captcha_model.__main__ import main
-from captcha_model.solver import BUNDLED_MODELS
+from captcha_model.solver import BUNDLED_MODELS, SMALLEST_CHUNK
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WITHOUT_TENSORFLOW = [sys.executable, os.path.join(ROOT, "tests", "without_tensorflow.py")]
@@ -105,6 +105,8 @@ def test_a_batch_is_read_in_one_thread_lanes_side_by_side_as_one_image_at_a_time
     # Three lanes whatever the machine's cores: 100 captchas make three chunks.
     monkeypatch.setattr(solver.network, "lanes", 3)
     images = data.draw_range(solver.config, 616162, 0, 100, data.Emphasis("0O"))[0]
+    solver.solve(images[: 2 * SMALLEST_CHUNK - 1])
+    assert "_one_thread_copy" not in solver.__dict__  # too few to share out: read whole, on all cores
     side_by_side = solver.solve(images)
     lanes = solver.__dict__["_one_thread_copy"]  # made by this batch
     for network in (lanes.network, lanes.referee.network):
