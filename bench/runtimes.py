@@ -28,9 +28,9 @@ import numpy as np
 from common import (FRESH_SEED, OUT, ROOT, Bench, DdddOcrSolver, KerasSolver, free_port, fresh_images, percent,
                     scored, speed_of)
 from captcha_model import data, export as export_lib, load_solver
-from captcha_model.adjudication import crop_glyphs
+from captcha_model.adjudication import crops_across
 from captcha_model.runtime import ONNX_MODEL_FILE, ONNX_REFEREE_FILE
-from captcha_model.solver import BUNDLED_MODELS
+from captcha_model.solver import BUNDLED_MODELS, lane_chunks
 import provenance
 import sections
 
@@ -76,8 +76,7 @@ def logit_difference(first, second, inputs):
         return float(difference)
     width = first.referee.referee_config.crop_width
     centers = np.arange(width // 2, inputs.shape[2], max(1, width // 4))
-    rows = np.repeat(np.arange(len(inputs)), len(centers))
-    crops = crop_glyphs(inputs, rows, np.tile(centers, len(inputs)), width)
+    crops = crops_across(inputs, centers, width)
     referee_difference = np.max(np.abs(np.asarray(first.referee.network(crops), dtype=np.float64)
                                        - np.asarray(second.referee.network(crops), dtype=np.float64)))
     return float(max(difference, referee_difference))
@@ -123,8 +122,7 @@ def network_speed(solver, images, repeats):
     inputs = data.preprocess(images, solver.config)
     lanes = solver.network.lanes
     network = solver.network.one_thread_copy() if lanes > 1 else solver.network
-    size = min(solver.batch_size, -(-len(inputs) // lanes))
-    chunks = [inputs[start : start + size] for start in range(0, len(inputs), size)]
+    chunks = lane_chunks(inputs, lanes, solver.batch_size)
     rates = []
     with concurrent.futures.ThreadPoolExecutor(lanes) as pool:
         list(pool.map(network, chunks))

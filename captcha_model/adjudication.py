@@ -72,6 +72,11 @@ def crop_glyphs(inputs, rows, centers, width):
     return crops
 
 
+def crops_across(inputs, centers, width):
+    """Crops `width` pixels wide around each of `centers` in every image of `inputs`, image after image."""
+    return crop_glyphs(inputs, np.repeat(np.arange(len(inputs)), len(centers)), np.tile(centers, len(inputs)), width)
+
+
 def column_centers(first_frames, last_frames, input_width, columns):
     """The input pixels at the middle of the CTC columns first_frames..last_frames of `columns`."""
     return ((np.asarray(first_frames) + np.asarray(last_frames)) / 2 + 0.5) * input_width / columns

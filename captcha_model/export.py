@@ -19,7 +19,7 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from captcha_model import config as config_lib, data, onnx_runtime, runtime as runtime_lib, solver as solver_lib
-from captcha_model.adjudication import column_centers, crop_glyphs
+from captcha_model.adjudication import column_centers, crops_across
 
 FORMATS = ("onnx",)
 OPSET = 17
@@ -68,10 +68,9 @@ def quantize(path, inputs, input_name):
 
 def column_crops(solver, inputs):
     """All a referee may be shown in `inputs`: a crop around each column the solver's network reads."""
-    columns = np.asarray(solver.network(inputs[:1])).shape[1]
+    columns = solver.model.output_shape[1]
     centers = column_centers(np.arange(columns), np.arange(columns), inputs.shape[2], columns)
-    return crop_glyphs(inputs, np.repeat(np.arange(len(inputs)), columns), np.tile(centers, len(inputs)),
-                       solver.referee.referee_config.crop_width)
+    return crops_across(inputs, centers, solver.referee.referee_config.crop_width)
 
 
 def _write_text(path, text):

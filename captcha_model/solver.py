@@ -79,8 +79,7 @@ class Solver:
         of them read side by side, one per lane, by a copy of this solver whose networks use one thread each."""
         if self.network.lanes == 1 or len(items) < 2 * SMALLEST_CHUNK:
             return read(self, items)
-        size = max(SMALLEST_CHUNK, min(self.batch_size, -(-len(items) // self.network.lanes)))
-        chunks = [items[start : start + size] for start in range(0, len(items), size)]
+        chunks = lane_chunks(items, self.network.lanes, self.batch_size)
         with concurrent.futures.ThreadPoolExecutor(self.network.lanes) as pool:
             parts = pool.map(functools.partial(read, self._one_thread_copy), chunks)
             return [reading for part in parts for reading in part]
@@ -117,6 +116,13 @@ class Solver:
             + (f", with a {self.referee.referee_config.characters[0]}/{self.referee.referee_config.characters[1]} "
                f"referee of {self.referee.network.parameters:,} parameters" if self.referee else "")
         )
+
+
+def lane_chunks(items, lanes, batch_size):
+    """`items` cut into chunks to read side by side: one a lane where that makes none longer than `batch_size`,
+    and none shorter than SMALLEST_CHUNK (but the last)."""
+    size = max(SMALLEST_CHUNK, min(batch_size, -(-len(items) // lanes)))
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def concatenate_outputs(outputs):
