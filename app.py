@@ -30,12 +30,14 @@ import time
 
 import gradio as gr
 
-from captcha_model import bulk_api, environment, image_input, page_text, runtime, visitor_input
-from captcha_model.demo_actions import MAX_EVALUATION_COUNT, MAX_ZIP_BYTES, DemoActions, write_example_uploads
-from captcha_model.local_files import local_image
-from captcha_model.picture_store import PictureStore
-from captcha_model.served_models import DEFAULT_MODEL, ServedModels, load_first
-from captcha_model.solver import BUNDLED_MODELS
+from captcha_app import bulk_api, page_text, visitor_input
+from captcha_app.demo_actions import MAX_EVALUATION_COUNT, MAX_ZIP_BYTES, DemoActions, write_example_uploads
+from captcha_app.local_files import local_image
+from captcha_app.picture_store import PictureStore
+from captcha_app.served_models import DEFAULT_MODEL, ServedModels, load_first
+from captcha_model import environment, image_input
+from captcha_model.reading import runtime
+from captcha_model.reading.solver import BUNDLED_MODELS
 
 # The queue holds at most QUEUE_SIZE waiting requests of every kind, and runs up to
 # READING_CONCURRENCY readings at once, whose images go through the network together (see

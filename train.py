@@ -26,26 +26,15 @@ import time
 
 import keras
 
-from captcha_model import (
-    augment,
-    cluster_loop,
-    config as config_lib,
-    data,
-    distribute,
-    evaluation,
-    hub,
-    labelled,
-    model as model_lib,
-    model_file,
-    pipeline,
-    recipes,
-    site_training,
-    warm_start,
-)
+from captcha_model import config as config_lib
 from captcha_model.config import parse_size
-from captcha_model.solver import BUNDLED_MODELS, Solver, load_solver
-
-import train_referee
+from captcha_model.data import augment, labelled, preprocessing, rendering, seeds
+from captcha_model.networks import model as model_lib
+from captcha_model.networks import model_file
+from captcha_model.publishing import hub
+from captcha_model.reading import evaluation
+from captcha_model.reading.solver import BUNDLED_MODELS, Solver, load_solver
+from captcha_model.training import cluster_loop, distribute, pipeline, recipes, referee_stage, site_training, warm_start
 
 CHECKPOINT = "checkpoint.keras"
 STATE = "state.json"
@@ -235,7 +224,7 @@ def check_output_directory(path, needed_megabytes=100, purpose="training"):
 
 def training_emphasis(args):
     """The `data.Emphasis` that --emphasize and --emphasis-share ask for, or None."""
-    return data.Emphasis(args.emphasize, args.emphasis_share) if args.emphasize else None
+    return rendering.Emphasis(args.emphasize, args.emphasis_share) if args.emphasize else None
 
 
 def network_config(args):
@@ -259,11 +248,11 @@ def check_cache_directory(args, config, emphasis):
 
     Rendering a large pool takes many minutes, and the pool is written only after that.
     """
-    path = data.cache_path(config, args.seed, args.train_size, args.cache_dir, emphasis)
+    path = rendering.cache_path(config, args.seed, args.train_size, args.cache_dir, emphasis)
     if not args.train_size or os.path.exists(path):
         return
     check_output_directory(
-        args.cache_dir, math.ceil(data.cache_bytes(config, args.train_size) / 2**20),
+        args.cache_dir, math.ceil(rendering.cache_bytes(config, args.train_size) / 2**20),
         f"the cache of {args.train_size:,} rendered captchas (--train-size)",
     )
 
@@ -368,8 +357,8 @@ def site_data(args, config=None):
         "held_out_source": args.validation_data or f"a seeded {args.holdout:.0%} of the data (seed {args.seed})",
     }
     details = {"held_out_files": held_out.names, "skipped": captchas.skipped}
-    pool = data.preprocess(training.images, config), training.texts
-    return config, pool, (data.preprocess(held_out.images, config), held_out.texts), record, details
+    pool = preprocessing.preprocess(training.images, config), training.texts
+    return config, pool, (preprocessing.preprocess(held_out.images, config), held_out.texts), record, details
 
 
 def parse_recipe_args(argv):
@@ -390,7 +379,7 @@ def parse_recipe_args(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["referee"]:
-        return train_referee.main(argv[1:])
+        return referee_stage.main(argv[1:])
     recipe_args = parse_recipe_args(argv)
     if recipe_args is not None:
         check_output_directory(recipe_args.output)
@@ -443,10 +432,10 @@ def main(argv=None):
     if not args.data:
         pool = None
         if args.train_size:
-            pool = data.cached_dataset(config, args.seed, args.train_size, args.cache_dir, workers=args.workers,
+            pool = rendering.cached_dataset(config, args.seed, args.train_size, args.cache_dir, workers=args.workers,
                                        emphasis=emphasis)
-        validation_inputs, validation_texts = data.render_dataset(
-            config, args.seed + recipes.VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers
+        validation_inputs, validation_texts = rendering.render_dataset(
+            config, args.seed + seeds.VALIDATION_SEED_OFFSET, args.validation_size, workers=args.workers
         )
     start_batch = state["epoch"] * args.steps_per_epoch
     plain = pipeline.source(config, targets, args.seed, start_batch, pool, args.workers, emphasis)
@@ -500,7 +489,7 @@ def main(argv=None):
         model_file.save_model(model, dataclasses.replace(config, site=site), final_path)
         metrics.update(test=report.to_dict(include_failures=True), data={**site, **site_details})
     elif args.test_size:
-        report = evaluation.evaluate_stream(load_solver(final_path), count=args.test_size, seed=args.seed + recipes.TEST_SEED_OFFSET)
+        report = evaluation.evaluate_stream(load_solver(final_path), count=args.test_size, seed=args.seed + seeds.TEST_SEED_OFFSET)
         print(report.summary())
         metrics["test"] = report.to_dict(include_failures=False)
     recipes.write_json(os.path.join(args.output, "metrics.json"), metrics)

@@ -20,13 +20,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
-
-from captcha_model import data, evaluation, load_solver  # noqa: E402
-from captcha_model.evaluation import wilson_interval  # noqa: E402
-from captcha_model.model import default_config  # noqa: E402
-from captcha_model.solver import BUNDLED_MODELS  # noqa: E402
 import provenance  # noqa: E402
 import sections  # noqa: E402
+
+from captcha_model import load_solver
+from captcha_model.data import (
+    preprocessing,  # noqa: E402
+    rendering,
+)
+from captcha_model.networks.model import default_config  # noqa: E402
+from captcha_model.reading import evaluation
+from captcha_model.reading.evaluation import wilson_interval  # noqa: E402
+from captcha_model.reading.solver import BUNDLED_MODELS  # noqa: E402
 
 BENCH = os.path.join(ROOT, "bench")
 # Models trained, exports made and captchas written by the bench, kept between runs.
@@ -137,7 +142,7 @@ def scored(predictions, texts):
 
 
 def fresh_images(count, seed=FRESH_SEED):
-    samples = [data.sample_captcha(default_config(), seed, index) for index in range(count)]
+    samples = [rendering.sample_captcha(default_config(), seed, index) for index in range(count)]
     return [image for _, image in samples], [text for text, _ in samples]
 
 
@@ -180,10 +185,10 @@ def read_stream(solvers, captchas, count, seed, bar):
     readings, texts = {name: [] for name in solvers}, []
     for start in range(0, count, evaluation.CHUNK):
         size = min(evaluation.CHUNK, count - start)
-        images, chunk_texts = data.draw_range(captchas, seed, start, size)
+        images, chunk_texts = rendering.draw_range(captchas, seed, start, size)
         texts.extend(chunk_texts)
         for name, solver in solvers.items():
-            readings[name].extend(solver.solve_inputs(data.preprocess(images, solver.config)))
+            readings[name].extend(solver.solve_inputs(preprocessing.preprocess(images, solver.config)))
         bar.update(size)
     # Speed is the comparison section's business, so no reading time is kept here.
     source = f"{count} fresh {evaluation.describe_captchas(captchas)} (seed {seed})"

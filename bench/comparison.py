@@ -13,12 +13,24 @@ import subprocess
 import sys
 import time
 
+import provenance
+from common import (
+    FRESH_SEED,
+    OUT,
+    ROOT,
+    DdddOcrSolver,
+    KerasSolver,
+    accuracy_of,
+    fresh_images,
+    percent,
+    save_plot,
+    speed_of,
+    verdict,
+)
 from matplotlib.figure import Figure
 
-from captcha_model import data, labelled, load_solver
-from common import (FRESH_SEED, OUT, ROOT, DdddOcrSolver, KerasSolver, accuracy_of, fresh_images, percent,
-                    save_plot, speed_of, verdict)
-import provenance
+from captcha_model import load_solver
+from captcha_model.data import labelled, preprocessing
 
 FROZEN_SEED = 6_000_000
 OURS = "ours (default)"
@@ -38,7 +50,7 @@ def frozen_images(count):
 
 def network_throughput(solver, images, repeats):
     """Captchas/s of the network alone, on inputs already preprocessed (median of `repeats`)."""
-    inputs = data.preprocess(images, solver.config)
+    inputs = preprocessing.preprocess(images, solver.config)
     solver.solve_inputs(inputs[:8])
     rates = []
     for _ in range(repeats):

@@ -30,12 +30,12 @@ import time
 
 import httpx
 import numpy as np
+import provenance
+from common import ROOT, free_port, run_alone, verdict
 from gradio_client import Client, handle_file
 
-from common import ROOT, free_port, run_alone, verdict
-from captcha_model import data
-from captcha_model.model import default_config
-import provenance
+from captcha_model.data import rendering
+from captcha_model.networks.model import default_config
 
 TARGETS = {"p95_seconds": 2.0, "readings_per_second": 25.0, "single_median_seconds": 0.1, "bulk_per_second": 1000.0}
 
@@ -60,7 +60,7 @@ def write_captchas(folder, count, seed):
     """`count` PNG captchas of the default model's kind: [(path, true text)]."""
     captchas = []
     for index in range(count):
-        text, image = data.sample_captcha(default_config(), seed, index)
+        text, image = rendering.sample_captcha(default_config(), seed, index)
         path = os.path.join(folder, f"{index:04d}.png")
         image.save(path)
         captchas.append((path, text))

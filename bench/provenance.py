@@ -12,8 +12,8 @@ import os
 import platform
 import shlex
 
-from captcha_model.runtime import ONNX_MODEL_FILE, ONNX_REFEREE_FILE
-from captcha_model.solver import BUNDLED_MODELS
+from captcha_model.reading.runtime import ONNX_MODEL_FILE, ONNX_REFEREE_FILE
+from captcha_model.reading.solver import BUNDLED_MODELS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Hex digits of the sha256 kept: enough to tell two model files apart, short enough to read.

@@ -24,8 +24,8 @@ import os
 import sys
 import time
 
-import common  # noqa: F401 - first: it puts the project on the path
 import accuracy
+import common  # noqa: F401 - first: it puts the project on the path
 import comparison
 import load
 import provenance

@@ -24,15 +24,28 @@ import sys
 import time
 
 import numpy as np
-
-from common import (FRESH_SEED, OUT, ROOT, Bench, DdddOcrSolver, KerasSolver, free_port, fresh_images, percent,
-                    scored, speed_of)
-from captcha_model import data, export as export_lib, load_solver
-from captcha_model.adjudication import crops_across
-from captcha_model.runtime import ONNX_MODEL_FILE, ONNX_REFEREE_FILE
-from captcha_model.solver import BUNDLED_MODELS, lane_chunks
 import provenance
 import sections
+from common import (
+    FRESH_SEED,
+    OUT,
+    ROOT,
+    Bench,
+    DdddOcrSolver,
+    KerasSolver,
+    free_port,
+    fresh_images,
+    percent,
+    scored,
+    speed_of,
+)
+
+from captcha_model import load_solver
+from captcha_model.data import preprocessing
+from captcha_model.publishing import export as export_lib
+from captcha_model.reading.adjudication import crops_across
+from captcha_model.reading.runtime import ONNX_MODEL_FILE, ONNX_REFEREE_FILE
+from captcha_model.reading.solver import BUNDLED_MODELS, lane_chunks
 
 REQUIREMENTS = {"full": "requirements.txt", "light": "requirements-light.txt"}
 # The app in each install: (venv, extra arguments); the full install also serves on ONNX Runtime.
@@ -88,7 +101,7 @@ def compare_readings(images, truths, int8_folders):
     for name in BUNDLED_MODELS:
         solvers = {"keras": load_solver(name, "keras"), "onnx fp32": load_solver(name, "onnx"),
                    "onnx int8": load_solver(int8_folders[name], "onnx")}
-        inputs = data.preprocess(images, solvers["keras"].config)
+        inputs = preprocessing.preprocess(images, solvers["keras"].config)
         texts = {runtime: read_all(solver, inputs) for runtime, solver in solvers.items()}
         differences = [
             {"index": index, "truth": truths[index], "keras": texts["keras"][index], "onnx": texts["onnx fp32"][index],
@@ -119,7 +132,7 @@ def measure_speeds(args, images, int8_folders):
 def network_speed(solver, images, repeats):
     """Captchas/s of the main network alone, on inputs already preprocessed, in the chunks and lanes the solver
     reads them in (median): what the end-to-end speed would be if nothing else took time."""
-    inputs = data.preprocess(images, solver.config)
+    inputs = preprocessing.preprocess(images, solver.config)
     lanes = solver.network.lanes
     network = solver.network.one_thread_copy() if lanes > 1 else solver.network
     chunks = lane_chunks(inputs, lanes, solver.batch_size)

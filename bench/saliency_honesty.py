@@ -8,12 +8,13 @@ character more when their hottest box is hidden than a random box does.
 
 import matplotlib.patches
 import numpy as np
+from common import save_plot
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from captcha_model import data, evaluation, saliency
-from captcha_model.evaluation import wilson_interval
-from common import save_plot
+from captcha_model.data import preprocessing, rendering
+from captcha_model.reading import evaluation, saliency
+from captcha_model.reading.evaluation import wilson_interval
 
 SALIENCY_SEED = 7_300_000
 # Random boxes masked per character, and captchas per model in the picture.
@@ -82,8 +83,8 @@ def measure(bench):
         rng = np.random.default_rng(SALIENCY_SEED)
         drops = []
         for start in tqdm(range(0, count, 16), desc=f"saliency, {name}", unit="chunk"):
-            images, texts = data.draw_range(solver.config, SALIENCY_SEED, start, min(16, count - start))
-            inputs = data.preprocess(images, solver.config)
+            images, texts = rendering.draw_range(solver.config, SALIENCY_SEED, start, min(16, count - start))
+            inputs = preprocessing.preprocess(images, solver.config)
             explanations = saliency.explain_inputs(solver, inputs)
             drops.extend(saliency_drops(solver, inputs, explanations, rng))
             if start == 0:

@@ -19,13 +19,15 @@ import subprocess
 import sys
 import time
 
-from matplotlib.figure import Figure
 import numpy as np
-
-from common import (OUT as BENCH_OUT, ROOT, DdddOcrSolver, KerasSolver, accuracy_of, percent, run_alone, save_plot,
-                    speed_of)
-from captcha_model import evaluation, labelled, load_solver
 import provenance
+from common import OUT as BENCH_OUT
+from common import ROOT, DdddOcrSolver, KerasSolver, accuracy_of, percent, run_alone, save_plot, speed_of
+from matplotlib.figure import Figure
+
+from captcha_model import load_solver
+from captcha_model.data import labelled
+from captcha_model.reading import evaluation
 
 OUT = os.path.join(BENCH_OUT, "site")
 SUBSET_SEED = 0

@@ -10,11 +10,11 @@ import os
 import subprocess
 import sys
 
+import provenance
+from common import OUT, ROOT, KerasSolver, save_plot
 from matplotlib.figure import Figure
 
 from captcha_model import load_solver
-from common import OUT, ROOT, KerasSolver, save_plot
-import provenance
 
 TRAINING_SEED = 1000
 TUTORIAL = "tutorial (seed)"

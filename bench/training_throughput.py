@@ -14,7 +14,9 @@ import time
 
 import keras
 
-from captcha_model import data, distribute, model as model_lib, pipeline
+from captcha_model.data import rendering
+from captcha_model.networks import model as model_lib
+from captcha_model.training import distribute, pipeline
 
 SEED = 7_400_000
 GENERATION_SEED = 7_000_000
@@ -25,7 +27,7 @@ def measure_generation(bench):
     count, rates = 600 if bench.args.quick else 4000, {}
     for workers in (1, 2):
         started = time.perf_counter()
-        data.render_dataset(model_lib.default_config(), seed=GENERATION_SEED, count=count, workers=workers,
+        rendering.render_dataset(model_lib.default_config(), seed=GENERATION_SEED, count=count, workers=workers,
                             progress=False)
         rates[workers] = count / (time.perf_counter() - started)
     return rates, []
@@ -39,7 +41,7 @@ def generation_lines(rates):
 def render_rate(config, count):
     """Captchas rendered and preprocessed per second by one process."""
     started = time.perf_counter()
-    data.render_range(config, SEED, 0, count)
+    rendering.render_range(config, SEED, 0, count)
     return count / (time.perf_counter() - started)
 
 
@@ -78,7 +80,7 @@ def measure(bench):
     config = model_lib.default_config()
     targets = model_lib.TrainingTargets(config)
     workers = distribute.usable_cores()
-    pool = data.render_dataset(config, SEED, max(2048, 2 * steps * settings.batch_size), workers=workers,
+    pool = rendering.render_dataset(config, SEED, max(2048, 2 * steps * settings.batch_size), workers=workers,
                                progress=False)
     rates = {
         "pool": training_rate(config, settings, devices, pipeline.source(config, targets, SEED, pool=pool), steps),

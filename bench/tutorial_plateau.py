@@ -13,12 +13,13 @@ does and with the raw 0-255 pixels the tutorial fed it.
 import math
 import sys
 
-from common import run_alone  # first: it puts the project on the path and quiets TensorFlow's log
 import keras
 import numpy as np
 import tensorflow as tf
+from common import run_alone  # first: it puts the project on the path and quiets TensorFlow's log
 
-from captcha_model import data, model as model_lib
+from captcha_model.data import preprocessing, rendering
+from captcha_model.networks import model as model_lib
 
 SEED = 990_000  # a stream no training run or other bench section draws
 BATCH = 32  # the tutorial's batch
@@ -96,8 +97,8 @@ def losses_while_training(config, inputs, labels, optimizer, scale):
 def measure(bench):
     config = model_lib.default_config("seed")
     steps = bench.args.plateau_steps
-    inputs, texts = data.render_range(config, SEED, 0, steps * BATCH)
-    labels, _ = data.encode_batch(texts, config)
+    inputs, texts = rendering.render_range(config, SEED, 0, steps * BATCH)
+    labels, _ = preprocessing.encode_batch(texts, config)
     start = {f"{scale:.4g}": gradients_at_start(config, inputs[:64], labels[:64], scale) for scale in (1 / 255, 1.0)}
     print("Gradients at the start measured; training under each optimizer...", flush=True)
     training = {name: losses_while_training(config, inputs, labels, optimizer, scale)

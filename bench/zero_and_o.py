@@ -32,10 +32,16 @@ from captcha.image import DEFAULT_FONTS, ImageCaptcha  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from captcha_model import config as config_lib, data, decoding  # noqa: E402
-from captcha_model.data import _normalize_mode, _seeded_library  # noqa: E402
-from captcha_model.evaluation import wilson_interval  # noqa: E402
-from captcha_model.solver import load_solver  # noqa: E402
+from captcha_model import config as config_lib
+from captcha_model.data import (
+    preprocessing,  # noqa: E402
+    rendering,
+)
+from captcha_model.data.preprocessing import _normalize_mode
+from captcha_model.data.rendering import _seeded_library  # noqa: E402
+from captcha_model.reading import decoding
+from captcha_model.reading.evaluation import wilson_interval  # noqa: E402
+from captcha_model.reading.solver import load_solver  # noqa: E402
 
 FONT_SIZE = 56
 SEEDS = (1, 2, 3)
@@ -78,11 +84,11 @@ def draw_twins(config, count):
     """`count` pairs of captchas that differ only in one glyph: '0' in the first, 'O' in the second."""
     images, positions = [], []
     for index in range(count):
-        text, _ = data.sample_captcha(config, TWIN_SEED, index)
+        text, _ = rendering.sample_captcha(config, TWIN_SEED, index)
         position = index % len(text)
         for character in "0O":
             twin = text[:position] + character + text[position + 1:]
-            images.append(data.sample_captcha(config, TWIN_SEED, index, text=twin)[1])
+            images.append(rendering.sample_captcha(config, TWIN_SEED, index, text=twin)[1])
         positions.append(position)
     return images, positions
 
@@ -93,7 +99,7 @@ def twin_scores(solver, images, positions, length):
     NaN where the model read other than `length` characters, so the glyph cannot be located.
     """
     config = solver.config
-    outputs = solver.network.inference_model.predict(data.preprocess(images, config), batch_size=256, verbose=0)
+    outputs = solver.network.inference_model.predict(preprocessing.preprocess(images, config), batch_size=256, verbose=0)
     logits = np.asarray(outputs)
     zero, letter = config.charset.index("0"), config.charset.index("O")
     scores = np.full(len(images), np.nan)
@@ -185,7 +191,7 @@ def errors_by_glyph_size(solver, count):
     with recording_glyph_heights(drawn):
         for index in range(count):
             start = len(drawn)
-            text, image = data.sample_captcha(solver.config, GLYPH_SEED, index)
+            text, image = rendering.sample_captcha(solver.config, GLYPH_SEED, index)
             # The library also draws the spaces it sometimes puts between characters.
             cells.append([height for character, height in drawn[start:] if character != " "])
             texts.append(text)

@@ -13,11 +13,12 @@ load them), `captcha_model.saliency` (`explain`) and `captcha_model.export` (ONN
 """
 
 from captcha_model.config import ARCHITECTURES, CaptchaConfig
-from captcha_model.data import decode_indices, encode_text, preprocess, sample_captcha
-from captcha_model.decoding import Reading
-from captcha_model.evaluation import Report, evaluate_folder, evaluate_stream
+from captcha_model.data.preprocessing import decode_indices, encode_text, preprocess
+from captcha_model.data.rendering import sample_captcha
 from captcha_model.image_input import open_image
-from captcha_model.solver import Solver, load_solver
+from captcha_model.reading.decoding import Reading
+from captcha_model.reading.evaluation import Report, evaluate_folder, evaluate_stream
+from captcha_model.reading.solver import Solver, load_solver
 
 __all__ = [
     "ARCHITECTURES",

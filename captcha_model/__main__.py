@@ -11,10 +11,13 @@ import os
 import sys
 import tempfile
 
-from captcha_model import data, deploy as deploy_lib, evaluation, hub, runtime
 from captcha_model.config import CaptchaConfig, parse_size
+from captcha_model.data import rendering
 from captcha_model.environment import MODEL_VARIABLE, STRICT_VARIABLE
-from captcha_model.solver import BUNDLED_MODELS, load_solver, load_solver_with_fallback
+from captcha_model.publishing import deploy as deploy_lib
+from captcha_model.publishing import hub
+from captcha_model.reading import evaluation, runtime
+from captcha_model.reading.solver import BUNDLED_MODELS, load_solver, load_solver_with_fallback
 
 BUNDLED_NAMES = ", ".join(BUNDLED_MODELS)
 
@@ -95,7 +98,7 @@ def generate(args):
         writer = csv.writer(handle)
         writer.writerow(["file", "text"])
         for index in range(args.count):
-            text, image = data.sample_captcha(config, args.seed, index)
+            text, image = rendering.sample_captcha(config, args.seed, index)
             name = f"{index:0{digits}d}.png"
             image.save(os.path.join(args.out, name))
             writer.writerow([name, text])
@@ -104,7 +107,8 @@ def generate(args):
 
 
 def export(args):
-    exporter = runtime.optional_module("export")
+    with runtime.full_install_needed():
+        from captcha_model.publishing import export as exporter
     files, keras_solver = exporter.export(args.model, args.out_dir, args.format, args.quantize)
     print(f"Wrote {', '.join(os.path.basename(path) for path in files)} to {args.out_dir}")
     if args.check_count:
@@ -119,7 +123,9 @@ def push(args):
     model = BUNDLED_MODELS.get(args.model or "default", args.model)
     with tempfile.TemporaryDirectory() as scratch:
         if args.onnx:
-            runtime.optional_module("export").export(model, scratch)
+            with runtime.full_install_needed():
+                from captcha_model.publishing import export as exporter
+            exporter.export(model, scratch)
         commit = hub.push(model, args.repo, private=args.private, base_model=args.base_model,
                           onnx_folder=scratch if args.onnx else None)
     print(f"Pushed {model}{' and its ONNX export' if args.onnx else ''} to {commit.repo_url} "

@@ -35,6 +35,8 @@ class Architecture:
 
 ARCHITECTURES = {
     "seed": Architecture("seed", "heads", "the tutorial's VGG-style CNN with four softmax heads"),
+    "seed-bn": Architecture("seed-bn", "heads",
+                            "the tutorial's CNN with a BatchNorm after each convolution, as its author advises"),
     "default": Architecture("default", "ctc", "a compact BatchNorm CNN read with CTC"),
     "ctc": Architecture("ctc", "ctc", "the default CNN with a GRU over 22 columns, for 1-8 characters of any size"),
 }
@@ -204,3 +206,47 @@ def parse_config(text, path, name):
         return CaptchaConfig.from_json(text)
     except (TypeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path} holds a malformed {name} ({error}).") from None
+
+
+# The entries of a model file (and the files of a Hub repo or an ONNX export's folder) that
+# hold the referee's Keras network and its config.
+REFEREE_MODEL_ENTRY = "referee.keras"
+
+
+REFEREE_CONFIG_ENTRY = "referee_config.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class RefereeConfig:
+    """What a referee decides between and how it looks: saved beside its weights."""
+
+    # The two characters it tells apart; its logit is positive for the second.
+    characters: str = "0O"
+    # Width of the crop in network-input pixels: 24 for a 40x88 input, whose 11 columns are
+    # 8 pixels wide; twice that for an input twice as large (see CaptchaConfig.input_pooling).
+    crop_width: int = 24
+    # Channels of its three convolutional stages, and units of the dense layer after them:
+    # small enough that a model file with its referee stays within 2 MB.
+    widths: tuple = (32, 48, 64)
+    dense_units: int = 48
+    # Weight of the main network's margin in the sum that decides.
+    main_weight: float = 1.0
+
+    def __post_init__(self):
+        if len(self.characters) != 2 or self.characters[0] == self.characters[1]:
+            raise ValueError(f"A referee tells two different characters apart, e.g. '0O'; got {self.characters!r}.")
+        if self.crop_width < 8:
+            raise ValueError(f"crop_width must be at least 8 pixels, got {self.crop_width}.")
+        widths = tuple(int(width) for width in self.widths)
+        if len(widths) != 3 or min(widths) < 1:
+            raise ValueError(f"widths must be three positive channel counts, e.g. (32, 48, 64); got {widths}.")
+        object.__setattr__(self, "widths", widths)
+        if self.dense_units < 1:
+            raise ValueError(f"dense_units must be positive, got {self.dense_units}.")
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        return cls(**json.loads(text))

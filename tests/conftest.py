@@ -5,9 +5,9 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest  # noqa: E402
+from hub_server import TOKEN, HubServer, point_client_at  # noqa: E402
 
 from captcha_model import load_solver  # noqa: E402
-from hub_server import TOKEN, HubServer, point_client_at  # noqa: E402
 
 
 @pytest.fixture(scope="session")

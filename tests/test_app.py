@@ -16,15 +16,18 @@ import threading
 
 import httpx
 import pytest
+from app_server import serving, serving_program
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError, ValidationError
 from PIL import Image
 
 import app
-from app_server import serving, serving_program
-from captcha_model import (data, demo_actions, load_solver, page_text, saliency, served_models, solver as solver_lib,
-                           visitor_input)
-from captcha_model.evaluation import wilson_interval
+from captcha_app import demo_actions, page_text, served_models, visitor_input
+from captcha_model import load_solver
+from captcha_model.data import rendering
+from captcha_model.reading import saliency
+from captcha_model.reading import solver as solver_lib
+from captcha_model.reading.evaluation import wilson_interval
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -40,7 +43,7 @@ def client():
 
 def save_captcha(config, path, seed, file_format="PNG", convert=None):
     """Write the captcha of `seed` to `path`; returns its true text."""
-    text, image = data.sample_captcha(config, seed)
+    text, image = rendering.sample_captcha(config, seed)
     (convert(image) if convert else image).save(path, format=file_format)
     return text
 
@@ -85,12 +88,12 @@ def test_generate_draws_the_requested_text_and_reads_it(client, config):
         assert image.format == "PNG"
         assert image.size == (config.captcha_width, config.captcha_height)
         # The image served is exactly the one the training generator draws for this text and seed.
-        assert image.convert("RGB").tobytes() == data.sample_captcha(config, 8, text="7K2P")[1].tobytes()
+        assert image.convert("RGB").tobytes() == rendering.sample_captcha(config, 8, text="7K2P")[1].tobytes()
 
 
 def test_generate_without_text_draws_the_seeds_random_text(client, config):
     _, truth, reading, _, _ = client.predict("", 2, api_name="/generate")
-    assert truth == data.sample_captcha(config, 2)[0]
+    assert truth == rendering.sample_captcha(config, 2)[0]
     assert len(truth) == config.max_length and set(truth) <= set(config.charset)
     assert reading == truth
 
@@ -106,7 +109,7 @@ def test_generate_explains_invalid_text(client, text, message):
 
 def test_generate_draws_a_6_character_200x70_captcha_for_the_ctc_model(client, ctc_solver):
     image_path, truth, reading, verdict, confidences = client.predict("", 3, 6, "200x70", "ctc", api_name="/generate")
-    expected_text, expected_image = data.sample_captcha(ctc_solver.config.at(200, 70, 6), 3)
+    expected_text, expected_image = rendering.sample_captcha(ctc_solver.config.at(200, 70, 6), 3)
     assert truth == expected_text and len(truth) == 6
     with Image.open(image_path) as image:
         assert image.size == (200, 70)
@@ -123,7 +126,7 @@ def test_a_typed_text_sets_the_length_and_an_empty_size_is_the_models_own(client
     config = ctc_solver.config
     with Image.open(image_path) as image:
         assert image.size == (config.captcha_width, config.captcha_height)
-        expected = data.sample_captcha(config.at(config.captcha_width, config.captcha_height), 5, text=truth)[1]
+        expected = rendering.sample_captcha(config.at(config.captcha_width, config.captcha_height), 5, text=truth)[1]
         assert image.convert("RGB").tobytes() == expected.tobytes()
 
 
@@ -265,7 +268,7 @@ def test_an_evaluation_at_a_chosen_size_and_length(client, ctc_solver):
     assert report["source"] == "20 fresh 200x70 captchas of 6 characters (seed 2)"
     assert f"| Captchas | {report['source']} |" in summary
     # The captchas read are those of the stream at that size and length.
-    expected = data.draw_range(ctc_solver.config.at(200, 70, 6), 2, 0, 20)[1]
+    expected = rendering.draw_range(ctc_solver.config.at(200, 70, 6), 2, 0, 20)[1]
     assert report["failures"] and failures
     for failure in report["failures"]:
         assert failure["truth"] == expected[failure["index"]]

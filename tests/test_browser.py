@@ -9,10 +9,10 @@ import os
 import re
 
 import pytest
+from app_server import serving
 from playwright.sync_api import expect, sync_playwright
 
-from app_server import serving
-from captcha_model import data
+from captcha_model.data import rendering
 
 CHROMIUM = "/usr/bin/chromium"
 # This machine and CI have no network: Chromium must not try to reach its update and sync services.
@@ -110,7 +110,7 @@ def test_invalid_text_gets_a_clear_message(page, tmp_path):
 
 
 def test_upload_and_solve(page, tmp_path, config):
-    text, image = data.sample_captcha(config, seed=2)
+    text, image = rendering.sample_captcha(config, seed=2)
     path = tmp_path / "captcha.png"
     image.save(path)
     page.get_by_role("tab", name="Upload & solve").click()

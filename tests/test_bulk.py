@@ -4,10 +4,13 @@ import io
 
 import httpx
 import pytest
+from app_server import serving
 from PIL import Image
 
-from app_server import serving
-from captcha_model import bulk_api, data, image_input, solver as solver_lib
+from captcha_app import bulk_api
+from captcha_model import image_input
+from captcha_model.data import rendering
+from captcha_model.reading import solver as solver_lib
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
 
@@ -30,7 +33,7 @@ def post(url, files, **fields):
 
 
 def test_a_hundred_captchas_are_read_in_one_request(url, solver):
-    captchas = [data.sample_captcha(solver.config, 17, index) for index in range(100)]
+    captchas = [rendering.sample_captcha(solver.config, 17, index) for index in range(100)]
     answer = post(url, [(f"{index}.png", png(image)) for index, (_, image) in enumerate(captchas)])
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -45,7 +48,7 @@ def test_a_hundred_captchas_are_read_in_one_request(url, solver):
 
 
 def test_each_bad_file_gets_the_apps_own_message_and_the_others_are_read(url, solver):
-    text, image = data.sample_captcha(solver.config, 18)
+    text, image = rendering.sample_captcha(solver.config, 18)
     files = [
         ("good.png", png(image)),
         ("text.png", b"this is not an image"),
@@ -64,7 +67,7 @@ def test_each_bad_file_gets_the_apps_own_message_and_the_others_are_read(url, so
 
 def test_other_models_and_malformed_requests(url, solver):
     ctc = solver_lib.load_solver("ctc")
-    _, image = data.sample_captcha(ctc.config.at(160, 60, 5), 19)
+    _, image = rendering.sample_captcha(ctc.config.at(160, 60, 5), 19)
     body = post(url, [("a.png", png(image))], model="ctc").json()
     assert body["model"]["name"] == "ctc" and body["readings"][0]["text"] == ctc.solve([image])[0].text
     refused = post(url, [("a.png", png(image))], model="no-such-model")

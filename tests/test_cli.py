@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from captcha_model.__main__ import main
-from captcha_model.evaluation import wilson_interval
+from captcha_model.reading.evaluation import wilson_interval
 
 
 def read_labels(folder):

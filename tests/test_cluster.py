@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from captcha_model import model_file
+from captcha_model.networks import model_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--steps-per-epoch", "3", "--batch-size", "8", "--validation-size", "16", "--patience", "100",

@@ -10,9 +10,9 @@ few characters, variable lengths, and heads.
 import numpy as np
 import pytest
 
-from captcha_model import decoding
 from captcha_model.config import CaptchaConfig
-from captcha_model.solver import Solver
+from captcha_model.reading import decoding
+from captcha_model.reading.solver import Solver
 
 
 def reference_collapse(log_probabilities, path, blank):

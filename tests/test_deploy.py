@@ -12,8 +12,9 @@ import sys
 import yaml
 from huggingface_hub import HfApi, snapshot_download
 
-from captcha_model import deploy, environment
+from captcha_model import environment
 from captcha_model.__main__ import main
+from captcha_model.publishing import deploy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPACE = "tester/captcha-break"

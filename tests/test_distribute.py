@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from captcha_model import data, distribute, model as model_lib, model_file
+from captcha_model.data import preprocessing, rendering
+from captcha_model.networks import model as model_lib
+from captcha_model.networks import model_file
+from captcha_model.training import distribute
 
 
 def flags(**values):
@@ -55,8 +58,8 @@ def test_mixed_precision_trains_with_float32_logits_and_saves_a_float32_model(re
     network = model_lib.build_model(config)
     assert network.get_layer("stage1_1_conv").compute_dtype == "float16"
     assert network.output.dtype == "float32"
-    inputs, texts = data.render_range(config, seed=5, start=0, count=8)
-    targets = model_lib.TrainingTargets(config)(*data.encode_batch(texts, config))
+    inputs, texts = rendering.render_range(config, seed=5, start=0, count=8)
+    targets = model_lib.TrainingTargets(config)(*preprocessing.encode_batch(texts, config))
     model_lib.compile_model(network, config, keras.optimizers.Adam(1e-3))
     assert isinstance(network.optimizer, keras.optimizers.LossScaleOptimizer)
     history = network.fit(inputs, targets, batch_size=4, epochs=2, verbose=0)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from captcha_model import evaluation
+from captcha_model.reading import evaluation
 
 
 @pytest.mark.parametrize("first_only, second_only, p_value", [

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from captcha_model import evaluation, network_diagram
+from captcha_model.networks import diagram as network_diagram
+from captcha_model.reading import evaluation
 
 # Seeds of differently failing evaluations: captchas drawn smaller than the model's size.
 SEEDS = [31, 32, 33, 34, 35, 36]

@@ -13,16 +13,20 @@ import sys
 
 import numpy as np
 import pytest
+from hub_server import TOKEN, point_client_at
 from huggingface_hub import HfApi, ModelCard, constants, hf_hub_download
 from PIL import Image
 
-from captcha_model import CaptchaConfig, data, environment, evaluation, hub, load_solver, solver as solver_lib
+from captcha_model import CaptchaConfig, environment, load_solver
 from captcha_model.__main__ import main
 from captcha_model.config import read_config
-from captcha_model.model import build_model, default_config
-from captcha_model.model_file import save_model
-from captcha_model.solver import BUNDLED_MODEL
-from hub_server import TOKEN, point_client_at
+from captcha_model.data import rendering
+from captcha_model.networks.model import build_model, default_config
+from captcha_model.networks.model_file import save_model
+from captcha_model.publishing import hub
+from captcha_model.reading import evaluation, hub_download
+from captcha_model.reading import solver as solver_lib
+from captcha_model.reading.solver import BUNDLED_MODEL
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = "tester/captcha-solver"
@@ -51,12 +55,12 @@ def models(tmp_path_factory):
 @pytest.fixture(scope="module")
 def captcha_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("captcha") / "captcha.png"
-    data.sample_captcha(default_config(), seed=11, index=0)[1].save(path)
+    rendering.sample_captcha(default_config(), seed=11, index=0)[1].save(path)
     return path
 
 
 def predictions(solver):
-    inputs, _ = data.render_range(solver.config, seed=7, start=0, count=4)
+    inputs, _ = rendering.render_range(solver.config, seed=7, start=0, count=4)
     return solver.model.predict_on_batch(inputs)
 
 
@@ -273,13 +277,13 @@ def test_train_py_pushes_the_model_it_trained(hub_server, tmp_path):
     ("owner/name@refs/pr/3", ("owner/name", "refs/pr/3")),
 ])
 def test_model_sources_name_a_repo_and_maybe_a_revision(text, expected):
-    assert hub.parse_model_source(text) == expected
+    assert hub_download.parse_model_source(text) == expected
 
 
 @pytest.mark.parametrize("text", ["name", "runs/model.keras", "/abs/path", "a/b/c", "owner/name@", "owner/na--me"])
 def test_other_model_sources_are_refused_with_what_is_accepted(text):
     with pytest.raises(ValueError, match="OWNER/NAME|not a valid Hub repo id"):
-        hub.parse_model_source(text)
+        hub_download.parse_model_source(text)
 
 
 def test_a_model_with_a_referee_keeps_it_through_the_hub(hub_server):
@@ -287,5 +291,5 @@ def test_a_model_with_a_referee_keeps_it_through_the_hub(hub_server):
     pulled, bundled = load_solver(REPO), load_solver()
     assert pulled.referee is not None
     assert pulled.referee.referee_config == bundled.referee.referee_config
-    inputs, _ = data.render_range(bundled.config, 7, 0, 32, data.Emphasis("0O"))
+    inputs, _ = rendering.render_range(bundled.config, 7, 0, 32, rendering.Emphasis("0O"))
     assert pulled.solve_inputs(inputs) == bundled.solve_inputs(inputs)

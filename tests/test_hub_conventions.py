@@ -16,10 +16,13 @@ import numpy as np
 import pytest
 from huggingface_hub import HfApi, ModelCard
 
-from captcha_model import data, environment, hub, load_solver, solver as solver_lib
-from captcha_model.model import build_model, default_config
-from captcha_model.model_file import save_model
-from captcha_model.solver import BUNDLED_MODEL
+from captcha_model import environment, load_solver
+from captcha_model.data import rendering
+from captcha_model.networks.model import build_model, default_config
+from captcha_model.networks.model_file import save_model
+from captcha_model.publishing import hub
+from captcha_model.reading import solver as solver_lib
+from captcha_model.reading.solver import BUNDLED_MODEL
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = "tester/captcha-solver"
@@ -42,13 +45,13 @@ def write_metrics(model_path, init_from):
 def test_the_hubs_keras_snippet_loads_a_pushed_model_and_its_card_reads_a_captcha(hub_server, tmp_path, monkeypatch):
     hub.push(BUNDLED_MODEL, REPO)
     bundled = load_solver()
-    inputs, _ = data.render_range(bundled.config, 5, 0, 8)
+    inputs, _ = rendering.render_range(bundled.config, 5, 0, 8)
     network = keras.saving.load_model(f"hf://{REPO}")
     np.testing.assert_array_equal(network.predict_on_batch(inputs), bundled.model.predict_on_batch(inputs))
     # The card's own example, run as a visitor would copy it, reads a captcha right.
     card = ModelCard.load(REPO).text
     snippet = re.search(r"## With Keras alone.*?```python\n(.*?)```", card, re.S).group(1)
-    truth, image = data.sample_captcha(bundled.config, 21)
+    truth, image = rendering.sample_captcha(bundled.config, 21)
     assert bundled.solve([image])[0].text == truth
     image.save(tmp_path / "captcha.png")
     monkeypatch.chdir(tmp_path)
@@ -69,7 +72,7 @@ def test_a_repo_pushed_the_old_way_still_loads_and_a_new_push_replaces_it(hub_se
     api.upload_file(path_or_fileobj=load_solver().config.to_json().encode(), path_in_repo="config.json", repo_id=REPO)
     old = load_solver(REPO)
     assert old.referee is not None and old.revision == api.model_info(REPO).sha
-    inputs, _ = data.render_range(old.config, 5, 0, 8)
+    inputs, _ = rendering.render_range(old.config, 5, 0, 8)
     assert old.solve_inputs(inputs) == load_solver().solve_inputs(inputs)
     # A push of a model without a referee leaves nothing of the old one behind.
     hub.push(BUNDLED_MODEL, REPO)
@@ -77,7 +80,7 @@ def test_a_repo_pushed_the_old_way_still_loads_and_a_new_push_replaces_it(hub_se
     assert not {"model.keras", "referee.keras", "referee_config.json"} & set(api.list_repo_files(REPO))
     new = load_solver(REPO)
     assert new.referee is None
-    inputs, _ = data.render_range(new.config, 5, 0, 8)
+    inputs, _ = rendering.render_range(new.config, 5, 0, 8)
     np.testing.assert_array_equal(new.model.predict_on_batch(inputs), load_solver(untrained).model.predict_on_batch(inputs))
 
 

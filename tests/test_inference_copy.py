@@ -4,7 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from captcha_model import adjudication, inference_copy, model as model_lib, referee
+from captcha_model.config import RefereeConfig
+from captcha_model.networks import inference_copy, referee
+from captcha_model.networks import model as model_lib
 
 
 def trained_looking(network):
@@ -27,7 +29,7 @@ def layer_types(network):
 def test_the_copy_computes_the_same_outputs(architecture):
     if architecture == "referee":
         # A referee of a pooled model, whose stem convolution reads the glyph at full resolution.
-        network = referee.build_referee(model_lib.default_config(input_pooling=2), adjudication.RefereeConfig())
+        network = referee.build_referee(model_lib.default_config(input_pooling=2), RefereeConfig())
     else:
         network = model_lib.build_model(model_lib.default_config(architecture))
     network = trained_looking(network)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_model.labelled import describe_skipped, label_from_name, read_labelled
+from captcha_model.data.labelled import describe_skipped, label_from_name, read_labelled
 
 SITE_A_TRAIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared",
                             "datasets", "site-a", "train")

@@ -10,12 +10,12 @@ import io
 
 import httpx
 import pytest
+from app_server import serving
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 import app
-from app_server import serving
-from captcha_model import data
+from captcha_model.data import rendering
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
 
@@ -54,7 +54,7 @@ async def call_tools(url, calls):
 
 
 def test_an_agent_solves_a_captcha_and_evaluates_the_model_through_mcp(url, solver):
-    truth, image = data.sample_captcha(solver.config, 5)
+    truth, image = rendering.sample_captcha(solver.config, 5)
     assert solver.solve([image])[0].text == truth
     uploaded = httpx.post(f"{url}gradio_api/upload", files={"files": ("captcha.png", io.BytesIO(
         base64.b64decode(data_uri(image).split(",")[1])), "image/png")}, timeout=30).json()[0]

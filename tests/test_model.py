@@ -8,8 +8,10 @@ import keras
 import numpy as np
 import pytest
 
-from captcha_model import decoding, model as model_lib, model_file, network_diagram
 from captcha_model.config import CaptchaConfig, parse_size
+from captcha_model.networks import diagram, model_file
+from captcha_model.networks import model as model_lib
+from captcha_model.reading import decoding
 
 
 def test_seed_architecture_matches_the_tutorial():
@@ -310,7 +312,7 @@ def test_sizes_are_parsed_or_refused_with_an_example(text):
 
 def test_network_diagram_puts_branches_and_heads_side_by_side():
     def names(network):
-        return [sorted(box[0].name for box in row) for row in network_diagram._network_rows(network)]
+        return [sorted(box[0].name for box in row) for row in diagram._network_rows(network)]
 
     assert names(model_lib.build_model(model_lib.default_config("seed")))[-1] == ["c1", "c2", "c3", "c4"]
     # Two branches that meet again: they share rows, and the join sits below the longer one.
@@ -323,8 +325,8 @@ def test_network_diagram_puts_branches_and_heads_side_by_side():
     branching = keras.Model(inputs, keras.layers.Flatten(name="flat")(joined))
     assert names(branching) == [["image"], ["left", "right_1"], ["right_2"], ["join"], ["flat"]]
     # A BatchNorm and ReLU are drawn inside the box of the convolution they follow.
-    assert ["right_1", "right_bn"] in [[layer.name for layer in box] for box in network_diagram._network_rows(branching)[1]]
+    assert ["right_1", "right_bn"] in [[layer.name for layer in box] for box in diagram._network_rows(branching)[1]]
     network = model_lib.build_model(model_lib.default_config())
-    assert [len(box) for box in network_diagram._network_rows(network)[1]] == [3]
-    assert "default network" in network_diagram.plot_network(network).axes[0].get_title()
-    assert "functional" in network_diagram.plot_network(branching).axes[0].get_title()
+    assert [len(box) for box in diagram._network_rows(network)[1]] == [3]
+    assert "default network" in diagram.plot_network(network).axes[0].get_title()
+    assert "functional" in diagram.plot_network(branching).axes[0].get_title()

@@ -14,12 +14,19 @@ import httpx
 import numpy as np
 import onnx
 import pytest
+from app_server import serving_program
 from gradio_client import Client, handle_file
 
-from app_server import serving_program
-from captcha_model import data, hub, load_solver, model as model_lib, model_file, referee as referee_lib, runtime
+from captcha_model import load_solver
 from captcha_model.__main__ import main
-from captcha_model.solver import BUNDLED_MODELS, SMALLEST_CHUNK
+from captcha_model.config import RefereeConfig
+from captcha_model.data import rendering
+from captcha_model.networks import model as model_lib
+from captcha_model.networks import model_file
+from captcha_model.networks import referee as referee_lib
+from captcha_model.publishing import hub
+from captcha_model.reading import runtime
+from captcha_model.reading.solver import BUNDLED_MODELS, SMALLEST_CHUNK
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WITHOUT_TENSORFLOW = [sys.executable, os.path.join(ROOT, "tests", "without_tensorflow.py")]
@@ -35,7 +42,7 @@ def tiny_model(tmp_path, architecture, with_referee=False):
     path = tmp_path / f"{architecture}.keras"
     model_file.save_model(model_lib.build_model(config), config, path)
     if with_referee:
-        referee_config = referee_lib.RefereeConfig(widths=(4, 8, 8), main_weight=0.7)
+        referee_config = RefereeConfig(widths=(4, 8, 8), main_weight=0.7)
         referee_lib.attach(path, referee_lib.build_referee(config, referee_config), referee_config)
     return path
 
@@ -72,7 +79,7 @@ def test_each_architecture_exports_and_reads_as_keras_does(tmp_path, architectur
     assert onnx_solver.model is None and onnx_solver.config == keras_solver.config
     assert onnx_solver.network.parameters == keras_solver.network.parameters
     assert (onnx_solver.referee is not None) == (architecture == "default")
-    inputs, _ = data.render_range(keras_solver.config, 31, 0, 24, data.Emphasis("0O"))
+    inputs, _ = rendering.render_range(keras_solver.config, 31, 0, 24, rendering.Emphasis("0O"))
     assert_same_readings(keras_solver, onnx_solver, inputs)
     assert "ONNX Runtime" in onnx_solver.describe()
 
@@ -82,7 +89,7 @@ def test_the_bundled_exports_read_as_the_bundled_models_do(name):
     keras_solver, onnx_solver = load_solver(name), load_solver(name, runtime="onnx")
     assert onnx_solver.referee.referee_config == keras_solver.referee.referee_config
     # Captchas rich in 0 and O, so that the referees decide many glyphs.
-    inputs, _ = data.render_range(keras_solver.config, 616161, 0, 64, data.Emphasis("0O"))
+    inputs, _ = rendering.render_range(keras_solver.config, 616161, 0, 64, rendering.Emphasis("0O"))
     assert_same_readings(keras_solver, onnx_solver, inputs)
 
 
@@ -90,13 +97,13 @@ def test_a_quantized_export_has_int8_networks_a_third_the_size(tmp_path):
     config = model_lib.default_config()
     path = tmp_path / "full.keras"
     model_file.save_model(model_lib.build_model(config), config, path)
-    referee_config = referee_lib.RefereeConfig()
+    referee_config = RefereeConfig()
     referee_lib.attach(path, referee_lib.build_referee(config, referee_config), referee_config)
     float_folder, int8_folder = export(path, tmp_path / "float"), export(path, tmp_path / "int8", "--quantize")
     for name in (runtime.ONNX_MODEL_FILE, runtime.ONNX_REFEREE_FILE):
         assert os.path.getsize(int8_folder / name) < os.path.getsize(float_folder / name) / 3
         assert "QuantizeLinear" in {node.op_type for node in onnx.load(int8_folder / name).graph.node}
-    readings = load_solver(int8_folder).solve([data.sample_captcha(config, 3)[1]])
+    readings = load_solver(int8_folder).solve([rendering.sample_captcha(config, 3)[1]])
     assert len(readings) == 1 and len(readings[0].character_confidences) == len(readings[0].text)
 
 
@@ -104,7 +111,7 @@ def test_a_batch_is_read_in_one_thread_lanes_side_by_side_as_one_image_at_a_time
     solver = load_solver(runtime="onnx")
     # Three lanes whatever the machine's cores: 100 captchas make three chunks.
     monkeypatch.setattr(solver.network, "lanes", 3)
-    images = data.draw_range(solver.config, 616162, 0, 100, data.Emphasis("0O"))[0]
+    images = rendering.draw_range(solver.config, 616162, 0, 100, rendering.Emphasis("0O"))[0]
     solver.solve(images[: 2 * SMALLEST_CHUNK - 1])
     assert "_one_thread_copy" not in solver.__dict__  # too few to share out: read whole, on all cores
     side_by_side = solver.solve(images)
@@ -167,7 +174,7 @@ def test_onnx_runtime_refuses_a_keras_file_and_a_missing_export(tmp_path, capsys
 
 def test_the_cli_solves_with_either_runtime(tmp_path, capsys, config):
     path = tmp_path / "captcha.png"
-    text, image = data.sample_captcha(config, 12)
+    text, image = rendering.sample_captcha(config, 12)
     image.save(path)
     for arguments in (["--runtime", "onnx"], ["--runtime", "keras"], ["--model", os.path.dirname(BUNDLED_MODELS["default"]) + "/model.onnx"]):
         assert main(["solve", str(path), *arguments]) == 0
@@ -182,7 +189,7 @@ def run_without_tensorflow(*arguments, **options):
 def test_the_light_install_solves_on_onnx_runtime_and_says_so(tmp_path, config):
     paths, texts = [], []
     for seed in (21, 22):
-        text, image = data.sample_captcha(config, seed)
+        text, image = rendering.sample_captcha(config, seed)
         paths.append(str(tmp_path / f"{seed}.png"))
         image.save(paths[-1])
         texts.append(text)
@@ -202,7 +209,7 @@ def test_the_app_serves_without_tensorflow(tmp_path, config):
         assert any("runs on ONNX Runtime" in str(component["props"].get("value")) for component in page["components"])
         client = Client(url, verbose=False)
         path = tmp_path / "captcha.png"
-        text, image = data.sample_captcha(config, 23)
+        text, image = rendering.sample_captcha(config, 23)
         image.save(path)
         assert client.predict(handle_file(str(path)), api_name="/solve")[0] == text
         # Saliency needs TensorFlow's gradients: no maps, and no error either.
@@ -217,7 +224,7 @@ def test_a_hub_repo_with_the_onnx_export_is_pulled_and_read_without_tensorflow(h
     assert {"model.weights.h5", "captcha_config.json", "model.onnx", "referee.onnx", "referee_config.json"} <= set(files)
     assert b"(the ONNX export, which reads captchas without TensorFlow)" in files["README.md"]
     path = tmp_path / "captcha.png"
-    text, image = data.sample_captcha(config, 24)
+    text, image = rendering.sample_captcha(config, 24)
     image.save(path)
     result = run_without_tensorflow("-m", "captcha_model", "solve", str(path), "--model", REPO)
     assert result.returncode == 0, result.stderr

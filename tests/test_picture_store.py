@@ -6,7 +6,7 @@ import time
 import pytest
 from PIL import Image
 
-from captcha_model.picture_store import PictureStore
+from captcha_app.picture_store import PictureStore
 
 
 def picture(shade, size=64):

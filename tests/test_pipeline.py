@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from captcha_model import data, pipeline
 from captcha_model.config import CaptchaConfig
+from captcha_model.data import preprocessing, rendering
+from captcha_model.training import pipeline
 
 CONFIG = CaptchaConfig()
 
@@ -31,7 +32,7 @@ def test_the_pool_is_visited_once_per_pass_in_a_new_order_each_time():
     assert passes[0].tolist() != passes[1].tolist()
     # Each captcha keeps its own label.
     inputs, labels = stream[0]
-    assert [data.decode_indices(row, CONFIG) for row in labels] == [pool[1][value] for value in inputs.ravel()]
+    assert [preprocessing.decode_indices(row, CONFIG) for row in labels] == [pool[1][value] for value in inputs.ravel()]
     # The order is the seed's: the same again, another with another seed.
     again = batches(pipeline.pool_dataset(CONFIG, pool, labels_only, pipeline.Slices(5), seed=1), 1)
     other = batches(pipeline.pool_dataset(CONFIG, pool, labels_only, pipeline.Slices(5), seed=2), 1)
@@ -63,16 +64,16 @@ def test_a_batch_that_does_not_split_over_the_devices_is_refused():
 
 
 def test_live_batches_render_the_seeded_stream_in_two_processes():
-    emphasis = data.Emphasis("0O")
+    emphasis = rendering.Emphasis("0O")
     slices = pipeline.Slices(4, 2, 1)
     dataset = pipeline.live_dataset(CONFIG, labels_only, slices, seed=9, start_batch=1, workers=2, emphasis=emphasis)
     stream = batches(dataset, 3)
     for element, (inputs, labels) in enumerate(stream):
         # Element 0 of a pipeline starting at batch 1 is batch 1's second slice: captchas 6 and 7.
         start = (1 + element) * 4 + 2
-        expected, texts = data.render_range(CONFIG, seed=9, start=start, count=2, emphasis=emphasis)
+        expected, texts = rendering.render_range(CONFIG, seed=9, start=start, count=2, emphasis=emphasis)
         assert np.array_equal(inputs, expected)
-        assert [data.decode_indices(row, CONFIG) for row in labels] == texts
+        assert [preprocessing.decode_indices(row, CONFIG) for row in labels] == texts
 
 
 def test_a_single_device_gets_a_plain_dataset_of_whole_batches():

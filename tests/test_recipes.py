@@ -10,7 +10,9 @@ import time
 import pytest
 
 import train
-from captcha_model import load_solver, recipes
+from captcha_model import load_solver
+from captcha_model.data import seeds
+from captcha_model.training import recipes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL_NETWORK = {"steps-per-epoch": 2, "batch-size": 8, "validation-size": 16, "test-size": 0, "patience": 100,
@@ -118,9 +120,9 @@ def test_a_malformed_recipe_is_refused_with_what_is_expected(tmp_path, stages, m
 def test_a_bundled_models_seeds_are_those_of_its_recipe(name):
     metrics = json.loads(open(os.path.join(ROOT, "captcha_model", "bundled", name, "metrics.json")).read())
     recipe = recipes.load(name)
-    assert recipes.stage_seeds(metrics) == sorted(stage["flags"]["seed"] for stage in recipe["stages"])
+    assert seeds.stage_seeds(metrics) == sorted(stage["flags"]["seed"] for stage in recipe["stages"])
     # The last stage's own record agrees with the lineage.
-    assert metrics["args"]["seed"] in recipes.stage_seeds(metrics)
+    assert metrics["args"]["seed"] in seeds.stage_seeds(metrics)
     assert metrics["lineage"]["recipe_file"] == f"recipes/{name}.json"
 
 
@@ -136,9 +138,9 @@ def test_every_training_stage_of_a_recipe_trains_all_its_epochs(name):
 
 def test_seeds_of_a_model_of_one_run_come_from_its_run_and_its_referee():
     metrics = {"args": {"seed": 40}, "referee": {"args": {"seed": 41}}}
-    assert recipes.stage_seeds(metrics) == [40, 41]
-    assert recipes.seeds_drawn(metrics) == [40, 41, 1_000_040, 1_000_041, 2_000_040, 2_000_041]
-    assert recipes.seeds_drawn({}) == []
+    assert seeds.stage_seeds(metrics) == [40, 41]
+    assert seeds.seeds_drawn(metrics) == [40, 41, 1_000_040, 1_000_041, 2_000_040, 2_000_041]
+    assert seeds.seeds_drawn({}) == []
 
 
 def test_a_resumed_lineage_names_its_recipe_relative_to_the_project(tmp_path):

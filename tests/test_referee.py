@@ -9,9 +9,14 @@ import keras
 import numpy as np
 import pytest
 
-import train_referee
-from captcha_model import (adjudication, data, decoding, load_solver, model as model_lib, model_file, recipes,
-                           referee as referee_lib)
+from captcha_model import load_solver
+from captcha_model.config import REFEREE_CONFIG_ENTRY, REFEREE_MODEL_ENTRY, RefereeConfig
+from captcha_model.data import preprocessing, rendering, seeds
+from captcha_model.networks import model as model_lib
+from captcha_model.networks import model_file
+from captcha_model.networks import referee as referee_lib
+from captcha_model.reading import adjudication, decoding, keras_runtime
+from captcha_model.training import referee_stage
 
 
 @pytest.fixture
@@ -34,12 +39,12 @@ def constant_referee(config, referee_config, logit):
 @pytest.mark.parametrize("characters", ["0", "00", "0OQ"])
 def test_a_referee_needs_two_different_characters(characters):
     with pytest.raises(ValueError, match="two different characters"):
-        referee_lib.RefereeConfig(characters=characters)
+        RefereeConfig(characters=characters)
 
 
 def test_referee_config_round_trips_through_json():
-    referee_config = referee_lib.RefereeConfig(characters="5S", crop_width=20, widths=[8, 16, 32], main_weight=1.3)
-    assert referee_lib.RefereeConfig.from_json(referee_config.to_json()) == referee_config
+    referee_config = RefereeConfig(characters="5S", crop_width=20, widths=[8, 16, 32], main_weight=1.3)
+    assert RefereeConfig.from_json(referee_config.to_json()) == referee_config
 
 
 def test_column_centres_and_crops_know_their_pixels():
@@ -71,7 +76,7 @@ def test_fit_main_weight_finds_the_weight_that_decides_best():
     labels = np.array([1.0, 1.0, 0.0, 0.0])
     referee_logits = np.array([-1.0, 2.0, 0.5, -2.0])
     margins = np.array([3.0, 1.0, -3.0, -1.0])
-    weight, accuracy = referee_lib.fit_main_weight(referee_logits, margins, labels, weights=np.array([0.0, 0.5, 1.0]))
+    weight, accuracy = referee_stage.fit_main_weight(referee_logits, margins, labels, weights=np.array([0.0, 0.5, 1.0]))
     # Weight 0 gets 2 of 4 right; 0.5 gets all four: -1 + 1.5 > 0 and 0.5 - 1.5 < 0.
     assert (weight, accuracy) == (0.5, 1.0)
 
@@ -91,7 +96,7 @@ def test_adjudicate_lets_the_stronger_opinion_decide(solver):
     inputs = np.full((1, config.input_height, config.input_width, 1), 255, dtype=np.uint8)
 
     def read(logit, main_weight):
-        referee_config = referee_lib.RefereeConfig(main_weight=main_weight)
+        referee_config = RefereeConfig(main_weight=main_weight)
         referee = referee_lib.Referee(model_lib.KerasNetwork(constant_referee(config, referee_config, logit)), config, referee_config)
         return referee.adjudicate(inputs, outputs, characters).per_image()[0]
 
@@ -108,8 +113,8 @@ def test_adjudicate_lets_the_stronger_opinion_decide(solver):
 
 def test_attach_puts_the_referee_inside_the_model_file_and_load_gets_it_back(small_model, tmp_path):
     path, config = small_model
-    assert referee_lib.load_referee(path, config) is None
-    referee_config = referee_lib.RefereeConfig(widths=(4, 8, 8), main_weight=0.7)
+    assert keras_runtime.load_referee(path, config) is None
+    referee_config = RefereeConfig(widths=(4, 8, 8), main_weight=0.7)
     referee = referee_lib.build_referee(config, referee_config)
     # A trained referee has an optimizer, whose state the model file does not need.
     referee.compile(keras.optimizers.Adam(), keras.losses.BinaryCrossentropy(from_logits=True))
@@ -118,11 +123,11 @@ def test_attach_puts_the_referee_inside_the_model_file_and_load_gets_it_back(sma
     combined = tmp_path / "with-referee.keras"
     referee_lib.attach(path, referee, referee_config, combined)
     with zipfile.ZipFile(combined) as archive:
-        assert {referee_lib.MODEL_ENTRY, referee_lib.CONFIG_ENTRY} <= set(archive.namelist())
+        assert {REFEREE_MODEL_ENTRY, REFEREE_CONFIG_ENTRY} <= set(archive.namelist())
         assert {item.compress_type for item in archive.infolist()} == {zipfile.ZIP_DEFLATED}
-    loaded = referee_lib.load_referee(combined, config)
+    loaded = keras_runtime.load_referee(combined, config)
     assert loaded.referee_config == referee_config
-    with zipfile.ZipFile(combined) as archive, zipfile.ZipFile(io.BytesIO(archive.read(referee_lib.MODEL_ENTRY))) as inner:
+    with zipfile.ZipFile(combined) as archive, zipfile.ZipFile(io.BytesIO(archive.read(REFEREE_MODEL_ENTRY))) as inner:
         assert b"optimizer" not in inner.read("model.weights.h5")
     np.testing.assert_allclose(loaded.network.model.predict_on_batch(crops), referee.predict_on_batch(crops), atol=1e-6)
     np.testing.assert_allclose(loaded.network(crops), referee.predict_on_batch(crops),
@@ -135,52 +140,52 @@ def test_attach_puts_the_referee_inside_the_model_file_and_load_gets_it_back(sma
     # Attaching again replaces the referee rather than adding a second one.
     referee_lib.attach(combined, referee, referee_config)
     with zipfile.ZipFile(combined) as archive:
-        assert archive.namelist().count(referee_lib.MODEL_ENTRY) == 1
+        assert archive.namelist().count(REFEREE_MODEL_ENTRY) == 1
 
 
 def test_a_referee_of_a_pooled_model_reads_its_crops_at_full_resolution(tmp_path):
     config = model_lib.default_config("default", trunk_widths=(4, 4, 8, 8)).pooled(2)
     path = tmp_path / "pooled.keras"
     model_file.save_model(model_lib.build_model(config), config, path)
-    referee_config = referee_lib.RefereeConfig(crop_width=48, widths=(4, 8, 8))
+    referee_config = RefereeConfig(crop_width=48, widths=(4, 8, 8))
     referee = referee_lib.build_referee(config, referee_config)
     # One convolution at the input's resolution, then the stages at the trunk's.
     assert referee.get_layer("stem_conv").output.shape[1:3] == (80, 48)
     assert referee.get_layer("stage1_1_conv").output.shape[1:3] == (40, 24)
     referee_lib.attach(path, referee, referee_config)
     crops = np.random.default_rng(1).integers(0, 256, (3, 80, 48, 1), dtype=np.uint8)
-    loaded = referee_lib.load_referee(path, config)
+    loaded = keras_runtime.load_referee(path, config)
     np.testing.assert_allclose(loaded.network.model.predict_on_batch(crops), referee.predict_on_batch(crops), atol=1e-6)
 
 
 def test_a_referee_that_does_not_fit_its_model_is_refused(small_model, tmp_path):
     path, config = small_model
-    narrow = referee_lib.build_referee(config, referee_lib.RefereeConfig(crop_width=16))
-    referee_lib.attach(path, narrow, referee_lib.RefereeConfig(crop_width=24))
+    narrow = referee_lib.build_referee(config, RefereeConfig(crop_width=16))
+    referee_lib.attach(path, narrow, RefereeConfig(crop_width=24))
     with pytest.raises(ValueError, match="the referee reads"):
-        referee_lib.load_referee(path, config)
+        keras_runtime.load_referee(path, config)
 
 
 def test_glyph_examples_crop_each_zero_and_letter_o_where_the_model_reads_it(solver):
-    referee_config = referee_lib.RefereeConfig()
+    referee_config = RefereeConfig()
     texts = ["0O12", "ABCD", "O0O0"]
-    images = [data.sample_captcha(solver.config, seed=616161, index=index, text=text)[1]
+    images = [rendering.sample_captcha(solver.config, seed=616161, index=index, text=text)[1]
               for index, text in enumerate(texts)]
-    inputs = data.preprocess(images, solver.config)
-    crops, labels, margins = referee_lib.glyph_examples(
+    inputs = preprocessing.preprocess(images, solver.config)
+    crops, labels, margins = referee_stage.glyph_examples(
         solver.network.inference_model, solver.config, referee_config, inputs, texts)
     np.testing.assert_array_equal(labels, [0, 1, 1, 0, 1, 0])
     assert crops.shape == (6, solver.config.input_height, referee_config.crop_width, 1)
     # The bundled model's own opinion points the right way for these.
     assert np.mean((margins > 0) == (labels > 0.5)) >= 5 / 6
     with pytest.raises(ValueError, match="examples of both"):
-        referee_lib.glyph_examples(solver.network.inference_model, solver.config, referee_config, inputs[1:2], texts[1:2])
+        referee_stage.glyph_examples(solver.network.inference_model, solver.config, referee_config, inputs[1:2], texts[1:2])
 
 
 def test_train_referee_writes_a_model_whose_solver_uses_it(small_model, tmp_path):
     path, _ = small_model
     output = tmp_path / "run"
-    final = train_referee.main([
+    final = referee_stage.main([
         "--model", str(path), "--train-size", "300", "--validation-size", "100", "--test-size", "50",
         "--epochs", "1", "--output", str(output), "--cache-dir", str(tmp_path / "cache"), "--workers", "1",
     ])
@@ -195,11 +200,11 @@ def test_train_referee_writes_a_model_whose_solver_uses_it(small_model, tmp_path
     # Started from that referee and trained for no epoch, a run only refits the weight of the model's opinion.
     flags = ["--model", str(path), "--init-from", str(final), "--train-size", "300", "--validation-size", "100",
              "--test-size", "20", "--cache-dir", str(tmp_path / "cache"), "--workers", "1"]
-    refitted = load_solver(train_referee.main([*flags, "--epochs", "0", "--output", str(tmp_path / "refit")]))
+    refitted = load_solver(referee_stage.main([*flags, "--epochs", "0", "--output", str(tmp_path / "refit")]))
     for kept, started in zip(refitted.referee.network.model.get_weights(), solver.referee.network.model.get_weights()):
         np.testing.assert_array_equal(kept, started)
     with pytest.raises(ValueError, match="differs from this one in crop_width"):
-        train_referee.main([*flags, "--crop-width", "16", "--output", str(tmp_path / "narrow")])
+        referee_stage.main([*flags, "--crop-width", "16", "--output", str(tmp_path / "narrow")])
 
 
 def test_a_killed_referee_run_carries_on_from_its_last_epoch(small_model, tmp_path, monkeypatch):
@@ -218,10 +223,10 @@ def test_a_killed_referee_run_carries_on_from_its_last_epoch(small_model, tmp_pa
 
     monkeypatch.setattr(keras.callbacks, "BackupAndRestore", KilledAfterFirstEpoch)
     with pytest.raises(Killed):
-        train_referee.main(flags)
+        referee_stage.main(flags)
     assert os.path.isdir(tmp_path / "run" / "backup")
     monkeypatch.undo()
-    train_referee.main(flags)
+    referee_stage.main(flags)
     with open(tmp_path / "run" / "metrics.json") as handle:
         history = json.load(handle)["referee"]["history"]
     # Only the second epoch ran after the restart.
@@ -231,16 +236,16 @@ def test_a_killed_referee_run_carries_on_from_its_last_epoch(small_model, tmp_pa
 def test_a_referee_needs_a_ctc_model(tmp_path):
     config = model_lib.default_config("seed")
     with pytest.raises(ValueError, match="CTC"):
-        referee_lib.glyph_examples(keras.Sequential(), config, referee_lib.RefereeConfig(), np.zeros((1, 1)), ["0"])
+        referee_stage.glyph_examples(keras.Sequential(), config, RefereeConfig(), np.zeros((1, 1)), ["0"])
 
 
 
 def test_the_bundled_referee_tells_zero_from_letter_o_better_than_the_network_alone(solver):
     assert solver.referee is not None
     referee_config = solver.referee.referee_config
-    assert 626262 not in recipes.seeds_drawn(solver.metrics)
-    inputs, texts = data.render_range(solver.config, 626262, 0, 1000, data.Emphasis("0O"))
-    crops, labels, margins = referee_lib.glyph_examples(
+    assert 626262 not in seeds.seeds_drawn(solver.metrics)
+    inputs, texts = rendering.render_range(solver.config, 626262, 0, 1000, rendering.Emphasis("0O"))
+    crops, labels, margins = referee_stage.glyph_examples(
         solver.network.inference_model, solver.config, referee_config, inputs, texts)
     logits = solver.referee.network.inference_model.predict(crops, verbose=0)[:, 0]
     alone = np.mean((margins > 0) == (labels > 0.5))
@@ -253,4 +258,4 @@ def test_the_bundled_referee_tells_zero_from_letter_o_better_than_the_network_al
 def test_train_referee_refuses_characters_the_model_cannot_read(small_model, tmp_path):
     path, _ = small_model
     with pytest.raises(ValueError, match="outside the charset; accepted characters are"):
-        train_referee.main(["--model", str(path), "--characters", "0a", "--output", str(tmp_path / "run")])
+        referee_stage.main(["--model", str(path), "--characters", "0a", "--output", str(tmp_path / "run")])

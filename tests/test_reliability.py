@@ -25,18 +25,22 @@ import httpx
 import keras
 import numpy as np
 import pytest
+from app_server import serving
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError, ValidationError
 from gradio_client.utils import Status
+from hub_server import TOKEN
 from PIL import Image
 
 import app
 import train
-from app_server import serving
-from captcha_model import data, demo_actions, image_input, model as model_lib, model_file
+from captcha_app import demo_actions
+from captcha_model import image_input
 from captcha_model.__main__ import main
 from captcha_model.config import CaptchaConfig
-from hub_server import TOKEN
+from captcha_model.data import rendering
+from captcha_model.networks import model as model_lib
+from captcha_model.networks import model_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -79,7 +83,7 @@ def in_mode(image, mode):
 @pytest.fixture(scope="module")
 def captcha(config):
     """(text, image) of the captcha the hostile uploads are made from."""
-    return data.sample_captcha(config, seed=31)
+    return rendering.sample_captcha(config, seed=31)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +137,7 @@ def good_captcha(solver, tmp_path_factory):
     should, whatever the accuracy of the bundled model.
     """
     path = tmp_path_factory.mktemp("good") / "captcha.png"
-    data.sample_captcha(solver.config, seed=8)[1].save(path)
+    rendering.sample_captcha(solver.config, seed=8)[1].save(path)
     return path, solver.solve([str(path)])[0].text
 
 
@@ -257,7 +261,7 @@ def test_200_concurrent_readings_all_succeed_in_time(client, solver, config, tmp
     captchas = []
     for index in range(8):
         path = tmp_path / f"captcha-{index}.png"
-        data.sample_captcha(config, seed=50, index=index)[1].save(path)
+        rendering.sample_captcha(config, seed=50, index=index)[1].save(path)
         # What the package reads alone is what every concurrent reading must return.
         captchas.append((path, solver.solve([str(path)])[0].text))
     shared = Client(client.src, verbose=False, max_workers=VISITORS)
@@ -289,7 +293,7 @@ def test_200_concurrent_readings_all_succeed_in_time(client, solver, config, tmp
 def test_visitors_shown_the_same_captcha_at_once_each_get_it_whole(url, config):
     # Every first page load draws the same captcha, so its picture is asked for many times at once.
     shared = Client(url, verbose=False, max_workers=VISITORS)
-    expected = data.sample_captcha(config, 8, text="7K2P")[1].tobytes()
+    expected = rendering.sample_captcha(config, 8, text="7K2P")[1].tobytes()
 
     def draw(_):
         with Image.open(shared.predict("7K2P", 8, api_name="/generate")[0]) as image:

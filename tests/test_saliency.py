@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
-from captcha_model import data, load_solver, model as model_lib, saliency
-from captcha_model.solver import BUNDLED_MODELS, Solver
+from captcha_model import load_solver
+from captcha_model.data import preprocessing, rendering
+from captcha_model.networks import model as model_lib
+from captcha_model.reading import saliency
+from captcha_model.reading.solver import BUNDLED_MODELS, Solver
 
 SEED = 515151
 
@@ -25,7 +28,7 @@ def masked(inputs, row, top, left, box_height, box_width):
 
 
 def test_one_map_per_character_read_with_the_readings_confidences(solver):
-    images, _ = data.draw_range(solver.config, SEED, 0, 4)
+    images, _ = rendering.draw_range(solver.config, SEED, 0, 4)
     readings = solver.solve(images)
     explanations = saliency.explain(solver, images)
     for reading, characters in zip(readings, explanations):
@@ -43,8 +46,8 @@ def test_one_map_per_character_read_with_the_readings_confidences(solver):
 def test_masking_the_most_salient_region_costs_more_than_a_random_one(name):
     solver = load_solver(name)
     config = solver.config
-    images, _ = data.draw_range(config.at(length=min(max(config.min_length, 4), config.max_length)), SEED, 0, 12)
-    inputs = data.preprocess(images, config)
+    images, _ = rendering.draw_range(config.at(length=min(max(config.min_length, 4), config.max_length)), SEED, 0, 12)
+    inputs = preprocessing.preprocess(images, config)
     explanations = saliency.explain_inputs(solver, inputs)
     baseline = saliency.score_characters(solver, inputs, explanations)
     box_height, box_width = config.input_height // 2, config.input_width // 8
@@ -69,7 +72,7 @@ def test_masking_the_most_salient_region_costs_more_than_a_random_one(name):
 
 
 def test_overlay_has_the_captchas_size_and_shows_the_heat(solver):
-    _, image = data.sample_captcha(solver.config.at(160, 60), SEED)
+    _, image = rendering.sample_captcha(solver.config.at(160, 60), SEED)
     heatmap = np.zeros((solver.config.input_height, solver.config.input_width))
     heatmap[:, :10] = 1.0
     picture = saliency.overlay(image, heatmap)
@@ -83,7 +86,7 @@ def test_overlay_has_the_captchas_size_and_shows_the_heat(solver):
 def test_per_character_heads_are_explained_too():
     config = model_lib.default_config("seed")
     solver = Solver(model_lib.KerasNetwork(model_lib.build_model(config)), config, "an untrained seed network")
-    images, _ = data.draw_range(config, SEED, 0, 2)
+    images, _ = rendering.draw_range(config, SEED, 0, 2)
     explanations = saliency.explain(solver, images)
     assert [len(characters) for characters in explanations] == [4, 4]
     assert [item.frames for item in explanations[0]] == [(0,), (1,), (2,), (3,)]

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from captcha_model import data
-from captcha_model.shared_reader import SharedReader
+from captcha_app.shared_reader import SharedReader
+from captcha_model.data import rendering
 
 
 class SlowFirstCall:
@@ -27,7 +27,7 @@ class SlowFirstCall:
 
 
 def test_concurrent_requests_share_model_calls_and_get_their_own_readings(solver):
-    inputs, _ = data.render_range(solver.config, 23, 0, 24)
+    inputs, _ = rendering.render_range(solver.config, 23, 0, 24)
     expected = [reading.text for reading in solver.solve_inputs(inputs)]
     slow = SlowFirstCall(solver)
     reader = SharedReader(slow, max_batch=16)
@@ -46,7 +46,7 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_readings(solver
 
 
 def test_a_failed_call_fails_only_its_own_requests(solver):
-    inputs, _ = data.render_range(solver.config, 24, 0, 2)
+    inputs, _ = rendering.render_range(solver.config, 24, 0, 2)
 
     class Failing:
         def solve_inputs(self, batch):

@@ -11,11 +11,15 @@ import pytest
 from huggingface_hub import HfApi
 from PIL import Image
 
-from captcha_model import data, evaluation, load_solver, model as model_lib, model_file
+from captcha_model import load_solver
 from captcha_model.__main__ import main as cli
-from captcha_model.hub import push
-from captcha_model.labelled import LabelledCaptchas
-from captcha_model.site_training import input_width_for, site_config, split, unreadable_texts
+from captcha_model.data import rendering
+from captcha_model.data.labelled import LabelledCaptchas
+from captcha_model.networks import model as model_lib
+from captcha_model.networks import model_file
+from captcha_model.publishing.hub import push
+from captcha_model.reading import evaluation
+from captcha_model.training.site_training import input_width_for, site_config, split, unreadable_texts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -76,7 +80,7 @@ def site_folder(tmp_path_factory):
     """64 captchas of another charset, lengths and size than the bundled models', named for their text."""
     folder = tmp_path_factory.mktemp("site")
     for index in range(64):
-        text, image = data.sample_captcha(SITE, seed=41, index=index)
+        text, image = rendering.sample_captcha(SITE, seed=41, index=index)
         image.save(folder / f"{text}_{index:02d}.png")
     return folder
 
@@ -93,7 +97,7 @@ def test_the_data_are_split_or_validated_on_another_folder_and_recorded(site_fol
     lower = tmp_path / "lower"
     lower.mkdir()
     for index in range(6):
-        text, image = data.sample_captcha(SITE, seed=43, index=index)
+        text, image = rendering.sample_captcha(SITE, seed=43, index=index)
         image.save(lower / f"{text.lower()}_{index}.png")
     args = train.parse_args(["--data", str(site_folder), "--holdout", "0.25"])
     config, (inputs, texts), (held_inputs, held_texts), record, details = train.site_data(args)
@@ -105,7 +109,7 @@ def test_the_data_are_split_or_validated_on_another_folder_and_recorded(site_fol
     assert len(texts) == 64 and record["held_out_source"] == str(lower) and record["uppercase"]
     # From the pooled ctc-170x80 network: twice the input, pooled back before the trunk.
     assert (config.input_height, config.input_width, config.input_pooling) == (80, 224, 2)
-    assert sorted(held_texts) == sorted(data.sample_captcha(SITE, seed=43, index=index)[0] for index in range(6))
+    assert sorted(held_texts) == sorted(rendering.sample_captcha(SITE, seed=43, index=index)[0] for index in range(6))
     # A model trained without regard to case is scored so too.
     folded = dataclasses.replace(config, site={**config.site, "uppercase": True})
     assert evaluation.read_test_captchas(folded, lower).texts == held_texts
@@ -161,15 +165,16 @@ def test_a_site_model_goes_to_the_hub_without_its_training_images(trained, hub_s
     assert "the captchas of one site, learnt from 58 of its captchas labelled by hand" in text
     assert "On 6 held-out captchas" in text and "type: site-captchas" in text
     pulled, local = load_solver(repo), load_solver(trained / "model.keras")
-    images = [image for _, image in (data.sample_captcha(SITE, seed=42, index=index) for index in range(4))]
+    images = [image for _, image in (rendering.sample_captcha(SITE, seed=42, index=index) for index in range(4))]
     assert [reading.text for reading in pulled.solve(images)] == [reading.text for reading in local.solve(images)]
 
 
 def test_the_app_serves_a_site_model_for_uploads_and_zips_but_draws_nothing(trained, site_folder, tmp_path):
-    import app
     from app_server import serving
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
+
+    import app
 
     demo = app.build_demo(app.make_actions(*app.load_first(str(trained / "model.keras"))))
     paths = sorted(site_folder.iterdir())[:5]

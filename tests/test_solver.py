@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_model import data, evaluation, load_solver, recipes
-from captcha_model import decoding
+from captcha_model import load_solver
+from captcha_model.data import preprocessing, rendering, seeds
 from captcha_model.image_input import MAX_PIXELS
-from captcha_model.solver import BUNDLED_MODEL, Solver
+from captcha_model.reading import decoding, evaluation
+from captcha_model.reading.solver import BUNDLED_MODEL, Solver
 
 
 def png_bytes(image, format="PNG"):
@@ -21,7 +22,7 @@ def png_bytes(image, format="PNG"):
 
 def test_bundled_model_reads_at_least_99_percent_of_fresh_captchas(solver):
     # None of the streams the bundled model trained, validated or was tested on, as its lineage records them.
-    assert 424242 not in recipes.seeds_drawn(solver.metrics)
+    assert 424242 not in seeds.seeds_drawn(solver.metrics)
     report = evaluation.evaluate_stream(solver, count=1000, seed=424242, progress=False)
     print(report.summary())
     assert report.count == 1000
@@ -39,7 +40,7 @@ def test_bundled_model_reads_at_least_99_percent_of_fresh_captchas(solver):
 def test_bundled_ctc_model_reads_other_sizes_and_lengths(size, length, bound):
     ctc = load_solver("ctc")
     captchas = ctc.config.at(*size, length=length)
-    assert 434343 not in recipes.seeds_drawn(ctc.metrics)
+    assert 434343 not in seeds.seeds_drawn(ctc.metrics)
     report = evaluation.evaluate_stream(ctc, count=400, seed=434343, progress=False, captchas=captchas)
     print(report.summary())
     assert report.count == 400 and report.accuracy >= bound, report.summary()
@@ -48,7 +49,7 @@ def test_bundled_ctc_model_reads_other_sizes_and_lengths(size, length, bound):
 def test_bundled_ctc_170x80_model_reads_3_to_6_characters_at_its_size():
     specialist = load_solver("ctc-170x80")
     assert (specialist.config.min_length, specialist.config.max_length) == (3, 6)
-    assert 434343 not in recipes.seeds_drawn(specialist.metrics)
+    assert 434343 not in seeds.seeds_drawn(specialist.metrics)
     # It reads 99.3% of these 1,000 and 99.10% of its referee's 10,000-captcha test.
     report = evaluation.evaluate_stream(specialist, count=1000, seed=434343, progress=False)
     print(report.summary())
@@ -56,8 +57,8 @@ def test_bundled_ctc_170x80_model_reads_3_to_6_characters_at_its_size():
 
 
 def test_solver_reads_with_the_folded_network_as_the_trained_one_would(solver):
-    images = [data.sample_captcha(solver.config, seed=515151, index=index)[1] for index in range(16)]
-    inputs = data.preprocess(images, solver.config)
+    images = [rendering.sample_captcha(solver.config, seed=515151, index=index)[1] for index in range(16)]
+    inputs = preprocessing.preprocess(images, solver.config)
     trained = decoding.decode_outputs(solver.model.predict_on_batch(inputs), solver.config)
     # Without the bundled model's referee, which decides 0 against O again with another network.
     readings = Solver(solver.network, solver.config, "the bundled network").solve(images)
@@ -78,7 +79,7 @@ def test_bundled_model_is_small_and_loads_by_default(solver):
 
 @pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "F"])
 def test_every_image_mode_is_read(solver, mode):
-    text, image = data.sample_captcha(solver.config, seed=31, index=0)
+    text, image = rendering.sample_captcha(solver.config, seed=31, index=0)
     converted = image.convert("L").convert(mode) if mode in ("I;16", "F") else image.convert(mode)
     reading = solver.solve([converted])[0]
     assert len(reading.text) == 4
@@ -88,7 +89,7 @@ def test_every_image_mode_is_read(solver, mode):
 
 @pytest.mark.parametrize("size", [(160, 60), (340, 160), (85, 40)])
 def test_rescaled_captchas_are_read(solver, size):
-    text, image = data.sample_captcha(solver.config, seed=32, index=1)
+    text, image = rendering.sample_captcha(solver.config, seed=32, index=1)
     assert solver.solve([image.resize(size)])[0].text == text
 
 
@@ -99,7 +100,7 @@ def test_degenerate_sizes_give_a_reading_not_a_crash(solver, size):
 
 
 def test_bytes_and_paths_are_accepted(solver, tmp_path):
-    text, image = data.sample_captcha(solver.config, seed=33)
+    text, image = rendering.sample_captcha(solver.config, seed=33)
     path = tmp_path / "captcha.png"
     image.save(path)
     readings = solver.solve([png_bytes(image), str(path), png_bytes(image.convert("RGB"), "JPEG")])
@@ -107,7 +108,7 @@ def test_bytes_and_paths_are_accepted(solver, tmp_path):
 
 
 def test_a_batch_reads_each_image(solver):
-    samples = [data.sample_captcha(solver.config, seed=34, index=index) for index in range(5)]
+    samples = [rendering.sample_captcha(solver.config, seed=34, index=index) for index in range(5)]
     readings = solver.solve([image for _, image in samples])
     assert sum(reading.text == text for (text, _), reading in zip(samples, readings)) >= 4
     for reading in readings:
@@ -152,7 +153,7 @@ def test_missing_model_file_is_refused(tmp_path):
 
 
 def test_more_hostile_uploads_get_a_reading_or_a_clear_error(solver):
-    text, image = data.sample_captcha(solver.config, seed=35)
+    text, image = rendering.sample_captcha(solver.config, seed=35)
     frames = [image, image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
     animated = io.BytesIO()
     frames[0].save(animated, format="GIF", save_all=True, append_images=frames[1:])

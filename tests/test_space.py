@@ -9,13 +9,13 @@ import os
 import gradio.processing_utils
 import numpy as np
 import pytest
+from app_server import serving
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
 import app
-from app_server import serving
-from captcha_model import data
+from captcha_model.data import rendering
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
 
@@ -57,7 +57,7 @@ def test_a_payload_naming_an_address_is_refused_and_nothing_is_fetched(client, d
 
 def test_an_uploaded_file_is_still_read(client, solver, tmp_path, downloads):
     path = tmp_path / "captcha.png"
-    data.sample_captcha(solver.config, seed=12)[1].save(path)
+    rendering.sample_captcha(solver.config, seed=12)[1].save(path)
     assert client.predict(handle_file(str(path)), api_name="/solve")[0] == solver.solve([str(path)])[0].text
     assert downloads == []
 
@@ -91,7 +91,7 @@ def test_many_uploads_and_generations_keep_the_cache_under_its_bound(solver, tmp
             picture, truth, reading, _, _ = client.predict("", 100 + index, api_name="/generate")
             assert folder_bytes(cache) - fixed <= bound, f"after {index + 1} uploads and generations"
         # The newest answer is whole and still served.
-        assert Image.open(picture).convert("RGB").tobytes() == data.sample_captcha(solver.config, 115)[1].tobytes()
+        assert Image.open(picture).convert("RGB").tobytes() == rendering.sample_captcha(solver.config, 115)[1].tobytes()
         assert client.predict(handle_file(str(uploads[-1])), api_name="/solve")[0] == solver.solve([uploads[-1]])[0].text
     assert sent > 2 * bound
 
@@ -102,7 +102,7 @@ def test_every_answer_names_the_model_that_gave_it(client, solver, tmp_path):
     line = f"Answered by **default**: bundled default model, revision `{solver.revision}`."
     assert line in client.predict("", 3, api_name="/generate")[3]
     path = tmp_path / "captcha.png"
-    data.sample_captcha(solver.config, seed=13)[1].save(path)
+    rendering.sample_captcha(solver.config, seed=13)[1].save(path)
     assert line in client.predict(handle_file(str(path)), api_name="/solve")[3]
     summary, _, _, report = client.predict(5, 1, api_name="/evaluate")
     assert line in summary and report["model"] == identity
@@ -112,7 +112,7 @@ def test_every_answer_names_the_model_that_gave_it(client, solver, tmp_path):
 def test_a_fallback_is_visible_in_every_answer_of_the_model_it_stands_in_for(hub_server, solver, tmp_path):
     blocks = app.build_demo(app.make_actions(*app.load_first("tester/missing")))
     path = tmp_path / "captcha.png"
-    data.sample_captcha(solver.config, seed=13)[1].save(path)
+    rendering.sample_captcha(solver.config, seed=13)[1].save(path)
     with serving(blocks) as url:
         client = Client(url, verbose=False)
         fallback = "**Fallback:** Could not load the model 'tester/missing', so the bundled model is used instead"
@@ -150,7 +150,7 @@ def captcha_files(solver, tmp_path_factory):
     paths = []
     for index in range(10):
         path = folder / f"{index}.png"
-        data.sample_captcha(solver.config, 26, index)[1].save(path)
+        rendering.sample_captcha(solver.config, 26, index)[1].save(path)
         paths.append(path)
     return paths
 

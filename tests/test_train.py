@@ -11,9 +11,12 @@ import keras
 import numpy as np
 import pytest
 
-from captcha_model import config as config_lib, data, model as model_lib, model_file, recipes
-
 import train as train_script
+from captcha_model import config as config_lib
+from captcha_model.data import rendering
+from captcha_model.networks import model as model_lib
+from captcha_model.networks import model_file
+from captcha_model.training import recipes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--steps-per-epoch", "3", "--batch-size", "8", "--validation-size", "16", "--patience", "100"]
@@ -41,7 +44,7 @@ def test_short_run_writes_a_loadable_model_and_its_reports(tmp_path):
     network, config = model_file.load_model(output / "model.keras")
     assert config.architecture == "default"
     assert (config.input_height, config.input_width, config.input_pooling) == (80, 176, 2)
-    inputs, _ = data.render_range(config, seed=1, start=0, count=2)
+    inputs, _ = rendering.render_range(config, seed=1, start=0, count=2)
     assert network.predict_on_batch(inputs).shape == (2, 11, 37)
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["samples_seen"] == 2 * 3 * 8

@@ -6,8 +6,12 @@ import keras
 import numpy as np
 import pytest
 
-from captcha_model import data, evaluation, model as model_lib, model_file, warm_start
-from captcha_model.solver import BUNDLED_MODEL, Solver
+from captcha_model.data import preprocessing, rendering
+from captcha_model.networks import model as model_lib
+from captcha_model.networks import model_file
+from captcha_model.reading import evaluation
+from captcha_model.reading.solver import BUNDLED_MODEL, Solver
+from captcha_model.training import warm_start
 
 
 def test_a_warm_started_ctc_model_learns_variable_length_text():
@@ -16,12 +20,12 @@ def test_a_warm_started_ctc_model_learns_variable_length_text():
     keras.utils.set_random_seed(0)
     config = model_lib.default_config("ctc", min_length=1, max_length=3, captcha_width_range=(),
                                       captcha_height_range=())
-    inputs, texts = data.render_range(config, seed=11, start=0, count=512)
-    targets = model_lib.TrainingTargets(config)(*data.encode_batch(texts, config))
+    inputs, texts = rendering.render_range(config, seed=11, start=0, count=512)
+    targets = model_lib.TrainingTargets(config)(*preprocessing.encode_batch(texts, config))
     network = model_lib.build_model(config)
     warm_start.warm_start(network, BUNDLED_MODEL)
     solver = Solver(model_lib.KerasNetwork(network), config, "a model in training")
-    test_inputs, test_texts = data.render_range(config, seed=12, start=0, count=200)
+    test_inputs, test_texts = rendering.render_range(config, seed=12, start=0, count=200)
     before = evaluation.evaluate_arrays(solver, test_inputs, test_texts, "fresh captchas").accuracy
     model_lib.compile_model(network, config, keras.optimizers.Adam(1e-3))
     network.fit(inputs, targets, batch_size=32, epochs=6, verbose=0)
@@ -55,7 +59,7 @@ def test_a_model_warm_started_from_a_narrower_one_computes_what_it_did():
     source, config = model_file.load_model(BUNDLED_MODEL)
     wider = model_lib.build_model(dataclasses.replace(config, trunk_widths=(24, 48, 80, 128)))
     warm_start.warm_start(wider, BUNDLED_MODEL)
-    inputs, _ = data.render_range(config, seed=13, start=0, count=16)
+    inputs, _ = rendering.render_range(config, seed=13, start=0, count=16)
     np.testing.assert_allclose(wider.predict(inputs, verbose=0), source.predict(inputs, verbose=0), atol=1e-5)
     assert wider.count_params() > source.count_params()
 

@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 from keras import ops
 
-from captcha_model import data, model as model_lib, referee as referee_lib
+from captcha_model.config import RefereeConfig
+from captcha_model.data import preprocessing, rendering
+from captcha_model.networks import model as model_lib
+from captcha_model.networks import referee as referee_lib
 
 
 def ctc_decode_matches(targets, logits, blank):
@@ -60,8 +63,8 @@ def test_every_architecture_trains_with_xla(architecture):
     keras.utils.set_random_seed(0)
     overrides = {"min_length": 2, "max_length": 4} if architecture == "ctc" else {}
     config = model_lib.default_config(architecture, captcha_width_range=(), captcha_height_range=(), **overrides)
-    inputs, texts = data.render_range(config, seed=3, start=0, count=8)
-    targets = model_lib.TrainingTargets(config)(*data.encode_batch(texts, config))
+    inputs, texts = rendering.render_range(config, seed=3, start=0, count=8)
+    targets = model_lib.TrainingTargets(config)(*preprocessing.encode_batch(texts, config))
     network = model_lib.build_model(config)
     history = train_with_xla(network, inputs, targets,
                              lambda network, optimizer, **options: model_lib.compile_model(
@@ -72,7 +75,7 @@ def test_every_architecture_trains_with_xla(architecture):
 def test_the_referee_trains_with_xla():
     keras.utils.set_random_seed(0)
     config = model_lib.default_config()
-    referee_config = referee_lib.RefereeConfig()
+    referee_config = RefereeConfig()
     referee = referee_lib.build_referee(config, referee_config)
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, size=(16, config.input_height, referee_config.crop_width, 1), dtype=np.uint8)

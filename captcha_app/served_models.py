@@ -1,0 +1,136 @@
+"""The models a server offers: the one it was started with and the bundled ones, each loaded once.
+
+`ServedModels` lists them by name, knows what each reads from its file's config
+without loading it, loads each on its first request (once, however many ask at once),
+warms it up, draws its pictures for the Model tab, and says which model answered and
+whether it stands in for one that could not be loaded. Nothing here needs Gradio.
+"""
+
+import dataclasses
+import hashlib
+import os
+import threading
+
+from captcha_app.shared_reader import SharedReader
+from captcha_model import config as config_lib
+from captcha_model.data import rendering, seeds
+from captcha_model.reading import evaluation
+from captcha_model.reading import solver as solver_lib
+
+# The bundled model chosen when no other is named.
+DEFAULT_MODEL = "default"
+# The seed of the captchas that warm a model up before its first visitor.
+WARM_UP_SEED = 7
+
+
+@dataclasses.dataclass(frozen=True)
+class ServedModel:
+    """A loaded model, its shared reader and the pictures the Model tab shows of it, made once when it is loaded."""
+
+    solver: solver_lib.Solver
+    reader: SharedReader
+    network_diagram: str | None
+    training_curve: str | None
+
+
+def load_first(source, strict=False, runtime_name=None):
+    """(solver, notice, name): the model to serve first, a note for visitors or None, and its name.
+
+    `source` is a bundled model's name, a .keras path, a Hub repo OWNER/NAME[@REVISION],
+    or None for the bundled default model; one that cannot be had is replaced by the bundled
+    default one, and the notice says why (see `solver.load_solver_with_fallback`). The name
+    is how the page lists it: the source as given, or the bundled model's name.
+    """
+    solver, notice = solver_lib.load_solver_with_fallback(source, strict, runtime_name)
+    return solver, notice, DEFAULT_MODEL if notice or not source else source
+
+
+class ServedModels:
+    """The first model, `solver` (listed as `name`, default: its source), then the bundled ones.
+
+    `pictures` is a folder for the pictures of each model; `notice` says why the first
+    model stands in for another, or is None. Every model runs on the runtime of the first.
+    """
+
+    def __init__(self, solver, pictures, notice=None, name=None):
+        self.name = name or solver.source
+        self.notice = notice
+        self.runtime = solver.runtime
+        self.pictures = pictures
+        self.names = [self.name, *(name for name in solver_lib.BUNDLED_MODELS if name != self.name)]
+        # What each model reads comes from its file's config, so that the page can describe
+        # every choice, and refuse a text a model cannot have, without loading its network.
+        self.configs = {
+            name: solver.config if name == self.name else config_lib.read_config(solver_lib.BUNDLED_MODELS[name])
+            for name in self.names
+        }
+        # Training metrics too: the seeds each model drew from say which captchas are new to all of them.
+        metrics = {name: solver.metrics if name == self.name else solver_lib.read_metrics(solver_lib.BUNDLED_MODELS[name])
+                   for name in self.names}
+        self.stage_seeds = sorted({seed for name in self.names for seed in seeds.stage_seeds(metrics[name] or {})})
+        self.seeds_drawn = set(seeds.streams_of(self.stage_seeds))
+        # One lock per model: two first requests for the same model load it once, while
+        # the models already loaded keep serving.
+        self.locks = {name: threading.Lock() for name in self.names}
+        self.loaded = {self.name: self.prepare(self.name, solver)}
+
+    def check(self, name):
+        """The name of a model on offer: `name`, or the first model's when empty; ValueError for others."""
+        name = name or self.name
+        if name not in self.configs:
+            choices = ", ".join(repr(known) for known in self.names)
+            raise ValueError(f"Unknown model {name!r}; the models are {choices}.")
+        return name
+
+    def config(self, name=None):
+        """The config of the model `name`, without loading it."""
+        return self.configs[self.check(name)]
+
+    def config_if_known(self, name=None):
+        """`config(name)`, or None for a name not on offer: for checks that report unknown names themselves."""
+        return self.configs.get(name or self.name)
+
+    def get(self, name=None):
+        """The `ServedModel` named `name`, loaded on first use."""
+        name = self.check(name)
+        with self.locks[name]:
+            if name not in self.loaded:
+                try:
+                    solver = solver_lib.load_solver(name, self.runtime)
+                except ValueError as error:
+                    raise ValueError(f"Could not load the model {name!r}: {error}") from None
+                self.loaded[name] = self.prepare(name, solver)
+        return self.loaded[name]
+
+    def solver(self, name=None):
+        return self.get(name).solver
+
+    def prepare(self, name, solver):
+        """A `ServedModel` for a freshly loaded `solver`, warmed up for its first visitor."""
+        # Readings before serving build the model's prediction function, so the first visitor
+        # does not wait for it and concurrent first requests cannot race; a second batch size
+        # makes it take any size, as shared readings come in batches of every size.
+        for count in (1, 2):
+            solver.solve([rendering.sample_captcha(solver.config, WARM_UP_SEED, index)[1] for index in range(count)])
+        folder = os.path.join(self.pictures, "model-" + hashlib.sha256(name.encode()).hexdigest()[:16])
+        os.makedirs(folder)
+        history = (solver.metrics or {}).get("history")
+        curve = os.path.join(folder, "training_curve.png") if history else None
+        if curve:
+            evaluation.plot_training_curve(history, curve)
+        diagram = None
+        # Drawing the network needs its Keras model, which ONNX Runtime does without.
+        if solver.model is not None:
+            diagram = os.path.join(folder, "network.png")
+            from captcha_model.networks import diagram as network_diagram
+
+            figure = network_diagram.plot_network(solver.model)
+            figure.savefig(diagram, dpi=110, bbox_inches="tight")
+        return ServedModel(solver, SharedReader(solver), diagram, curve)
+
+    def identity(self, name=None):
+        """Which model answers for `name`: its name, source and revision, and the fallback notice or None."""
+        name = self.check(name)
+        solver = self.solver(name)
+        return {"name": name, "source": solver.source, "revision": solver.revision,
+                "fallback": self.notice if name == self.name else None}

@@ -1,0 +1,2 @@
+"""Training: the tf.data pipelines, devices and clusters, recipes, warm starts, a site's own
+captchas, and the referee stage."""
