@@ -10,29 +10,34 @@ Visitors choose the model at the top of the page among those bundled with
 `captcha_model` and the one `--model` or the CAPTCHA_MODEL environment variable names
 (a .keras file or a Hub repo); without either, the bundled `default` model is chosen,
 so the demo works offline. Every endpoint takes the model's name as its last,
-optional parameter. `--runtime onnx` reads with ONNX Runtime (the default where
-TensorFlow is not installed); saliency maps and the network's diagram and Keras summary
-are then left out, since they need TensorFlow.
+optional parameter. ONNX Runtime reads wherever a model has its ONNX export (the bundled
+models do), else Keras (`--runtime` chooses); saliency maps and the network's diagram and
+Keras summary need the Keras model, loaded the first time they are asked for, and are left
+out where TensorFlow is not installed.
 
-This file is the page: its layout and which action each event runs. The actions are
-`captcha_model.demo_actions`, around the models of `captcha_model.served_models`, with
-their words from `captcha_model.page_text`. The module-level `demo` is what Spaces and
-the tests serve, built around the chosen model, loaded once at import.
+This file is the page: its layout and which action each event runs, and the server around
+it (`web_app`: the page mounted on a FastAPI app beside `POST /bulk/solve`, served by uvicorn).
+The actions are `captcha_app.demo_actions`, around the models of `captcha_app.served_models`,
+with their words from `captcha_app.page_text`. The module-level `demo` is what Spaces and the
+tests serve, built around the chosen model, loaded once at import.
 """
 
 import argparse
 import collections
+import contextlib
 import functools
 import os
 import tempfile
 import threading
 import time
 
+import fastapi
 import gradio as gr
+import uvicorn
 
 from captcha_app import bulk_api, page_text, visitor_input
 from captcha_app.demo_actions import MAX_EVALUATION_COUNT, MAX_ZIP_BYTES, DemoActions, write_example_uploads
-from captcha_app.local_files import local_image
+from captcha_app.local_files import RemoteFileRefusal
 from captcha_app.picture_store import PictureStore
 from captcha_app.served_models import DEFAULT_MODEL, ServedModels, load_first
 from captcha_model import environment, image_input
@@ -70,7 +75,9 @@ CSS = """
 .gradio-container { max-width: 1120px !important; margin: 0 auto !important; }
 #model-input img { image-rendering: pixelated; }
 /* Gradio shows images no larger than they are; a 170x80 captcha reads better enlarged. */
-#generated-image img, #upload-image img { width: 340px !important; max-width: 100% !important; height: auto !important; object-fit: contain !important; }
+#generated-image img, #upload-image img {
+  width: 340px !important; max-width: 100% !important; height: auto !important; object-fit: contain !important;
+}
 #verdict p { font-size: 1.1rem; }
 /* Saliency thumbnails show the whole captcha, not a square crop of it. */
 #generated-saliency img, #upload-saliency img { object-fit: contain !important; }
@@ -108,41 +115,81 @@ def validator(checks_of, waiting_limit=None):
 
 
 class WaitingLimit:
-    """Admits a request only while fewer than `limit` requests of one concurrency lane wait.
+    """Evaluations run one at a time, and at most `limit` wait for their turn; `refusal` turns away the rest.
 
-    Gradio's queue has one size for every event, so a lane of slow events could fill it
-    and leave the others no room. `admit` is called from the event's validator, which
-    runs before the request joins the queue, so requests admitted in the last few seconds
-    count as waiting too: they may not have joined it yet. `refusal` is the message for
-    a request turned away.
+    Gradio's queue has one size for every event and no public count per concurrency lane, so the
+    app keeps its own. `admit`, from the event's validator, runs before the request joins the
+    queue and hands it a ticket; `turn`, around the evaluation, trades the ticket for a place in
+    line and runs it when the one before it ends. The lane lets `limit` + 1 requests in at once,
+    so that an admitted request reaches `turn` within moments; a ticket that never does (its
+    request was cancelled while queued) lapses after SETTLING_SECONDS.
     """
 
-    SETTLING_SECONDS = 2.0
+    SETTLING_SECONDS = 10.0
 
-    def __init__(self, blocks, lane, limit, refusal):
-        self.blocks = blocks
-        self.lane = lane
+    def __init__(self, limit, refusal):
         self.limit = limit
         self.refusal = refusal
-        self.recent = collections.deque()
+        self.tickets = collections.deque()  # when each admitted request not yet in line was admitted
+        self.in_line = 0  # requests inside `turn` waiting for the running one
+        self.busy = False
         self.lock = threading.Lock()
+        self.running = threading.Lock()
+
+    def _lapse(self):
+        """Forget the tickets of requests that never started; the lock is held."""
+        now = time.monotonic()
+        while self.tickets and now - self.tickets[0] > self.SETTLING_SECONDS:
+            self.tickets.popleft()
 
     def waiting(self):
-        """How many requests of the lane wait in the queue, not counting those running."""
-        # Gradio has no public count per lane; its queue keeps one list of waiting events
-        # per concurrency id, and the tests check that this still finds them.
-        lanes = self.blocks._queue.event_queue_per_concurrency_id
-        return len(lanes[self.lane].queue) if self.lane in lanes else 0
+        """How many admitted requests wait, not counting the one running."""
+        with self.lock:
+            self._lapse()
+            return len(self.tickets) + self.in_line
 
     def admit(self):
-        """Count one more request in, or raise ValueError saying the lane is full."""
+        """Count one more request in, or raise ValueError saying the line is full."""
         with self.lock:
-            now = time.monotonic()
-            while self.recent and now - self.recent[0] > self.SETTLING_SECONDS:
-                self.recent.popleft()
-            if self.waiting() + len(self.recent) >= self.limit:
+            self._lapse()
+            if len(self.tickets) + self.in_line + self.busy >= self.limit + 1:
                 raise ValueError(self.refusal)
-            self.recent.append(now)
+            self.tickets.append(time.monotonic())
+
+    @contextlib.contextmanager
+    def turn(self):
+        """Wait in line, then hold the one running place while the body runs."""
+        with self.lock:
+            if self.tickets:
+                self.tickets.popleft()
+            self.in_line += 1
+        self.running.acquire()
+        with self.lock:
+            self.in_line -= 1
+            self.busy = True
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.busy = False
+            self.running.release()
+
+    def taking_turns(self, action):
+        """`action`, run in its turn."""
+        @functools.wraps(action)
+        def run(*values):
+            with self.turn():
+                return action(*values)
+        return run
+
+
+def evaluation_limit():
+    """The `WaitingLimit` of a page's evaluations, with the message for those turned away."""
+    return WaitingLimit(
+        MAX_WAITING_EVALUATIONS,
+        f"{MAX_WAITING_EVALUATIONS} evaluations are already waiting to run, one at a time; try again "
+        "in a minute. Reading captchas is not held up by them.",
+    )
 
 
 def make_actions(solver, notice=None, name=None):
@@ -159,14 +206,17 @@ def make_actions(solver, notice=None, name=None):
     return DemoActions(models, store, cache)
 
 
-def evaluating(actions):
-    """`actions.evaluate` as the Evaluate button's function, with Gradio's progress bar."""
+def evaluating(actions, limit):
+    """`actions.evaluate` as the Evaluate button's function, run in its turn of `limit`, with a progress bar."""
     evaluate_answering = answering(actions.evaluate)
 
-    def evaluate(count, seed, length=None, size=None, model=None, progress=gr.Progress()):
-        progress(0, desc="Drawing and reading captchas")
-        return evaluate_answering(count, seed, length, size, model,
-                                  lambda fraction: progress(fraction, desc="Drawing and reading captchas"))
+    # Gradio hands an event its progress bar through a parameter defaulting to `gr.Progress()`.
+    def evaluate(count, seed, length=None, size=None, model=None, progress=gr.Progress()):  # noqa: B008
+        progress(0, desc="Waiting for the evaluations before it")
+        with limit.turn():
+            progress(0, desc="Drawing and reading captchas")
+            return evaluate_answering(count, seed, length, size, model,
+                                      lambda fraction: progress(fraction, desc="Drawing and reading captchas"))
     evaluate.__doc__ = actions.evaluate.__doc__
     return evaluate
 
@@ -193,7 +243,7 @@ def choose_model(actions, model, text, length):
     """
     config = actions.models.config(model)
     length = min(max(int(length or config.min_length), config.min_length), config.max_length)
-    headline, details, curve, summary, diagram = actions.model_tab(model)
+    headline, details, curve = actions.model_tab(model)
     return (
         headline,
         gr.update(value=actions.kept_text(text, model), info=page_text.text_help(config)),
@@ -203,8 +253,6 @@ def choose_model(actions, model, text, length):
         *(gr.update(placeholder=placeholder) for placeholder in page_text.evaluation_placeholders(config)),
         details,
         gr.update(value=curve, visible=curve is not None),
-        summary,
-        diagram,
     )
 
 
@@ -226,11 +274,15 @@ def size_input(elem_id, placeholder, info):
                       info=f"From {visitor_input.SIZES_TEXT}; {info}", min_width=160)
 
 
-def build_demo(actions):
-    """The page around `DemoActions` (see `make_actions`), with its queue configured."""
+def build_demo(actions, evaluations=None):
+    """The page around `DemoActions` (see `make_actions`), with its queue configured.
+
+    `evaluations` is the `WaitingLimit` its evaluations take turns in (default: one of its own).
+    """
+    evaluations = evaluations or evaluation_limit()
     models = actions.models
     config = models.config()
-    headline_text, details_text, curve, summary_text, diagram = actions.model_tab()
+    headline_text, details_text, curve = actions.model_tab()
     with gr.Blocks(title="captcha-break: read captchas with a small CNN", analytics_enabled=False,
                    delete_cache=(CACHE_CHECK_SECONDS, MAX_STORED_AGE_SECONDS)) as demo:
         gr.Markdown(
@@ -251,8 +303,8 @@ def build_demo(actions):
         with gr.Tab("Generate & solve", id="generate"):
             with gr.Row():
                 with gr.Column(scale=2):
-                    text = gr.Textbox(label="Captcha text", placeholder="empty: random text", info=page_text.text_help(config),
-                                      elem_id="generate-text")
+                    text = gr.Textbox(label="Captcha text", placeholder="empty: random text",
+                                      info=page_text.text_help(config), elem_id="generate-text")
                     seed = gr.Number(label="Seed", value=DEFAULT_GENERATE_SEED, precision=0, elem_id="generate-seed",
                                      info="The same text, size and seed always draw the same image.")
                     length = gr.Slider(**length_slider_settings(config, typical_length(config)), step=1,
@@ -263,7 +315,7 @@ def build_demo(actions):
                     generate_button = gr.Button("Generate & solve", variant="primary", elem_id="generate-button")
                     random_button = gr.Button("New random captcha", elem_id="random-button")
                 with gr.Column(scale=3):
-                    captcha = local_image(label="Captcha", format="png", type="pil", interactive=False, height=200,
+                    captcha = gr.Image(label="Captcha", format="png", type="pil", interactive=False, height=200,
                                        buttons=["download", "fullscreen"], elem_id="generated-image")
                     with gr.Row():
                         truth = gr.Textbox(label="True text", interactive=False, elem_id="generated-truth")
@@ -299,7 +351,7 @@ def build_demo(actions):
         with gr.Tab("Upload & solve", id="upload"):
             with gr.Row():
                 with gr.Column():
-                    upload = local_image(label="Captcha image", type="filepath", image_mode=None,
+                    upload = gr.Image(label="Captcha image", type="filepath", image_mode=None,
                                       sources=["upload", "clipboard"], height=220, elem_id="upload-image")
                     gr.Markdown(
                         f"PNG, JPEG, GIF, WebP, BMP or TIFF, of any size and color mode, up to "
@@ -308,10 +360,11 @@ def build_demo(actions):
                     )
                     solve_button = gr.Button("Solve", variant="primary", elem_id="solve-button")
                     if not config.site:
-                        gr.Examples(write_example_uploads(config, models.pictures), inputs=upload,
+                        examples = write_example_uploads(config, models.pictures)
+                        gr.Examples(examples, inputs=upload,
                                     label="Example captchas (PNG, JPEG, GIF, WebP, BMP): click one")
-                        # Gradio keeps its copies of the examples for as long as it serves them.
-                        actions.store.keep(upload.keep_in_cache)
+                        # A clicked example is read from Gradio's copy, which must outlive every reading.
+                        actions.store.keep(examples)
                 with gr.Column():
                     model_input = gr.Image(
                         label=page_text.model_input_label(config), interactive=False, format="png", height=220,
@@ -369,28 +422,23 @@ def build_demo(actions):
                                       object_fit="contain", format="png", elem_id="failures")
             with gr.Accordion("Full report (JSON)", open=False):
                 report = gr.JSON(label="Report", elem_id="evaluation-report")
-            evaluation_limit = WaitingLimit(
-                demo, EVALUATION_LANE, MAX_WAITING_EVALUATIONS,
-                f"{MAX_WAITING_EVALUATIONS} evaluations are already waiting to run, one at a time; try again "
-                "in a minute. Reading captchas is not held up by them.",
-            )
             # The validator runs before a request joins the queue: it refuses a bad count, or one
             # evaluation too many, at once. Gradio would preprocess the values before it, and a value
             # a component refuses there fails the request with a bare HTTP 400, its message only in the
             # server's log: raw values reach the validator, whose messages say what is accepted.
-            evaluate_button.click(evaluating(actions), [count, evaluation_seed, evaluation_length, evaluation_size,
-                                                        model],
-                                  [summary, confusions, failures, report],
-                                  api_name="evaluate", concurrency_limit=1, concurrency_id=EVALUATION_LANE,
-                                  preprocess=False, validator=validator(actions.evaluate_checks, evaluation_limit))
+            # Evaluations run one at a time (see `WaitingLimit`), those waiting inside the lane.
+            evaluation_lane = {"concurrency_id": EVALUATION_LANE, "concurrency_limit": MAX_WAITING_EVALUATIONS + 1}
+            evaluate_button.click(evaluating(actions, evaluations), [count, evaluation_seed, evaluation_length,
+                                                                     evaluation_size, model],
+                                  [summary, confusions, failures, report], api_name="evaluate", **evaluation_lane,
+                                  preprocess=False, validator=validator(actions.evaluate_checks, evaluations))
             # The raw payload reaches `evaluate_zip`, which checks that it names an uploaded file.
-            evaluate_zip_button.click(answering(actions.evaluate_zip), [archive, model],
-                                      [summary, confusions, failures, report],
-                                      api_name="evaluate_zip", concurrency_limit=1, concurrency_id=EVALUATION_LANE,
-                                      preprocess=False,
-                                      validator=validator(actions.evaluate_zip_checks, evaluation_limit))
+            evaluate_zip_button.click(answering(evaluations.taking_turns(actions.evaluate_zip)), [archive, model],
+                                      [summary, confusions, failures, report], api_name="evaluate_zip",
+                                      **evaluation_lane, preprocess=False,
+                                      validator=validator(actions.evaluate_zip_checks, evaluations))
 
-        with gr.Tab("Model", id="model"):
+        with gr.Tab("Model", id="model") as model_tab:
             with gr.Row():
                 with gr.Column():
                     model_details = gr.Markdown(details_text, elem_id="model-details")
@@ -398,9 +446,9 @@ def build_demo(actions):
                                               buttons=["fullscreen"], visible=curve is not None,
                                               elem_id="training-curve")
                     with gr.Accordion("Keras summary", open=False):
-                        keras_summary = gr.Code(summary_text, language=None, elem_id="keras-summary")
+                        keras_summary = gr.Code(language=None, elem_id="keras-summary")
                 with gr.Column():
-                    network_diagram = gr.Image(diagram, label="Network", show_label=False,
+                    network_diagram = gr.Image(label="Network", show_label=False,
                                                interactive=False, buttons=["download", "fullscreen"],
                                                elem_id="network-diagram")
 
@@ -408,9 +456,14 @@ def build_demo(actions):
         chosen = model.change(
             answering(functools.partial(choose_model, actions)), [model, text, length],
             [headline, text, length, generate_size, model_input, evaluation_length, evaluation_size,
-             model_details, training_curve, keras_summary, network_diagram],
+             model_details, training_curve],
             api_visibility="private",
         )
+        # The network's parts need its Keras model, loaded when they are first shown rather than at start-up.
+        show_network = dict(fn=answering(actions.network_tab), inputs=[model], outputs=[keras_summary, network_diagram],
+                            api_visibility="private")
+        model_tab.select(**show_network)
+        chosen.success(**show_network)
         explain_generated(chosen.success(answering(actions.show_generated), generate_inputs, generate_outputs,
                                          api_visibility="private", preprocess=False))
         read_upload(chosen.success)
@@ -418,18 +471,27 @@ def build_demo(actions):
     # Readings are quick and may run a few at a time; evaluations are long, so they queue
     # one at a time in their own lane, and the queue refuses visitors beyond its size.
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=READING_CONCURRENCY)
-    # Served beside Gradio's own routes by `launch`: bulk reading as plain JSON over HTTP.
-    demo.extra_routes = [bulk_api.route(actions.read, models.identity)]
     return demo
 
 
-# Launch settings shared by `python app.py` and the tests, so both serve the same page.
-LAUNCH_OPTIONS = {"theme": THEME, "css": CSS, "max_file_size": image_input.MAX_FILE_BYTES}
+# The page's look and upload limit, shared by `python app.py` and the tests, so both serve the same page.
+PAGE_OPTIONS = {"theme": THEME, "css": CSS, "max_file_size": image_input.MAX_FILE_BYTES}
 
 
-def launch(blocks, **options):
-    """Serve `blocks` with this app's look, upload limit and extra routes; `options` go to `Blocks.launch`."""
-    return blocks.launch(**{**LAUNCH_OPTIONS, "app_kwargs": {"routes": blocks.extra_routes}, **options})
+def web_app(blocks, actions=None, **options):
+    """The server's FastAPI app: `blocks` at /, and with `actions` (see `make_actions`) bulk reading beside it.
+
+    `POST /bulk/solve` answers plain JSON over HTTP (see `captcha_app.bulk_api`). `options` go to
+    `gr.mount_gradio_app`, e.g. `mcp_server=True` as `python app.py --mcp` passes. Calls of the
+    page's events that name files by address are refused before Gradio would fetch them
+    (see `captcha_app.local_files.RemoteFileRefusal`).
+    """
+    # The bulk route comes before the page, which is mounted at / and answers every other path.
+    # FastAPI's own documentation pages are left out: the page documents its API.
+    routes = [bulk_api.route(actions.read, actions.models.identity)] if actions else []
+    server = fastapi.FastAPI(routes=routes, docs_url=None, redoc_url=None, openapi_url=None)
+    server.add_middleware(RemoteFileRefusal)
+    return gr.mount_gradio_app(server, blocks, path="/", **{**PAGE_OPTIONS, **options})
 
 
 def parse_args(argv=None):
@@ -440,9 +502,7 @@ def parse_args(argv=None):
              f"a .keras file or a Hub repo OWNER/NAME[@REVISION] (default: ${environment.MODEL_VARIABLE}, else "
              f"{DEFAULT_MODEL}); visitors can also choose any bundled model",
     )
-    parser.add_argument("--runtime", choices=runtime.RUNTIMES,
-                        help="run the networks with Keras or ONNX Runtime (default: Keras where TensorFlow is "
-                             "installed, else ONNX Runtime)")
+    parser.add_argument("--runtime", choices=runtime.RUNTIMES, help=runtime.RUNTIME_HELP)
     parser.add_argument(
         "--strict", action="store_true", default=environment.strict_from_environment(),
         help=f"fail at start-up when --model cannot be loaded, instead of serving the bundled model with a "
@@ -460,8 +520,15 @@ def parse_args(argv=None):
 # the environment does. Either way it is loaded once, before serving.
 ARGUMENTS = parse_args(None if __name__ == "__main__" else [])
 MODEL_SOURCE = ARGUMENTS.model
-demo = build_demo(make_actions(*load_first(MODEL_SOURCE, ARGUMENTS.strict, ARGUMENTS.runtime)))
+ACTIONS = make_actions(*load_first(MODEL_SOURCE, ARGUMENTS.strict, ARGUMENTS.runtime))
+EVALUATIONS = evaluation_limit()
+demo = build_demo(ACTIONS, EVALUATIONS)
 
 if __name__ == "__main__":
-    # None leaves it to GRADIO_MCP_SERVER.
-    launch(demo, mcp_server=ARGUMENTS.mcp or None)
+    # The address Gradio's own launch would take, as Spaces set it.
+    host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    # An --mcp left out (None) leaves MCP to GRADIO_MCP_SERVER.
+    server = web_app(demo, ACTIONS, server_name=host, server_port=port, mcp_server=ARGUMENTS.mcp or None)
+    print(f"* Running on local URL:  http://{host}:{port}", flush=True)
+    uvicorn.run(server, host=host, port=port, log_level="warning")

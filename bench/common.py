@@ -18,20 +18,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import matplotlib.ticker  # noqa: E402
-import numpy as np  # noqa: E402
-import provenance  # noqa: E402
-import sections  # noqa: E402
+import matplotlib.ticker
+import numpy as np
+import provenance
+import sections
 
 from captcha_model import load_solver
-from captcha_model.data import (
-    preprocessing,  # noqa: E402
-    rendering,
-)
-from captcha_model.networks.model import default_config  # noqa: E402
+from captcha_model.data import preprocessing, rendering
+from captcha_model.networks.model import default_config
 from captcha_model.reading import evaluation
-from captcha_model.reading.evaluation import wilson_interval  # noqa: E402
-from captcha_model.reading.solver import BUNDLED_MODELS  # noqa: E402
+from captcha_model.reading.evaluation import wilson_interval
+from captcha_model.reading.solver import BUNDLED_MODELS
 
 BENCH = os.path.join(ROOT, "bench")
 # Models trained, exports made and captchas written by the bench, kept between runs.

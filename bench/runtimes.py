@@ -6,7 +6,7 @@
 
 Every bundled model reads the bench's fresh 4-character 170x80 captchas (the stream of
 bench/run.py's comparison) with Keras, with its bundled ONNX export on ONNX Runtime, and
-with an int8 export made here; where the two float runtimes read a captcha differently,
+with its bundled int8 export (`load_solver("NAME-int8")`); where the two float runtimes read a captcha differently,
 the largest difference of their logits on it says why. Then the default model's speed in
 each runtime and ddddocr's, each reading PIL images end to end (batch captchas/s, one
 image median and p95); the models' file sizes; the size of a fresh venv made from each
@@ -42,10 +42,9 @@ from common import (
 
 from captcha_model import load_solver
 from captcha_model.data import preprocessing
-from captcha_model.publishing import export as export_lib
 from captcha_model.reading.adjudication import crops_across
 from captcha_model.reading.runtime import ONNX_MODEL_FILE, ONNX_REFEREE_FILE
-from captcha_model.reading.solver import BUNDLED_MODELS, lane_chunks
+from captcha_model.reading.solver import BUNDLED_EXPORTS, BUNDLED_MODELS, INT8_SUFFIX, lane_chunks
 
 REQUIREMENTS = {"full": "requirements.txt", "light": "requirements-light.txt"}
 # The app in each install: (venv, extra arguments); the full install also serves on ONNX Runtime.
@@ -67,12 +66,8 @@ def quick(args):
 
 
 def int8_exports():
-    """{model: folder} of each bundled model's int8 export, made by the export command's code."""
-    folders = {}
-    for name in BUNDLED_MODELS:
-        folders[name] = os.path.join(OUT, "int8", name)
-        export_lib.export(name, folders[name], quantize_networks=True)
-    return folders
+    """{model: folder} of each bundled model's int8 export (made by `export --quantize`, see BUNDLED_EXPORTS)."""
+    return {name: BUNDLED_EXPORTS[name + INT8_SUFFIX] for name in BUNDLED_MODELS}
 
 
 def read_all(solver, inputs, chunk=1000):
@@ -220,8 +215,10 @@ def lines(results):
     lines = ["## Keras against ONNX Runtime", "",
              f"The bundled models read the bench's {results['count']:,} fresh 4-character 170x80 captchas "
              f"(seed {FRESH_SEED}) with Keras, with their bundled ONNX exports "
-             "(`python -m captcha_model export NAME captcha_model/bundled/NAME`) and with int8 exports "
-             "(`--quantize`: static QDQ quantization of the network and the referee, calibrated on 256 captchas of "
+             "(`python -m captcha_model export NAME captcha_model/bundled/NAME`; what `load_solver(NAME)` reads by "
+             "default) and with their bundled int8 exports (`load_solver(\"NAME-int8\")`, made by "
+             "`python -m captcha_model export NAME captcha_model/bundled/NAME/int8 "
+             "--quantize`: static QDQ quantization of the network and the referee, calibrated on 256 captchas of "
              "another stream, and for the referee on crops of them around every column).", "",
              "| model | Keras | ONNX Runtime fp32 | ONNX Runtime int8 | texts fp32 reads otherwise than Keras "
              "| largest logit difference there | int8 texts unlike Keras' |", "|---|---|---|---|---|---|---|"]
@@ -274,7 +271,6 @@ def lines(results):
 def measure(bench):
     """Readings, speeds and sizes of every runtime, the venvs' sizes and the app's start-up in each install."""
     args = bench.args
-    print("Exporting int8 networks...")
     int8_folders = int8_exports()
     print(f"Rendering {args.count:,} captchas...")
     images, truths = fresh_images(args.count)

@@ -21,8 +21,17 @@ import time
 
 import numpy as np
 import provenance
-from common import OUT as BENCH_OUT
-from common import ROOT, DdddOcrSolver, KerasSolver, accuracy_of, percent, run_alone, save_plot, speed_of
+from common import (
+    OUT as BENCH_OUT,
+    ROOT,
+    DdddOcrSolver,
+    KerasSolver,
+    accuracy_of,
+    percent,
+    run_alone,
+    save_plot,
+    speed_of,
+)
 from matplotlib.figure import Figure
 
 from captcha_model import load_solver

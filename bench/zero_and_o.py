@@ -27,21 +27,18 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import numpy as np  # noqa: E402
-from captcha.image import DEFAULT_FONTS, ImageCaptcha  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+import numpy as np
+from captcha.image import DEFAULT_FONTS, ImageCaptcha
+from matplotlib.figure import Figure
+from PIL import Image, ImageDraw, ImageFont
 
 from captcha_model import config as config_lib
-from captcha_model.data import (
-    preprocessing,  # noqa: E402
-    rendering,
-)
-from captcha_model.data.preprocessing import _normalize_mode
-from captcha_model.data.rendering import _seeded_library  # noqa: E402
+from captcha_model.data import preprocessing, rendering
+from captcha_model.data.preprocessing import normalize_mode
+from captcha_model.data.rendering import seeded_library
 from captcha_model.reading import decoding
-from captcha_model.reading.evaluation import wilson_interval  # noqa: E402
-from captcha_model.reading.solver import load_solver  # noqa: E402
+from captcha_model.reading.evaluation import wilson_interval
+from captcha_model.reading.solver import load_solver
 
 FONT_SIZE = 56
 SEEDS = (1, 2, 3)
@@ -70,9 +67,9 @@ def font_glyph(character, font):
 
 def library_glyph(generator, character, seed):
     """The glyph as `ImageCaptcha` pastes it into a captcha, black on white."""
-    with _seeded_library(random.Random(seed)):
+    with seeded_library(random.Random(seed)):
         glyph = generator._draw_character(character, ImageDraw.Draw(Image.new("RGB", (1, 1))), (0, 0, 0, 255))
-    return _normalize_mode(glyph, "L")
+    return normalize_mode(glyph, "L")
 
 
 def ink_size(image):

@@ -54,7 +54,7 @@ def read_files(files, read, model):
         positions.append(len(records))
         records.append(None)
     if images:
-        for position, reading in zip(positions, read(images, model)[0]):
+        for position, reading in zip(positions, read(images, model)[0], strict=True):
             records[position] = reading_record(files[position][0], reading)
     return records
 

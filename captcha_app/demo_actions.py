@@ -189,10 +189,11 @@ class DemoActions:
     def explain_picture(self, image, model=None):
         """`explain` for a decoded image: one `saliency.explain` call for all its characters; none without one.
 
-        No pictures where the model runs on ONNX Runtime: saliency needs TensorFlow's gradients.
+        Saliency needs the Keras model's gradients: it is loaded on the first request, and where it cannot be
+        (no TensorFlow, or a model without its Keras file) there are no pictures.
         """
-        solver = self.models.solver(model)
-        if image is None or solver.model is None:
+        solver = self.models.keras_solver(model) if image is not None else None
+        if solver is None:
             return []
         with runtime.full_install_needed():
             from captcha_model.reading import saliency
@@ -259,10 +260,14 @@ class DemoActions:
                 {**report.to_dict(), "model": self.models.identity(model)})
 
     def model_tab(self, model=None):
-        """The Model tab's values: the headline, details, training curve, Keras summary and network diagram."""
+        """The Model tab's headline, details and training curve (its network's parts come from `network_tab`)."""
         served = self.models.get(model)
-        return (page_text.model_headline(served.solver), page_text.model_details(served.solver),
-                served.training_curve, page_text.keras_summary(served.solver), served.network_diagram)
+        return page_text.model_headline(served.solver), page_text.model_details(served.solver), served.training_curve
+
+    def network_tab(self, model=None):
+        """The Model tab's Keras summary and network diagram, made from the Keras model the first time they are
+        asked for (it is loaded then, not when the server starts)."""
+        return (page_text.keras_summary(self.models.keras_solver(model)), self.models.network_diagram(model))
 
     def kept_text(self, text, model=None):
         """`text` where the model can read it, else empty: what stays in the text box when the model changes."""

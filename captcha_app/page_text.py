@@ -121,8 +121,10 @@ def upload_details(reading, image):
 
 
 def answered_by(identity):
-    """A Markdown line naming the model that answered (see `ServedModels.identity`), and any it stands in for."""
-    line = f"Answered by **{identity['name']}**: {identity['source']}, revision `{identity['revision']}`."
+    """A Markdown line naming the model that answered and its runtime (see `ServedModels.identity`), and any
+    model it stands in for."""
+    line = (f"Answered by **{identity['name']}**: {identity['source']}, revision `{identity['revision']}`, "
+            f"run by {identity['runtime']}.")
     return line + (f" **Fallback:** {identity['fallback']}" if identity["fallback"] else "")
 
 
@@ -198,9 +200,10 @@ def model_details(solver):
 
 
 def keras_summary(solver):
-    """The network's layer table, as Keras prints it; a note where the model runs without Keras."""
-    if solver.model is None:
-        return f"This model runs on {RUNTIME_NAMES[runtime_lib.ONNX]}, without Keras: no Keras summary."
+    """The network's layer table, as Keras prints it, of a solver that runs on Keras; a note where it is None."""
+    if solver is None:
+        return (f"No Keras summary: {RUNTIME_NAMES[runtime_lib.ONNX]} reads this model, and its Keras network "
+                f"cannot be had here (TensorFlow is not installed, or the model has no Keras file).")
     lines = []
     solver.model.summary(print_fn=lambda line, line_break=True: lines.append(line), line_length=90)
     return "\n".join(lines)

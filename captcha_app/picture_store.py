@@ -20,6 +20,11 @@ import threading
 import time
 
 
+def content_digest(path):
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
 class PictureStore:
     """Content-addressed PNG files under `folder`, plus files it is told about, pruned by age and size.
 
@@ -38,7 +43,8 @@ class PictureStore:
         # path -> (size in bytes, time last used), oldest first.
         self.files = collections.OrderedDict()
         self.total_bytes = 0
-        # Files never to count or delete, such as the example uploads Gradio keeps.
+        # The sha256 of contents never to count or delete: the example uploads, whose copies Gradio
+        # serves for as long as the page offers them.
         self.kept = set()
         self.lock = threading.Lock()
         os.makedirs(folder, exist_ok=True)
@@ -68,13 +74,18 @@ class PictureStore:
         return path
 
     def keep(self, paths):
-        """Never count or delete `paths`, a set that may still grow (such as a component's `keep_in_cache`)."""
-        self.kept = paths
+        """Never count or delete a file with the content of one of `paths`, wherever it lies.
+
+        An example upload reaches `add` as Gradio's copy of it, whose path is Gradio's to choose;
+        its content is the example's.
+        """
+        self.kept |= {content_digest(path) for path in paths}
 
     def add(self, path):
         """Count a file written by someone else (an upload), so that it is pruned with the rest."""
-        if path in self.kept:
-            return
+        with contextlib.suppress(FileNotFoundError):
+            if self.kept and content_digest(path) in self.kept:
+                return
         with self.lock:
             with contextlib.suppress(FileNotFoundError):
                 self._record(path, os.path.getsize(path))

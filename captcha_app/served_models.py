@@ -3,7 +3,9 @@
 `ServedModels` lists them by name, knows what each reads from its file's config
 without loading it, loads each on its first request (once, however many ask at once),
 warms it up, draws its pictures for the Model tab, and says which model answered and
-whether it stands in for one that could not be loaded. Nothing here needs Gradio.
+whether it stands in for one that could not be loaded. A model's Keras network (for its
+saliency maps, summary and diagram) is loaded only when first asked for: ONNX Runtime reads
+without it, and TensorFlow takes seconds to start. Nothing here needs Gradio.
 """
 
 import dataclasses
@@ -14,8 +16,7 @@ import threading
 from captcha_app.shared_reader import SharedReader
 from captcha_model import config as config_lib
 from captcha_model.data import rendering, seeds
-from captcha_model.reading import evaluation
-from captcha_model.reading import solver as solver_lib
+from captcha_model.reading import evaluation, runtime, solver as solver_lib
 
 # The bundled model chosen when no other is named.
 DEFAULT_MODEL = "default"
@@ -25,11 +26,11 @@ WARM_UP_SEED = 7
 
 @dataclasses.dataclass(frozen=True)
 class ServedModel:
-    """A loaded model, its shared reader and the pictures the Model tab shows of it, made once when it is loaded."""
+    """A loaded model, its shared reader, the folder of its pictures and its training curve (drawn on loading)."""
 
     solver: solver_lib.Solver
     reader: SharedReader
-    network_diagram: str | None
+    pictures: str
     training_curve: str | None
 
 
@@ -65,14 +66,17 @@ class ServedModels:
             for name in self.names
         }
         # Training metrics too: the seeds each model drew from say which captchas are new to all of them.
-        metrics = {name: solver.metrics if name == self.name else solver_lib.read_metrics(solver_lib.BUNDLED_MODELS[name])
-                   for name in self.names}
+        metrics = {
+            name: solver.metrics if name == self.name else solver_lib.read_metrics(solver_lib.BUNDLED_MODELS[name])
+            for name in self.names
+        }
         self.stage_seeds = sorted({seed for name in self.names for seed in seeds.stage_seeds(metrics[name] or {})})
         self.seeds_drawn = set(seeds.streams_of(self.stage_seeds))
         # One lock per model: two first requests for the same model load it once, while
         # the models already loaded keep serving.
         self.locks = {name: threading.Lock() for name in self.names}
         self.loaded = {self.name: self.prepare(self.name, solver)}
+        self.diagrams = {}
 
     def check(self, name):
         """The name of a model on offer: `name`, or the first model's when empty; ValueError for others."""
@@ -118,19 +122,41 @@ class ServedModels:
         curve = os.path.join(folder, "training_curve.png") if history else None
         if curve:
             evaluation.plot_training_curve(history, curve)
-        diagram = None
-        # Drawing the network needs its Keras model, which ONNX Runtime does without.
-        if solver.model is not None:
-            diagram = os.path.join(folder, "network.png")
-            from captcha_model.networks import diagram as network_diagram
+        return ServedModel(solver, SharedReader(solver), folder, curve)
 
-            figure = network_diagram.plot_network(solver.model)
-            figure.savefig(diagram, dpi=110, bbox_inches="tight")
-        return ServedModel(solver, SharedReader(solver), diagram, curve)
+    def keras_solver(self, name=None):
+        """Model `name` read by Keras, loaded the first time it is asked for (saliency maps need its gradients,
+        the Model tab its layers); None where TensorFlow is not installed or the model has no Keras file."""
+        solver = self.solver(name)
+        if solver.model is None and not (solver.keras_source and runtime.keras_installed()):
+            return None
+        return solver.with_keras()
+
+    def network_diagram(self, name=None):
+        """The path of a picture of model `name`'s network, drawn the first time it is asked for; None where its
+        Keras model cannot be had (see `keras_solver`)."""
+        name = self.check(name)
+        keras_solver, folder = self.keras_solver(name), self.get(name).pictures
+        with self.locks[name]:
+            if name not in self.diagrams:
+                self.diagrams[name] = keras_solver and draw_network(keras_solver.model, folder)
+        return self.diagrams[name]
 
     def identity(self, name=None):
-        """Which model answers for `name`: its name, source and revision, and the fallback notice or None."""
+        """Which model answers for `name`: its name, source, revision, the runtime that runs it ('Keras' or
+        'ONNX Runtime', as `solver.RUNTIME_NAMES` names them), and the fallback notice or None."""
         name = self.check(name)
         solver = self.solver(name)
         return {"name": name, "source": solver.source, "revision": solver.revision,
+                "runtime": solver_lib.RUNTIME_NAMES[solver.runtime],
                 "fallback": self.notice if name == self.name else None}
+
+
+def draw_network(model, folder):
+    """The path of a picture of the Keras `model`'s network, drawn into `folder`."""
+    with runtime.full_install_needed():
+        from captcha_model.networks import diagram
+
+    path = os.path.join(folder, "network.png")
+    diagram.plot_network(model).savefig(path, dpi=110, bbox_inches="tight")
+    return path

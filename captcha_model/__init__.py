@@ -8,8 +8,8 @@
 
 Importing the package imports neither TensorFlow nor Keras, so that the ONNX runtime
 (`load_solver(runtime="onnx")`) works where they are not installed. What needs them lives
-in its own modules: `captcha_model.model` (the networks), `captcha_model.model_file` (save and
-load them), `captcha_model.saliency` (`explain`) and `captcha_model.export` (ONNX export).
+in its own modules: `captcha_model.networks.model` (the networks), `captcha_model.networks.model_file` (save and
+load them), `captcha_model.reading.saliency` (`explain`) and `captcha_model.publishing.export` (ONNX export).
 """
 
 from captcha_model.config import ARCHITECTURES, CaptchaConfig

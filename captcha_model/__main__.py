@@ -1,7 +1,7 @@
 """Command line: python -m captcha_model {solve,evaluate,generate,export,push,deploy} --help.
 
 Solving, evaluating and generating work in the light install (no TensorFlow, see
-`captcha_model.runtime`); export and push need the full one.
+`captcha_model.reading.runtime`); export and push need the full one.
 """
 
 import argparse
@@ -14,12 +14,12 @@ import tempfile
 from captcha_model.config import CaptchaConfig, parse_size
 from captcha_model.data import rendering
 from captcha_model.environment import MODEL_VARIABLE, STRICT_VARIABLE
-from captcha_model.publishing import deploy as deploy_lib
-from captcha_model.publishing import hub
+from captcha_model.publishing import deploy as deploy_lib, hub
 from captcha_model.reading import evaluation, runtime
-from captcha_model.reading.solver import BUNDLED_MODELS, load_solver, load_solver_with_fallback
+from captcha_model.reading.solver import BUNDLED_EXPORTS, BUNDLED_MODELS, load_solver, load_solver_with_fallback
 
 BUNDLED_NAMES = ", ".join(BUNDLED_MODELS)
+READABLE_NAMES = ", ".join([*BUNDLED_MODELS, *BUNDLED_EXPORTS])
 
 
 def load_chosen_solver(args):
@@ -147,13 +147,11 @@ def add_captcha_options(command):
 
 
 def add_model_options(command):
-    command.add_argument("--model", help=f"a bundled model ({BUNDLED_NAMES}), a .keras file or a Hub repo "
+    command.add_argument("--model", help=f"a bundled model ({READABLE_NAMES}), a .keras file or a Hub repo "
                                          "OWNER/NAME[@REVISION] (default: the bundled default model)")
     command.add_argument("--fallback", action="store_true",
                          help="use the bundled model, with a warning, when --model cannot be loaded")
-    command.add_argument("--runtime", choices=runtime.RUNTIMES,
-                         help="run the network with Keras or ONNX Runtime (default: ONNX Runtime for an ONNX "
-                              "export, else Keras where TensorFlow is installed, else ONNX Runtime)")
+    command.add_argument("--runtime", choices=runtime.RUNTIMES, help=runtime.RUNTIME_HELP)
 
 
 def build_parser():

@@ -1,6 +1,8 @@
-"""Shared fixtures: the bundled solver, loaded once per test session, and a Hub look-alike."""
+"""Shared fixtures: the bundled solver, loaded once per test session, the app served once per session
+(tests/app_server.py) with a client of it, and a Hub look-alike."""
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -16,6 +18,12 @@ def solver():
 
 
 @pytest.fixture(scope="session")
+def keras_solver(solver):
+    """The bundled model read by Keras, for what needs its layers or gradients."""
+    return solver.with_keras()
+
+
+@pytest.fixture(scope="session")
 def config(solver):
     return solver.config
 
@@ -27,3 +35,26 @@ def hub_server(tmp_path, monkeypatch):
         point_client_at(monkeypatch, server.url, tmp_path / "huggingface")
         monkeypatch.setenv("HF_TOKEN", TOKEN)
         yield server
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The URL of `app.demo` served in-process as `python app.py` serves it, shared by the whole session."""
+    # Imported here: it loads the app's model, which most tests never need.
+    from app_server import shared_url
+
+    return shared_url()
+
+
+@pytest.fixture(scope="session")
+def client(app_url, tmp_path_factory):
+    """A gradio_client of the session's app; files it receives go to a folder of their own, not Gradio's cache."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+def pytest_sessionfinish(session):
+    """Stop the session's server of the app, if a test started it."""
+    if "app_server" in sys.modules:
+        sys.modules["app_server"].stop_shared()

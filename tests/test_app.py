@@ -16,7 +16,7 @@ import threading
 
 import httpx
 import pytest
-from app_server import serving, serving_program
+from app_server import serving_program
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError, ValidationError
 from PIL import Image
@@ -25,20 +25,13 @@ import app
 from captcha_app import demo_actions, page_text, served_models, visitor_input
 from captcha_model import load_solver
 from captcha_model.data import rendering
-from captcha_model.reading import saliency
-from captcha_model.reading import solver as solver_lib
+from captcha_model.reading import saliency, solver as solver_lib
 from captcha_model.reading.evaluation import wilson_interval
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Gradio's queue calls a pandas API that pandas 3 deprecates; nothing here can act on it.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
-
-
-@pytest.fixture(scope="module")
-def client():
-    with serving() as url:
-        yield Client(url, verbose=False)
 
 
 def save_captcha(config, path, seed, file_format="PNG", convert=None):
@@ -155,7 +148,7 @@ def test_explain_returns_one_overlay_per_character_read(client, config, tmp_path
     shown = client.predict(handle_file(str(path)), api_name="/explain")
     assert len(shown) == len(reading)
     pictures = set()
-    for item, character in zip(shown, reading):
+    for item, character in zip(shown, reading, strict=False):
         assert re.fullmatch(rf"{character} · \d{{1,3}}\.\d%", item["caption"]), item["caption"]
         with Image.open(item["image"]) as overlay:
             assert overlay.size == (config.captcha_width, config.captcha_height)
@@ -196,7 +189,8 @@ def test_generate_explains_bad_sizes_lengths_and_models(client, arguments, messa
 def test_readings_refuse_an_unknown_model_with_the_names_accepted(client, config, tmp_path, endpoint):
     path = tmp_path / "captcha.png"
     truth = save_captcha(config, path, seed=2)
-    with pytest.raises(AppError, match=re.escape("Unknown model 'ctc2'; the models are 'default', 'ctc', 'ctc-170x80'.")):
+    refusal = "Unknown model 'ctc2'; the models are 'default', 'ctc', 'ctc-170x80'."
+    with pytest.raises(AppError, match=re.escape(refusal)):
         client.predict(handle_file(str(path)), "ctc2", api_name=endpoint)
     assert client.predict(handle_file(str(path)), api_name="/solve")[0] == truth
 
@@ -255,7 +249,7 @@ def test_an_evaluation_shows_its_failures_with_their_captchas(client, config):
     assert 0 < len(report["failures"]) == report["count"] - report["correct"]
     assert len(failures) == min(len(report["failures"]), demo_actions.MAX_FAILURES_SHOWN)
     assert f"| Failures | {len(report['failures']):,}" in summary
-    for shown, failure in zip(failures, report["failures"]):
+    for shown, failure in zip(failures, report["failures"], strict=False):
         assert shown["caption"].startswith(f"#{failure['index']}: {failure['truth']} → {failure['predicted']}")
         with Image.open(shown["image"]) as image:
             assert image.size == (140, 60)
@@ -393,7 +387,8 @@ def test_other_models_are_loaded_once_on_first_use_even_when_asked_for_at_once(m
 def test_model_tab_shows_training_metrics_found_beside_a_model(tmp_path, config):
     model_path = tmp_path / "model.keras"
     shutil.copy(solver_lib.BUNDLED_MODEL, model_path)
-    history = [{"samples_seen": 64000 * epoch, "loss": 1 / epoch, "val_accuracy": 0.9 + epoch / 100} for epoch in (1, 2)]
+    history = [{"samples_seen": 64000 * epoch, "loss": 1 / epoch, "val_accuracy": 0.9 + epoch / 100}
+               for epoch in (1, 2)]
     metrics = {
         "architecture": config.architecture, "epochs": 2, "samples_seen": 128000, "wall_seconds": 600.0,
         "device": "GPU", "history": history,
@@ -405,8 +400,10 @@ def test_model_tab_shows_training_metrics_found_beside_a_model(tmp_path, config)
     assert "2 epochs, 128,000 captchas seen, 10 minutes on the GPU" in details
     assert "**99.2%** on 10,000 fresh captchas" in details
     assert "test accuracy 99.2% on 10,000 fresh captchas" in page_text.model_headline(captcha_app.models.solver())
-    with Image.open(captcha_app.model_tab()[2]) as curve, Image.open(captcha_app.model_tab()[4]) as network:
+    summary, diagram = captcha_app.network_tab()
+    with Image.open(captcha_app.model_tab()[2]) as curve, Image.open(diagram) as network:
         assert curve.width > 300 and network.height > network.width
+    assert "Total params" in summary
     page = app.build_demo(captcha_app).config
     texts = [component["props"].get("value") for component in page["components"]]
     assert "**Warning:** a test notice" in texts
@@ -421,6 +418,7 @@ def test_a_model_without_metrics_says_so(tmp_path):
     assert "test accuracy" not in page_text.model_headline(captcha_app.models.solver())
 
 
+@pytest.mark.slow
 def test_python_app_py_serves_the_model_named_by_model_on_the_port_from_the_environment(tmp_path, config):
     model_path = tmp_path / "chosen.keras"
     shutil.copy(solver_lib.BUNDLED_MODEL, model_path)
@@ -430,6 +428,10 @@ def test_python_app_py_serves_the_model_named_by_model_on_the_port_from_the_envi
         path = tmp_path / "captcha.png"
         truth = save_captcha(config, path, seed=11)
         assert Client(url, verbose=False).predict(handle_file(str(path)), api_name="/solve")[0] == truth
+        # The bulk route is served beside the page, as the module-level app serves it.
+        with open(path, "rb") as file:
+            bulk = httpx.post(f"{url}bulk/solve", files={"files": ("captcha.png", file, "image/png")}, timeout=60)
+        assert bulk.json()["readings"][0]["text"] == truth and bulk.json()["model"]["source"] == str(model_path)
 
 
 def test_an_uploaded_zip_of_labelled_captchas_is_scored(client, config, tmp_path, monkeypatch):
@@ -437,7 +439,7 @@ def test_an_uploaded_zip_of_labelled_captchas_is_scored(client, config, tmp_path
     folder.mkdir()
     texts = [save_captcha(config, folder / f"{seed}.png", seed) for seed in range(300, 312)]
     # Named for their text, one of them wrongly: the report must count it as a failure.
-    for seed, text in zip(range(300, 312), texts):
+    for seed, text in zip(range(300, 312), texts, strict=False):
         (folder / f"{seed}.png").rename(folder / f"{text if seed != 300 else 'ZZZZ'}_{seed}.png")
     archive = shutil.make_archive(str(tmp_path / "labelled"), "zip", folder)
     summary, _, failures, report = client.predict(handle_file(archive), api_name="/evaluate_zip")
@@ -450,3 +452,38 @@ def test_an_uploaded_zip_of_labelled_captchas_is_scored(client, config, tmp_path
     (tmp_path / "not.zip").write_bytes(b"not a zip at all")
     with pytest.raises(AppError, match="neither a folder nor a .zip archive"):
         client.predict(handle_file(str(tmp_path / "not.zip")), api_name="/evaluate_zip")
+
+
+@pytest.mark.parametrize("runtime_name", ["keras", "onnx"])
+def test_every_answer_says_which_runtime_read_it(runtime_name):
+    captcha_app = app.make_actions(*app.load_first(None, runtime_name=runtime_name))
+    runtime_words = solver_lib.RUNTIME_NAMES[runtime_name]
+    assert captcha_app.models.identity()["runtime"] == runtime_words
+    # The other models run on the first one's runtime, and say so too.
+    assert captcha_app.models.identity("ctc")["runtime"] == runtime_words
+    line = page_text.answered_by(captcha_app.models.identity())
+    assert line.endswith(f", run by {runtime_words}.")
+    assert line in captcha_app.generate("7K2P", 8)[3]
+    summary, _, _, report = captcha_app.evaluate(3, 1)
+    assert line in summary and report["model"]["runtime"] == runtime_words
+
+
+def test_evaluations_take_turns_and_at_most_the_limit_wait(monkeypatch):
+    limit = app.WaitingLimit(2, "full")
+    for _ in range(3):
+        limit.admit()
+    # One will run and two wait: a fourth is refused before it joins the queue.
+    with pytest.raises(ValueError, match="full"):
+        limit.admit()
+    started, release = threading.Event(), threading.Event()
+    first = threading.Thread(target=limit.taking_turns(lambda: started.set() or release.wait(30)))
+    first.start()
+    started.wait(30)
+    assert limit.waiting() == 2 and limit.busy
+    release.set()
+    first.join()
+    assert limit.waiting() == 2 and not limit.busy
+    # Tickets of requests that never start (cancelled while queued) lapse.
+    monkeypatch.setattr(app.WaitingLimit, "SETTLING_SECONDS", 0.0)
+    assert limit.waiting() == 0
+    limit.admit()

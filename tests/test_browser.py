@@ -9,7 +9,6 @@ import os
 import re
 
 import pytest
-from app_server import serving
 from playwright.sync_api import expect, sync_playwright
 
 from captcha_model.data import rendering
@@ -29,12 +28,6 @@ pytestmark = [
     # Gradio's queue calls a pandas API that pandas 3 deprecates; nothing here can act on it.
     pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing"),
 ]
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with serving() as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

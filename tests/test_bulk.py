@@ -4,7 +4,6 @@ import io
 
 import httpx
 import pytest
-from app_server import serving
 from PIL import Image
 
 from captcha_app import bulk_api
@@ -16,9 +15,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queue
 
 
 @pytest.fixture(scope="module")
-def url():
-    with serving() as address:
-        yield f"{address.rstrip('/')}{bulk_api.PATH}"
+def url(app_url):
+    return f"{app_url.rstrip('/')}{bulk_api.PATH}"
 
 
 def png(image):
@@ -40,11 +38,11 @@ def test_a_hundred_captchas_are_read_in_one_request(url, solver):
     assert body["model"]["name"] == "default" and body["model"]["revision"] == solver.revision
     expected = solver.solve([image for _, image in captchas])
     assert [record["file"] for record in body["readings"]] == [f"{index}.png" for index in range(100)]
-    for record, reading in zip(body["readings"], expected):
+    for record, reading in zip(body["readings"], expected, strict=False):
         assert record["text"] == reading.text
         assert record["confidence"] == pytest.approx(reading.confidence, abs=1e-5)
         assert [item["character"] for item in record["characters"]] == list(reading.text)
-    assert sum(record["text"] == text for record, (text, _) in zip(body["readings"], captchas)) >= 97
+    assert sum(record["text"] == text for record, (text, _) in zip(body["readings"], captchas, strict=False)) >= 97
 
 
 def test_each_bad_file_gets_the_apps_own_message_and_the_others_are_read(url, solver):
@@ -58,7 +56,7 @@ def test_each_bad_file_gets_the_apps_own_message_and_the_others_are_read(url, so
     ]
     records = post(url, files).json()["readings"]
     assert records[0]["text"] == solver.solve([image])[0].text
-    for (name, content), record in zip(files[1:], records[1:]):
+    for (name, content), record in zip(files[1:], records[1:], strict=False):
         with pytest.raises(ValueError) as expected:
             image_input.open_image(content)
         assert record == {"file": name, "error": str(expected.value)}

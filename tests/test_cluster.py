@@ -1,7 +1,10 @@
-"""Several machines (TF_CONFIG): two workers on 127.0.0.1 train one model, resume it, and never train alone."""
+"""Several machines (TF_CONFIG): two workers on 127.0.0.1 train one model, resume it, never train alone, and stop
+when told to or when their peers do not come."""
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,12 +29,12 @@ def free_ports(count):
     return ports
 
 
-def start_worker(index, ports, arguments):
+def start_worker(index, ports, arguments, **options):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     environment = {**os.environ, "CI": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
                    "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
     return subprocess.Popen([sys.executable, "train.py", *arguments], cwd=ROOT, env=environment,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options)
 
 
 def run_cluster(arguments, workers=2):
@@ -40,7 +43,6 @@ def run_cluster(arguments, workers=2):
     try:
         outputs = [(process.communicate(timeout=400), process.returncode) for process in processes]
     finally:
-        # A worker waiting on a collective ignores SIGTERM.
         for process in processes:
             process.kill()
     outputs = [(returncode, stdout, stderr) for (stdout, stderr), returncode in outputs]
@@ -81,11 +83,37 @@ def test_two_workers_train_one_model_that_the_chief_writes_and_both_resume(tmp_p
     assert len(epoch_lines(chief)) == 1 and same_progress(chief, worker)
 
 
+def lonely_worker(tmp_path, cluster_timeout, **options):
+    """Worker 0 of a cluster of two whose other worker never starts."""
+    return start_worker(0, free_ports(2), ["--epochs", "1", *TINY, "--cache-dir", str(tmp_path / "cache"),
+                                           "--output", str(tmp_path / "alone"), "--cluster-timeout",
+                                           str(cluster_timeout)], **options)
+
+
+def descendants(pid):
+    """The processes `pid` started, and those they started, and so on."""
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [grandchild for child in children for grandchild in [child, *descendants(child)]]
+
+
+def waiting_for_its_peers(process):
+    """Wait until `process` waits for the cluster: the watchdog of that wait has started."""
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        for pid in descendants(process.pid):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline") as cmdline:
+                if "select.select" in cmdline.read():
+                    return
+        time.sleep(0.2)
+    pytest.fail(f"the worker never started waiting for its peer: {process.communicate()[1][-3000:]}")
+
+
+@pytest.mark.slow
 def test_a_worker_whose_peer_never_starts_does_not_train_alone(tmp_path):
-    started = time.time()
-    process = start_worker(0, free_ports(2), ["--epochs", "1", *TINY, "--cache-dir", str(tmp_path / "cache"),
-                                              "--output", str(tmp_path / "alone"), "--cluster-timeout", "5"])
+    process = lonely_worker(tmp_path, 5)
     try:
+        waiting_for_its_peers(process)
+        waiting_since = time.time()
         stdout, stderr = process.communicate(timeout=120)
     finally:
         process.kill()
@@ -93,4 +121,26 @@ def test_a_worker_whose_peer_never_starts_does_not_train_alone(tmp_path):
     assert "worker 0 waited 5 s for the other workers of the cluster in TF_CONFIG" in stderr
     assert "127.0.0.1" in stderr and "start every worker" in stderr
     assert not epoch_lines(stdout) and not (tmp_path / "alone" / "checkpoint.keras").exists()
-    assert time.time() - started < 90
+    assert time.time() - waiting_since < 15
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_worker_waiting_for_its_peers_within_seconds(tmp_path):
+    # A session of its own, so that SIGTERM reaches its whole process group, as `timeout` and Ctrl-C send it.
+    process = lonely_worker(tmp_path, 300, start_new_session=True)
+    try:
+        waiting_for_its_peers(process)
+        helpers = descendants(process.pid)
+        os.killpg(process.pid, signal.SIGTERM)
+        signalled = time.time()
+        _, stderr = process.communicate(timeout=30)
+        stopped_after = time.time() - signalled
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "Stopped by SIGTERM." in stderr and stopped_after < 5
+    # Nothing of it is left behind, its watchdog (in a session of its own) included.
+    time.sleep(2)
+    assert not [pid for pid in helpers if os.path.exists(f"/proc/{pid}")]

@@ -46,7 +46,11 @@ def test_deploy_uploads_exactly_what_the_space_runs_and_binaries_through_lfs(hub
     files = space.commits[space.main]
     expected = deploy.space_files()
     assert set(files) == set(expected) | {".gitattributes"}
-    assert {"app.py", "captcha_model/deploy.py", "captcha_model/bundled/default/model.keras"} <= set(files)
+    assert {"app.py", "captcha_model/bundled/default/model.keras", "captcha_model/bundled/default/model.onnx"} <= set(files)
+    # Every module of the app's and the library's packages, so that the Space imports what the app does.
+    modules = {path for package in ("captcha_app", "captcha_model") for path in subprocess.run(
+        ["git", "ls-files", f"{package}/*.py"], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()}
+    assert modules and modules <= set(files)
     assert not any(path.startswith(("tests/", "bench/")) or path.endswith("train.py") for path in files)
     binaries = [path for path in expected if path.endswith((".keras", ".png"))]
     for path, local in expected.items():

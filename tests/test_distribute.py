@@ -1,6 +1,6 @@
 """Device settings: what a GPU gets by default, mixed precision, and the checks on the flags."""
 
-import argparse
+import dataclasses
 
 import keras
 import numpy as np
@@ -8,15 +8,13 @@ import pytest
 import tensorflow as tf
 
 from captcha_model.data import preprocessing, rendering
-from captcha_model.networks import model as model_lib
-from captcha_model.networks import model_file
-from captcha_model.training import distribute
+from captcha_model.networks import model as model_lib, model_file
+from captcha_model.training import distribute, settings as settings_lib
 
 
 def flags(**values):
-    defaults = {"batch_size": None, "learning_rate": None, "steps_per_epoch": None, "steps_per_execution": None,
-                "precision": "auto"}
-    return argparse.Namespace(**{**defaults, **values})
+    """The settings of a run with no flag but `values`, before the devices resolve them."""
+    return dataclasses.replace(settings_lib.parse([]), **values)
 
 
 @pytest.fixture
@@ -26,8 +24,7 @@ def restore_policy():
 
 
 def test_a_gpu_gets_a_larger_batch_mixed_precision_and_a_scaled_learning_rate(restore_policy, capsys):
-    args = flags()
-    distribute.resolve_settings(args, distribute.Devices(tf.distribute.get_strategy(), "the GPU (test)", 1))
+    args = distribute.resolve_settings(flags(), distribute.Devices(tf.distribute.get_strategy(), "the GPU (test)", 1))
     assert (args.batch_size, args.steps_per_epoch, args.steps_per_execution) == (512, 125, 25)
     assert args.learning_rate == pytest.approx(2e-3 * np.sqrt(8))
     assert args.precision == "mixed_float16" and keras.config.dtype_policy().name == "mixed_float16"
@@ -36,12 +33,13 @@ def test_a_gpu_gets_a_larger_batch_mixed_precision_and_a_scaled_learning_rate(re
 
 def test_a_cpu_keeps_the_reference_settings_and_given_flags_win(restore_policy):
     cpu = distribute.Devices(tf.distribute.get_strategy(), "the CPU", 0)
-    args = flags()
-    distribute.resolve_settings(args, cpu)
+    given = flags()
+    args = distribute.resolve_settings(given, cpu)
+    assert given.batch_size is None, "the settings given are left as they were"
     assert (args.batch_size, args.learning_rate, args.steps_per_epoch, args.steps_per_execution,
             args.precision) == (64, 2e-3, 1000, 1, "float32")
-    args = flags(batch_size=128, learning_rate=1e-3, steps_per_execution=10, precision="mixed_float16")
-    distribute.resolve_settings(args, cpu)
+    args = distribute.resolve_settings(
+        flags(batch_size=128, learning_rate=1e-3, steps_per_execution=10, precision="mixed_float16"), cpu)
     assert (args.batch_size, args.learning_rate, args.steps_per_epoch, args.steps_per_execution,
             args.precision) == (128, 1e-3, 500, 10, "mixed_float16")
 

@@ -35,15 +35,15 @@ def evaluation_chart(solver, seed):
 def test_several_evaluations_draw_their_own_figures_at_once(solver, tmp_path):
     with concurrent.futures.ThreadPoolExecutor(len(SEEDS) + 2) as pool:
         charts = [pool.submit(evaluation_chart, solver, seed) for seed in SEEDS]
-        diagram = pool.submit(lambda: png_of(network_diagram.plot_network(solver.model)))
+        diagram = pool.submit(lambda: png_of(network_diagram.plot_network(solver.with_keras().model)))
         curve = pool.submit(evaluation.plot_training_curve, solver.metrics["history"], tmp_path / "curve.png")
         charts = [chart.result() for chart in charts]
         diagram, _ = diagram.result(), curve.result()
     # The evaluations failed differently, so each chart is its own.
     assert len({tuple(confusions) for confusions, _ in charts}) > 1
-    for seed, (confusions, png) in zip(SEEDS, charts):
+    for seed, (confusions, png) in zip(SEEDS, charts, strict=False):
         assert evaluation_chart(solver, seed) == (confusions, png), f"the chart of seed {seed} changed"
-    assert diagram == png_of(network_diagram.plot_network(solver.model))
+    assert diagram == png_of(network_diagram.plot_network(solver.with_keras().model))
     assert (tmp_path / "curve.png").stat().st_size > 0
     if "matplotlib.pyplot" in sys.modules:
         assert sys.modules["matplotlib.pyplot"].get_fignums() == []
@@ -53,7 +53,7 @@ def test_several_evaluations_draw_their_own_figures_at_once(solver, tmp_path):
 def test_no_figure_is_left_with_pyplot(solver, tmp_path, draw):
     figure = {
         "confusions": lambda: evaluation.plot_confusions(evaluation.evaluate_stream(solver, 5, 1, progress=False)),
-        "network": lambda: network_diagram.plot_network(solver.model),
+        "network": lambda: network_diagram.plot_network(solver.with_keras().model),
         "curve": lambda: evaluation.plot_training_curve(solver.metrics["history"], tmp_path / "curve.png"),
     }[draw]()
     assert figure.canvas.manager is None

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from captcha_model.config import RefereeConfig
-from captcha_model.networks import inference_copy, referee
-from captcha_model.networks import model as model_lib
+from captcha_model.networks import inference_copy, model as model_lib, referee
 
 
 def trained_looking(network):

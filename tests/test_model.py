@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from captcha_model.config import CaptchaConfig, parse_size
-from captcha_model.networks import diagram, model_file
-from captcha_model.networks import model as model_lib
+from captcha_model.networks import diagram, model as model_lib, model_file
 from captcha_model.reading import decoding
 
 

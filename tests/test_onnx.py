@@ -21,12 +21,10 @@ from captcha_model import load_solver
 from captcha_model.__main__ import main
 from captcha_model.config import RefereeConfig
 from captcha_model.data import rendering
-from captcha_model.networks import model as model_lib
-from captcha_model.networks import model_file
-from captcha_model.networks import referee as referee_lib
+from captcha_model.networks import model as model_lib, model_file, referee as referee_lib
 from captcha_model.publishing import hub
 from captcha_model.reading import runtime
-from captcha_model.reading.solver import BUNDLED_MODELS, SMALLEST_CHUNK
+from captcha_model.reading.solver import BUNDLED_EXPORTS, BUNDLED_MODELS, SMALLEST_CHUNK
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WITHOUT_TENSORFLOW = [sys.executable, os.path.join(ROOT, "tests", "without_tensorflow.py")]
@@ -84,13 +82,59 @@ def test_each_architecture_exports_and_reads_as_keras_does(tmp_path, architectur
     assert "ONNX Runtime" in onnx_solver.describe()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BUNDLED_MODELS))
 def test_the_bundled_exports_read_as_the_bundled_models_do(name):
-    keras_solver, onnx_solver = load_solver(name), load_solver(name, runtime="onnx")
+    keras_solver, onnx_solver = load_solver(name, runtime="keras"), load_solver(name)
+    assert (keras_solver.runtime, onnx_solver.runtime) == ("keras", "onnx")
     assert onnx_solver.referee.referee_config == keras_solver.referee.referee_config
     # Captchas rich in 0 and O, so that the referees decide many glyphs.
     inputs, _ = rendering.render_range(keras_solver.config, 616161, 0, 64, rendering.Emphasis("0O"))
     assert_same_readings(keras_solver, onnx_solver, inputs)
+    fresh, _ = rendering.render_range(keras_solver.config, 646464, 0, 1000)
+    assert [reading.text for reading in keras_solver.solve_inputs(fresh)] == [
+        reading.text for reading in onnx_solver.solve_inputs(fresh)]
+
+
+def test_onnx_runtime_reads_by_default_where_a_model_has_its_export(tmp_path, caplog):
+    assert load_solver().runtime == load_solver(BUNDLED_MODELS["default"]).runtime == "onnx"
+    folder = tmp_path / "run"
+    folder.mkdir()
+    path = shutil.copy(tiny_model(tmp_path, "default", with_referee=True), folder / "model.keras")
+    assert load_solver(path).runtime == "keras"
+    export(path, folder)
+    solver = load_solver(path)
+    assert solver.runtime == "onnx" and solver.model is None and solver.referee is not None
+    # What needs the network's layers or gradients gets the Keras model, loaded once, on first use.
+    keras_twin = solver.with_keras()
+    assert keras_twin.runtime == "keras" and keras_twin is solver.with_keras() and keras_twin.model is not None
+    inputs, _ = rendering.render_range(solver.config, 41, 0, 16, rendering.Emphasis("0O"))
+    assert_same_readings(keras_twin, solver, inputs)
+    # An export made from other weights does not serve this file: Keras reads it, and says why.
+    (tmp_path / "other").mkdir()
+    shutil.copy(tiny_model(tmp_path / "other", "default", with_referee=True), path)
+    assert load_solver(path).runtime == "keras"
+    assert "was not made from" in caplog.text
+    with pytest.raises(ValueError, match="was not made from .*export it again"):
+        load_solver(path, runtime="onnx")
+    with pytest.raises(ValueError, match="has no Keras file: saliency maps"):
+        load_solver(folder / "model.onnx").with_keras()
+
+
+def test_the_bundled_int8_exports_are_read_by_name(tmp_path, capsys):
+    assert set(BUNDLED_EXPORTS) == {f"{name}-int8" for name in BUNDLED_MODELS}
+    int8, fp32 = load_solver("default-int8"), load_solver("default")
+    assert int8.runtime == "onnx" and int8.source == "bundled default-int8 export"
+    assert os.path.getsize(int8.network.path) < os.path.getsize(fp32.network.path) / 3
+    inputs, texts = rendering.render_range(fp32.config, 656565, 0, 200)
+    assert sum(reading.text == text for reading, text in zip(int8.solve_inputs(inputs), texts)) >= 196
+    path = tmp_path / "captcha.png"
+    text, image = rendering.sample_captcha(fp32.config, 13)
+    image.save(path)
+    assert main(["solve", str(path), "--model", "default-int8"]) == 0
+    assert capsys.readouterr().out.split("\t")[1] == text
+    with pytest.raises(ValueError, match="has no Keras file"):
+        int8.with_keras()
 
 
 def test_a_quantized_export_has_int8_networks_a_third_the_size(tmp_path):
@@ -161,8 +205,9 @@ def test_broken_exports_are_refused_with_what_is_wrong(bundled_export, tmp_path,
 
 
 def test_onnx_runtime_refuses_a_keras_file_and_a_missing_export(tmp_path, capsys):
-    with pytest.raises(ValueError, match="ONNX Runtime reads its export, made with python -m captcha_model export"):
-        load_solver(BUNDLED_MODELS["default"], runtime="onnx")
+    alone = shutil.copy(BUNDLED_MODELS["default"], tmp_path / "alone.keras")
+    with pytest.raises(ValueError, match="with no ONNX export beside it; make one with python -m captcha_model export"):
+        load_solver(alone, runtime="onnx")
     with pytest.raises(ValueError, match="Unknown runtime 'tflite'; accepted runtimes are keras, onnx"):
         load_solver(runtime="tflite")
     with pytest.raises(ValueError, match="No model file at .*nothing.onnx'"):
@@ -196,7 +241,13 @@ def test_the_light_install_solves_on_onnx_runtime_and_says_so(tmp_path, config):
     result = run_without_tensorflow("-m", "captcha_model", "solve", *paths)
     assert result.returncode == 0, result.stderr
     assert [line.split("\t")[1] for line in result.stdout.splitlines()] == texts
-    assert "TensorFlow is not installed, so captchas are read with the ONNX runtime" in result.stderr
+    # The bundled model has its export, which ONNX Runtime reads by default; a .keras file alone says what is missing.
+    assert "TensorFlow" not in result.stderr
+    alone = shutil.copy(BUNDLED_MODELS["default"], tmp_path / "alone.keras")
+    without_export = run_without_tensorflow("-m", "captcha_model", "solve", paths[0], "--model", str(alone))
+    assert without_export.returncode == 2
+    assert "TensorFlow is not installed, so captchas are read with the ONNX runtime" in without_export.stderr
+    assert "with no ONNX export beside it" in without_export.stderr
     refused = run_without_tensorflow("-m", "captcha_model", "export", "default", str(tmp_path / "out"))
     assert refused.returncode == 2
     assert "This needs keras, which is not installed here" in refused.stderr

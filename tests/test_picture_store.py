@@ -1,6 +1,7 @@
 """PictureStore: one file per picture, pruned oldest first by total size and by age."""
 
 import os
+import shutil
 import time
 
 import pytest
@@ -44,15 +45,20 @@ def test_files_older_than_the_age_bound_go_and_kept_files_are_never_counted(tmp_
     picture(1).save(upload)
     example = tmp_path / "example.png"
     picture(2).save(example)
+    # Gradio serves a clicked example from a copy of its own, wherever it put it.
+    served_example = tmp_path / "served" / "example.png"
+    served_example.parent.mkdir()
+    shutil.copy(example, served_example)
     store = PictureStore(tmp_path / "store", 10**6, 0.2)
-    store.keep({str(example)})
+    store.keep([str(example)])
     store.add(str(upload))
     store.add(str(example))
+    store.add(str(served_example))
     assert list(store.files) == [str(upload)]
     time.sleep(0.3)
     store.save(picture(3), "p")
     # The upload, now too old, went with its folder; the example was never the store's to delete.
-    assert not upload.parent.exists() and example.exists()
+    assert not upload.parent.exists() and example.exists() and served_example.exists()
 
 
 def test_a_store_needs_bounds(tmp_path):

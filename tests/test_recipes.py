@@ -1,4 +1,5 @@
-"""Recipes: `python train.py` runs every stage of a recipe, records its lineage, and resumes after kill -9."""
+"""Recipes: `python train.py` runs every stage of a recipe (each as `python -m captcha_model.training`), records
+its lineage, and resumes after kill -9."""
 
 import json
 import os
@@ -84,6 +85,10 @@ def test_a_recipe_killed_between_stages_resumes_and_records_its_lineage(tmp_path
     assert metrics["test"]["count"] == 20 and metrics["referee"]["args"]["seed"] == 3
     solver = load_solver(str(output / "model.keras"))
     assert solver.referee is not None and solver.config.input_pooling == 2
+    assert "Stage 'pooled': python -m captcha_model.training --init-from" in stdout
+    # The recipe's model comes with the ONNX export of the last stage, its referee included.
+    exported = load_solver(str(output), runtime="onnx")
+    assert exported.referee is not None and exported.config == solver.config
 
 
 def test_no_flags_run_the_default_recipe_and_one_run_flags_do_not(monkeypatch):

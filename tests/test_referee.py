@@ -1,4 +1,4 @@
-"""The 0/O referee: its crops, its decisions, its place inside a model file, and train_referee.py."""
+"""The 0/O referee: its crops, its decisions, its place inside a model file, and its training stage."""
 
 import io
 import json
@@ -12,9 +12,7 @@ import pytest
 from captcha_model import load_solver
 from captcha_model.config import REFEREE_CONFIG_ENTRY, REFEREE_MODEL_ENTRY, RefereeConfig
 from captcha_model.data import preprocessing, rendering, seeds
-from captcha_model.networks import model as model_lib
-from captcha_model.networks import model_file
-from captcha_model.networks import referee as referee_lib
+from captcha_model.networks import model as model_lib, model_file, referee as referee_lib
 from captcha_model.reading import adjudication, decoding, keras_runtime
 from captcha_model.training import referee_stage
 
@@ -97,7 +95,8 @@ def test_adjudicate_lets_the_stronger_opinion_decide(solver):
 
     def read(logit, main_weight):
         referee_config = RefereeConfig(main_weight=main_weight)
-        referee = referee_lib.Referee(model_lib.KerasNetwork(constant_referee(config, referee_config, logit)), config, referee_config)
+        network = model_lib.KerasNetwork(constant_referee(config, referee_config, logit))
+        referee = adjudication.Referee(network, config, referee_config)
         return referee.adjudicate(inputs, outputs, characters).per_image()[0]
 
     # A referee sure of "O" (logit 5) outweighs the main margin of 2 at weight 1, not at weight 3.
@@ -166,7 +165,8 @@ def test_a_referee_that_does_not_fit_its_model_is_refused(small_model, tmp_path)
         keras_runtime.load_referee(path, config)
 
 
-def test_glyph_examples_crop_each_zero_and_letter_o_where_the_model_reads_it(solver):
+def test_glyph_examples_crop_each_zero_and_letter_o_where_the_model_reads_it(keras_solver):
+    solver = keras_solver
     referee_config = RefereeConfig()
     texts = ["0O12", "ABCD", "O0O0"]
     images = [rendering.sample_captcha(solver.config, seed=616161, index=index, text=text)[1]
@@ -179,9 +179,11 @@ def test_glyph_examples_crop_each_zero_and_letter_o_where_the_model_reads_it(sol
     # The bundled model's own opinion points the right way for these.
     assert np.mean((margins > 0) == (labels > 0.5)) >= 5 / 6
     with pytest.raises(ValueError, match="examples of both"):
-        referee_stage.glyph_examples(solver.network.inference_model, solver.config, referee_config, inputs[1:2], texts[1:2])
+        referee_stage.glyph_examples(solver.network.inference_model, solver.config, referee_config, inputs[1:2],
+                                     texts[1:2])
 
 
+@pytest.mark.slow
 def test_train_referee_writes_a_model_whose_solver_uses_it(small_model, tmp_path):
     path, _ = small_model
     output = tmp_path / "run"
@@ -189,7 +191,7 @@ def test_train_referee_writes_a_model_whose_solver_uses_it(small_model, tmp_path
         "--model", str(path), "--train-size", "300", "--validation-size", "100", "--test-size", "50",
         "--epochs", "1", "--output", str(output), "--cache-dir", str(tmp_path / "cache"), "--workers", "1",
     ])
-    solver = load_solver(final)
+    solver = load_solver(final, runtime="keras")
     assert solver.referee is not None
     with open(output / "metrics.json") as handle:
         metrics = json.load(handle)
@@ -200,13 +202,15 @@ def test_train_referee_writes_a_model_whose_solver_uses_it(small_model, tmp_path
     # Started from that referee and trained for no epoch, a run only refits the weight of the model's opinion.
     flags = ["--model", str(path), "--init-from", str(final), "--train-size", "300", "--validation-size", "100",
              "--test-size", "20", "--cache-dir", str(tmp_path / "cache"), "--workers", "1"]
-    refitted = load_solver(referee_stage.main([*flags, "--epochs", "0", "--output", str(tmp_path / "refit")]))
+    refitted = load_solver(referee_stage.main([*flags, "--epochs", "0", "--output", str(tmp_path / "refit")]),
+                           runtime="keras")
     for kept, started in zip(refitted.referee.network.model.get_weights(), solver.referee.network.model.get_weights()):
         np.testing.assert_array_equal(kept, started)
     with pytest.raises(ValueError, match="differs from this one in crop_width"):
         referee_stage.main([*flags, "--crop-width", "16", "--output", str(tmp_path / "narrow")])
 
 
+@pytest.mark.slow
 def test_a_killed_referee_run_carries_on_from_its_last_epoch(small_model, tmp_path, monkeypatch):
     path, _ = small_model
     flags = ["--model", str(path), "--train-size", "300", "--validation-size", "100", "--test-size", "20",
@@ -240,7 +244,8 @@ def test_a_referee_needs_a_ctc_model(tmp_path):
 
 
 
-def test_the_bundled_referee_tells_zero_from_letter_o_better_than_the_network_alone(solver):
+def test_the_bundled_referee_tells_zero_from_letter_o_better_than_the_network_alone(keras_solver):
+    solver = keras_solver
     assert solver.referee is not None
     referee_config = solver.referee.referee_config
     assert 626262 not in seeds.seeds_drawn(solver.metrics)

@@ -39,8 +39,7 @@ from captcha_model import image_input
 from captcha_model.__main__ import main
 from captcha_model.config import CaptchaConfig
 from captcha_model.data import rendering
-from captcha_model.networks import model as model_lib
-from captcha_model.networks import model_file
+from captcha_model.networks import model as model_lib, model_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -335,9 +334,9 @@ def test_a_flood_of_evaluations_is_refused_and_leaves_readings_room(client, url,
         refused = [job for job in jobs if job.done() and isinstance(job.exception(), ValidationError)]
         for job in refused:
             assert "evaluations are already waiting" in str(job.exception())
-        # One evaluation runs, at most MAX_WAITING_EVALUATIONS wait, and `WaitingLimit` still finds them.
+        # One evaluation runs, at most MAX_WAITING_EVALUATIONS wait, and the page's own count finds them.
         assert len(jobs) - len(refused) <= app.MAX_WAITING_EVALUATIONS + 1
-        waiting = app.WaitingLimit(app.demo, app.EVALUATION_LANE, app.MAX_WAITING_EVALUATIONS, "").waiting()
+        waiting = app.EVALUATIONS.waiting()
         assert 1 <= waiting <= app.MAX_WAITING_EVALUATIONS
         assert solve(client, good)[0] == expected
     finally:

@@ -55,7 +55,7 @@ def test_masking_the_most_salient_region_costs_more_than_a_random_one(name):
     salient_drops, random_drops = [], []
     for row, characters in enumerate(explanations):
         for position, item in enumerate(characters):
-            def drop(top, left):
+            def drop(top, left, row=row, position=position, item=item):
                 changed = masked(inputs, row, top, left, box_height, box_width)
                 return baseline[row][position] - saliency.score_characters(solver, changed, [[item]])[0][0]
 

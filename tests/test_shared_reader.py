@@ -55,6 +55,7 @@ def test_a_failed_call_fails_only_its_own_requests(solver):
     with pytest.raises(ValueError, match="the network failed"):
         SharedReader(Failing()).read(inputs)
     reader = SharedReader(solver)
-    assert [reading.text for reading in reader.read(inputs)] == [reading.text for reading in solver.solve_inputs(inputs)]
+    expected = [reading.text for reading in solver.solve_inputs(inputs)]
+    assert [reading.text for reading in reader.read(inputs)] == expected
     with pytest.raises(ValueError, match="at least 1"):
         SharedReader(solver, max_batch=0)

@@ -3,8 +3,6 @@ whose model the solver, the CLI and the Hub then take."""
 
 import dataclasses
 import json
-import os
-import sys
 import zipfile
 
 import pytest
@@ -15,15 +13,11 @@ from captcha_model import load_solver
 from captcha_model.__main__ import main as cli
 from captcha_model.data import rendering
 from captcha_model.data.labelled import LabelledCaptchas
-from captcha_model.networks import model as model_lib
-from captcha_model.networks import model_file
+from captcha_model.networks import model as model_lib, model_file
 from captcha_model.publishing.hub import push
 from captcha_model.reading import evaluation
+from captcha_model.training import data_sources, network_stage, settings as settings_lib
 from captcha_model.training.site_training import input_width_for, site_config, split, unreadable_texts
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-import train  # noqa: E402
 
 # Captchas unlike the bundled models': 3 or 4 characters of six, on 100x36 images.
 SITE = model_lib.default_config("ctc", charset="ABC123", min_length=3, max_length=4, captcha_width_range=(),
@@ -88,8 +82,9 @@ def site_folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(site_folder, tmp_path_factory):
     output = tmp_path_factory.mktemp("run")
-    train.main(["--data", str(site_folder), "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "8",
-                "--output", str(output)])
+    # In this process: TensorFlow has started already, and the run writes nothing that the tests here share.
+    network_stage.main(["--data", str(site_folder), "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "8",
+                        "--output", str(output)])
     return output
 
 
@@ -99,14 +94,15 @@ def test_the_data_are_split_or_validated_on_another_folder_and_recorded(site_fol
     for index in range(6):
         text, image = rendering.sample_captcha(SITE, seed=43, index=index)
         image.save(lower / f"{text.lower()}_{index}.png")
-    args = train.parse_args(["--data", str(site_folder), "--holdout", "0.25"])
-    config, (inputs, texts), (held_inputs, held_texts), record, details = train.site_data(args)
+    data = data_sources.site_data(settings_lib.parse(["--data", str(site_folder), "--holdout", "0.25"]))
+    (inputs, texts), (_, held_texts) = data.pool, data.validation
     assert (len(texts), len(held_texts), inputs.shape[1:]) == (48, 16, (40, 112, 1))
-    assert record["held_out_source"] == "a seeded 25% of the data (seed 0)" and len(details["held_out_files"]) == 16
-    args = train.parse_args(["--data", str(site_folder), "--validation-data", str(lower), "--uppercase",
-                             "--init-from", "ctc-170x80"])
-    config, (inputs, texts), (held_inputs, held_texts), record, _ = train.site_data(args)
-    assert len(texts) == 64 and record["held_out_source"] == str(lower) and record["uppercase"]
+    assert data.site["held_out_source"] == "a seeded 25% of the data (seed 0)"
+    assert len(data.site_details["held_out_files"]) == 16 and data.distort
+    data = data_sources.site_data(settings_lib.parse(["--data", str(site_folder), "--validation-data", str(lower),
+                                                      "--uppercase", "--init-from", "ctc-170x80"]))
+    config, (inputs, texts), (_, held_texts) = data.config, data.pool, data.validation
+    assert len(texts) == 64 and data.site["held_out_source"] == str(lower) and data.site["uppercase"]
     # From the pooled ctc-170x80 network: twice the input, pooled back before the trunk.
     assert (config.input_height, config.input_width, config.input_pooling) == (80, 224, 2)
     assert sorted(held_texts) == sorted(rendering.sample_captcha(SITE, seed=43, index=index)[0] for index in range(6))
@@ -116,6 +112,7 @@ def test_the_data_are_split_or_validated_on_another_folder_and_recorded(site_fol
     assert evaluation.read_test_captchas(config, lower).texts == [text.lower() for text in held_texts]
 
 
+@pytest.mark.slow
 def test_a_tiny_run_records_the_data_the_split_and_the_held_out_figure(trained, site_folder):
     network, config = model_file.load_model(trained / "model.keras")
     assert (config.charset, config.min_length, config.max_length) == ("123ABC", 3, 4)
@@ -127,8 +124,13 @@ def test_a_tiny_run_records_the_data_the_split_and_the_held_out_figure(trained, 
     assert metrics["test"]["count"] == 6 and len(metrics["data"]["held_out_files"]) == 6
     assert metrics["samples_seen"] == 2 * 3 * 8
     assert (trained / "training_curve.png").stat().st_size > 1000
+    # Its ONNX export, beside it, reads as it does.
+    images = [rendering.sample_captcha(SITE, seed=44, index=index)[1] for index in range(3)]
+    assert [reading.text for reading in load_solver(trained, runtime="onnx").solve(images)] == [
+        reading.text for reading in load_solver(trained / "model.keras", runtime="keras").solve(images)]
 
 
+@pytest.mark.slow
 def test_the_solver_and_the_cli_read_with_a_site_model(trained, site_folder, tmp_path, capsys):
     solver = load_solver(trained / "model.keras")
     assert "for the captchas of" in solver.describe()
@@ -146,6 +148,7 @@ def test_the_solver_and_the_cli_read_with_a_site_model(trained, site_folder, tmp
     assert capsys.readouterr().out.split("\t")[1] == readings[0].text
 
 
+@pytest.mark.slow
 def test_a_site_model_is_not_scored_or_drawn_with_library_captchas(trained, tmp_path, capsys):
     with pytest.raises(ValueError, match="reads the captchas of a site"):
         evaluation.evaluate_stream(load_solver(trained / "model.keras"), count=5, seed=1)
@@ -154,6 +157,7 @@ def test_a_site_model_is_not_scored_or_drawn_with_library_captchas(trained, tmp_
     assert "which it was not trained for" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_site_model_goes_to_the_hub_without_its_training_images(trained, hub_server):
     repo = "someone/my-site"
     push(trained / "model.keras", repo)
@@ -169,6 +173,7 @@ def test_a_site_model_goes_to_the_hub_without_its_training_images(trained, hub_s
     assert [reading.text for reading in pulled.solve(images)] == [reading.text for reading in local.solve(images)]
 
 
+@pytest.mark.slow
 def test_the_app_serves_a_site_model_for_uploads_and_zips_but_draws_nothing(trained, site_folder, tmp_path):
     from app_server import serving
     from gradio_client import Client, handle_file

@@ -56,7 +56,8 @@ def test_bundled_ctc_170x80_model_reads_3_to_6_characters_at_its_size():
     assert report.count == 1000 and report.accuracy >= 0.985, report.summary()
 
 
-def test_solver_reads_with_the_folded_network_as_the_trained_one_would(solver):
+def test_solver_reads_with_the_folded_network_as_the_trained_one_would(keras_solver):
+    solver = keras_solver
     images = [rendering.sample_captcha(solver.config, seed=515151, index=index)[1] for index in range(16)]
     inputs = preprocessing.preprocess(images, solver.config)
     trained = decoding.decode_outputs(solver.model.predict_on_batch(inputs), solver.config)

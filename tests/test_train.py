@@ -1,4 +1,5 @@
-"""train.py end to end: a short run, mirrored devices, kill -9 and --resume, bad output paths."""
+"""train.py end to end: a short run (mirrored, its log, model, reports and ONNX export), kill -9 and --resume,
+bad flags and output paths, the learning-rate schedule."""
 
 import json
 import os
@@ -12,35 +13,43 @@ import numpy as np
 import pytest
 
 import train as train_script
-from captcha_model import config as config_lib
+from captcha_model import config as config_lib, load_solver
 from captcha_model.data import rendering
-from captcha_model.networks import model as model_lib
 from captcha_model.networks import model_file
-from captcha_model.training import recipes
+from captcha_model.training import recipes, schedule, settings as settings_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--steps-per-epoch", "3", "--batch-size", "8", "--validation-size", "16", "--patience", "100"]
 
 
-def train(*arguments, progress_bars=False, **options):
-    # train.py draws Keras progress bars unless CI is set, when it prints one line per epoch.
-    environment = {key: value for key, value in os.environ.items() if key != "CI"}
-    environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    if not progress_bars:
-        environment["CI"] = "1"
-    return subprocess.run([sys.executable, "train.py", *arguments], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=300, **options)
+def environment():
+    """This environment without CI, which would hide the difference a terminal makes, and with TensorFlow quiet."""
+    return {**{key: value for key, value in os.environ.items() if key != "CI"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
-def test_short_run_writes_a_loadable_model_and_its_reports(tmp_path):
-    output = tmp_path / "run"
-    result = train("--epochs", "2", *TINY, "--test-size", "20", "--train-size", "0", "--workers", "2",
-                   "--emphasize", "0O", "--input-pooling", "2", "--output", str(output), progress_bars=True)
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    """One short run that the tests below look at from different sides: (output folder, stdout text).
+
+    Mirrored over two logical CPU devices, with --emphasize and --input-pooling, and its standard output a
+    file, as under a log file or CI.
+    """
+    folder = tmp_path_factory.mktemp("short")
+    output, log = folder / "run", folder / "stdout.txt"
+    with open(log, "w") as stdout:
+        result = subprocess.run(
+            [sys.executable, "train.py", "--epochs", "2", *TINY, "--test-size", "20", "--train-size", "32",
+             "--cache-dir", str(folder / "cache"), "--workers", "1", "--emphasize", "0O", "--input-pooling", "2",
+             "--cpu-devices", "2", "--output", str(output)],
+            cwd=ROOT, env=environment(), stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Training on the CPU" in result.stdout
-    # One log line per epoch, each on a line of its own rather than trailing the progress bar.
-    epoch_lines = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
-    assert [line.split(": loss")[0] for line in epoch_lines] == ["epoch 1", "epoch 2"]
+    return output, log.read_text()
+
+
+@pytest.mark.slow
+def test_short_run_writes_a_loadable_model_and_its_reports(short_run):
+    output, stdout = short_run
+    assert "Training on 2 logical CPU devices, mirrored: float32, batch 8 (4 per device)" in stdout
     network, config = model_file.load_model(output / "model.keras")
     assert config.architecture == "default"
     assert (config.input_height, config.input_width, config.input_pooling) == (80, 176, 2)
@@ -49,27 +58,44 @@ def test_short_run_writes_a_loadable_model_and_its_reports(tmp_path):
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["samples_seen"] == 2 * 3 * 8
     assert metrics["args"]["emphasize"] == "0O" and metrics["args"]["emphasis_share"] == 0.3
+    assert metrics["args"]["batch_size"] == 8 and metrics["args"]["precision"] == "float32"
     assert metrics["test"]["count"] == 20
     assert [record["epoch"] for record in metrics["history"]] == [1, 2]
     assert (output / "training_curve.png").stat().st_size > 1000
 
 
-def test_mirrored_over_two_logical_cpu_devices(tmp_path):
-    output = tmp_path / "mirrored"
-    result = train("--epochs", "1", *TINY, "--test-size", "0", "--workers", "1", "--train-size", "32",
-                   "--cache-dir", str(tmp_path / "cache"), "--cpu-devices", "2", "--output", str(output))
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Training on 2 logical CPU devices, mirrored: float32, batch 8 (4 per device)" in result.stdout
-    model_file.load_model(output / "model.keras")
+@pytest.mark.slow
+def test_a_log_file_gets_one_line_per_epoch_and_no_progress_bars(short_run):
+    _, stdout = short_run
+    lines = stdout.splitlines()
+    epoch_lines = [line for line in lines if line.startswith("epoch ")]
+    assert [line.split(": loss")[0] for line in epoch_lines] == ["epoch 1", "epoch 2"]
+    # Keras's progress bar redraws itself with carriage returns and bars of these characters, and
+    # its per-step lines read "3/3"; none of it belongs in a log.
+    assert not any(mark in stdout for mark in ("\r", "\b", "\u2501", "3/3"))
+    assert "" not in lines and len(lines) < 12 and len(stdout) < 2000
 
 
+@pytest.mark.slow
+def test_the_onnx_export_lies_beside_the_model_and_reads_as_keras_does(short_run):
+    output, stdout = short_run
+    assert (output / "model.onnx").exists() and "Wrote its ONNX export" in stdout
+    keras_solver = load_solver(output / "model.keras", runtime="keras")
+    images = [rendering.sample_captcha(keras_solver.config, seed=5, index=index)[1] for index in range(3)]
+    for source in (output, output / "model.onnx"):
+        onnx_solver = load_solver(source, runtime="onnx")
+        assert onnx_solver.config == keras_solver.config
+        assert [reading.text for reading in onnx_solver.solve(images)] == [
+            reading.text for reading in keras_solver.solve(images)]
+
+
+@pytest.mark.slow
 def test_kill_9_then_resume_loses_at_most_the_current_epoch(tmp_path):
     output = tmp_path / "resumable"
     common = [*TINY, "--test-size", "0", "--workers", "1", "--train-size", "64",
               "--cache-dir", str(tmp_path / "cache"), "--output", str(output)]
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CI": "1"}
     process = subprocess.Popen([sys.executable, "train.py", "--epochs", "40", *common], cwd=ROOT,
-                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state_path = output / "state.json"
     deadline = time.time() + 240
     try:
@@ -87,7 +113,10 @@ def test_kill_9_then_resume_loses_at_most_the_current_epoch(tmp_path):
     # The checkpoint left behind by the killed run is whole and loadable.
     config_lib.read_config(output / "checkpoint.keras")
 
-    result = train("--epochs", str(killed_at + 2), "--resume", *common)
+    # Resumed as a recipe resumes its stages.
+    result = subprocess.run([sys.executable, "-m", "captcha_model.training", "--epochs", str(killed_at + 2),
+                             "--resume", *common], cwd=ROOT, env=environment(), capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"Resuming 'default' after epoch {killed_at}" in result.stdout
     state = json.loads(state_path.read_text())
@@ -110,7 +139,7 @@ def test_unwritable_output_fails_at_start_up(tmp_path):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--arch", "transformer"], "accepted architectures are ['ctc', 'default', 'seed']"),
+    (["--arch", "transformer"], "accepted architectures are ['ctc', 'default', 'seed', 'seed-bn']"),
     (["--emphasize", "0o"], "accepted characters are '0123"),
     (["--input-pooling", "0"], "--input-pooling must be at least 1"),
     (["--arch", "seed", "--input-pooling", "2"], "input_pooling must be 1"),
@@ -136,44 +165,56 @@ def test_help_documents_every_flag(capsys):
 
 
 def test_learning_rate_schedule_warms_up_then_decays():
-    args = train_script.parse_args(["--epochs", "10", "--learning-rate", "0.01", "--warmup-epochs", "1"])
-    schedule = train_script.learning_rate_schedule(args, {"wall_seconds": 0.0})
-    rates = np.array([schedule(epoch) for epoch in range(10)])
+    settings = settings_lib.parse(["--epochs", "10", "--learning-rate", "0.01", "--warmup-epochs", "1"])
+    learning_rate = schedule.learning_rate_schedule(settings, {"wall_seconds": 0.0})
+    rates = np.array([learning_rate(epoch) for epoch in range(10)])
     assert rates[0] < rates[1] == pytest.approx(0.01)
     assert (np.diff(rates[1:]) < 0).all() and rates[-1] < 0.002
 
 
 def test_with_a_time_limit_the_schedule_reaches_zero_when_the_time_is_up():
-    args = train_script.parse_args(["--epochs", "100", "--learning-rate", "0.01", "--max-minutes", "10"])
+    settings = settings_lib.parse(["--epochs", "100", "--learning-rate", "0.01", "--max-minutes", "10"])
     state = {"wall_seconds": 0.0}
-    schedule = train_script.learning_rate_schedule(args, state)
-    untimed = schedule(5)
+    learning_rate = schedule.learning_rate_schedule(settings, state)
+    untimed = learning_rate(5)
     state["wall_seconds"] = 300  # half the time: half way down the cosine, whatever the epoch
-    assert schedule(5) == pytest.approx(0.005) and schedule(5) < untimed
+    assert learning_rate(5) == pytest.approx(0.005) and learning_rate(5) < untimed
     state["wall_seconds"] = 600
-    assert schedule(5) == pytest.approx(0.0)
+    assert learning_rate(5) == pytest.approx(0.0)
 
 
 def test_the_tutorial_recipe_gets_adadelta_at_a_constant_rate():
     stage = recipes.load("seed")["stages"][0]
-    args = train_script.parse_args(recipes.stage_arguments(stage, "runs", {})[:-2])
-    assert train_script.OPTIMIZERS[args.optimizer] is keras.optimizers.Adadelta
-    assert [train_script.learning_rate_schedule(args, {"wall_seconds": 0.0})(epoch) for epoch in range(5)] == [1.0] * 5
-    assert (args.arch, args.batch_size, args.steps_per_epoch, args.train_size) == ("seed", 32, 1600, 0)
+    settings = settings_lib.parse(recipes.stage_arguments(stage, "runs", {})[:-2])
+    assert isinstance(settings.make_optimizer(), keras.optimizers.Adadelta)
+    assert [schedule.learning_rate_schedule(settings, {"wall_seconds": 0.0})(epoch) for epoch in range(5)] == [1.0] * 5
+    assert (settings.arch, settings.batch_size, settings.steps_per_epoch, settings.train_size) == ("seed", 32, 1600, 0)
+
+
+def test_settings_are_frozen_and_take_the_recipe_of_their_data():
+    settings = settings_lib.parse([])
+    assert (settings.epochs, settings.patience, settings.calibration_batches, settings.init_from) == (30, 8, 50, None)
+    with pytest.raises(AttributeError):
+        settings.epochs = 3
+    site = settings_lib.parse(["--data", "folder", "--epochs", "7"])
+    assert (site.epochs, site.patience, site.batch_size, site.max_minutes) == (7, 0, 32, 15.0)
+    assert site.init_from.endswith(os.path.join("bundled", "ctc", "model.keras"))
+    with pytest.raises(ValueError, match="--validation-data goes with --data"):
+        settings_lib.parse(["--validation-data", "folder"])
 
 
 def test_length_and_size_flags_shape_the_config(capsys):
-    args = train_script.parse_args(["--arch", "ctc", "--lengths", "3-6", "--size", "160x60", "--size-range", "120x50-200x90"])
-    config = model_lib.default_config(args.arch, **args.lengths, **args.size, **args.size_range)
+    config = settings_lib.parse(["--arch", "ctc", "--lengths", "3-6", "--size", "160x60", "--size-range",
+                                 "120x50-200x90"]).network_config()
     assert (config.min_length, config.max_length) == (3, 6)
     assert (config.captcha_width, config.captcha_height) == (160, 60)
     assert (config.captcha_width_range, config.captcha_height_range) == ((120, 200), (50, 90))
-    assert train_script.parse_args(["--lengths", "5"]).lengths == {"min_length": 5, "max_length": 5}
+    assert settings_lib.parse(["--lengths", "5"]).lengths == {"min_length": 5, "max_length": 5}
     for flag, value, message in [("--lengths", "a-b", "a length like 4"), ("--size", "160", "e.g. 160x60"),
                                  ("--size-range", "120x50", "two sizes like 120x50-240x100"),
                                  ("--trunk-widths", "32,64", "four positive channel counts"),
                                  ("--trunk-widths", "32,0,64,128", "four positive channel counts")]:
         with pytest.raises(SystemExit):
-            train_script.parse_args([flag, value])
+            settings_lib.parse([flag, value])
         assert message in capsys.readouterr().err
 

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from captcha_model.data import preprocessing, rendering
-from captcha_model.networks import model as model_lib
-from captcha_model.networks import model_file
+from captcha_model.networks import model as model_lib, model_file
 from captcha_model.reading import evaluation
 from captcha_model.reading.solver import BUNDLED_MODEL, Solver
 from captcha_model.training import warm_start

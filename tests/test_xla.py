@@ -7,8 +7,7 @@ from keras import ops
 
 from captcha_model.config import RefereeConfig
 from captcha_model.data import preprocessing, rendering
-from captcha_model.networks import model as model_lib
-from captcha_model.networks import referee as referee_lib
+from captcha_model.networks import model as model_lib, referee as referee_lib
 
 
 def ctc_decode_matches(targets, logits, blank):

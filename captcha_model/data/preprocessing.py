@@ -58,7 +58,7 @@ def encode_batch(texts, config):
     return labels, lengths
 
 
-def _normalize_mode(image, mode):
+def normalize_mode(image, mode):
     """Any PIL image as an 8-bit `mode` ("L" or "RGB") image, transparency composited onto white."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         # Wide integer and float images have no fixed white level: stretch their range.
@@ -92,7 +92,7 @@ def preprocess(images, config):
     for row, image in enumerate(images):
         if not isinstance(image, Image.Image):
             raise ValueError(f"Expected PIL images, got {type(image).__name__} at position {row}.")
-        resized = _normalize_mode(image, mode).resize(
+        resized = normalize_mode(image, mode).resize(
             (config.input_width, config.input_height), Image.Resampling.BILINEAR
         )
         # The raw bytes are the pixels in the array's own layout, read without numpy's array interface.

@@ -1,12 +1,10 @@
-"""Captcha data: seeded generation, label encoding and the one preprocessing function.
+"""Seeded captchas of the `captcha` library: texts, sizes, images, and pools of them rendered in parallel.
 
 The `captcha` library draws its randomness from the `secrets` module, so seeding
-`random` does not reproduce an image. `generate_captcha` swaps in a seeded stand-in
+`random` does not reproduce an image. `sample_captcha` swaps in a seeded stand-in
 for `secrets` while the library draws, which makes every image a pure function of
-its text and seed. Training, evaluation, the command line and the app all turn
-images into network input through `preprocess`, so what the model sees when serving
-is exactly what it saw when training. Keras is not needed here (training's stream of
-batches is in `captcha_model.stream`).
+its text and seed. Images become network input through `preprocessing.preprocess`.
+Keras is not needed here (training's stream of batches is in `training.pipeline`).
 """
 
 import contextlib
@@ -46,7 +44,7 @@ class _SeededSecrets:
 
 
 @contextlib.contextmanager
-def _seeded_library(rng):
+def seeded_library(rng):
     with _SECRETS_LOCK:
         original = captcha_image.secrets
         captcha_image.secrets = _SeededSecrets(rng)
@@ -123,7 +121,7 @@ def random_size(rng, config):
 
 def _draw(text, rng, width, height):
     generator = _image_captcha(width, height)
-    with _seeded_library(rng):
+    with seeded_library(rng):
         return generator.generate_image(text)
 
 

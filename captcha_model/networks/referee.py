@@ -10,7 +10,7 @@ fresh captchas) are added, and the sign of the sum picks the character.
 A referee travels inside its main model's `.keras` file as two extra entries, so a model
 with one is still one file, on disk and on the Hub: `attach` writes them, `read_referee`
 reads them back with `safe_mode=True`. This module builds, trains and stores referees with
-Keras; `captcha_model.adjudication` holds what solving needs, for either runtime.
+Keras; `captcha_model.reading.adjudication` holds what solving needs, for either runtime.
 """
 
 import json
@@ -21,8 +21,7 @@ import keras
 from keras import layers
 
 from captcha_model.config import REFEREE_CONFIG_ENTRY, REFEREE_MODEL_ENTRY, RefereeConfig, read_config, read_entry
-from captcha_model.networks import model as model_lib
-from captcha_model.networks import model_file
+from captcha_model.networks import model as model_lib, model_file
 
 
 def build_referee(config, referee_config):

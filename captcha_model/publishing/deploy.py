@@ -15,16 +15,20 @@ from captcha_model.publishing import hub
 from captcha_model.reading import hub_download
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# What the Space runs: the app, the package with its bundled models, the pinned requirements,
-# and README.md, whose front matter is the Space's configuration.
+# What the Space runs: the app and its package, the library with its bundled models and their ONNX
+# exports, the pinned requirements, and README.md, whose front matter is the Space's configuration.
 SPACE_PATTERNS = (
     "app.py",
     "requirements.txt",
     "README.md",
+    "captcha_app/*.py",
     "captcha_model/*.py",
-    "captcha_model/bundled/*/model.keras",
-    "captcha_model/bundled/*/metrics.json",
+    "captcha_model/*/*.py",
+    "captcha_model/bundled/*/*.keras",
+    "captcha_model/bundled/*/*.onnx",
+    "captcha_model/bundled/*/*.json",
     "captcha_model/bundled/*/training_curve.png",
+    "captcha_model/bundled/*/int8/*",
 )
 SPACE_SDK = "gradio"
 # Gradio's own switch: the Space also serves its endpoints as MCP tools for AI agents.

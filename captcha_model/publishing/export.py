@@ -20,9 +20,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from captcha_model import config as config_lib
 from captcha_model.data import rendering
-from captcha_model.reading import onnx_runtime
-from captcha_model.reading import runtime as runtime_lib
-from captcha_model.reading import solver as solver_lib
+from captcha_model.reading import onnx_runtime, runtime as runtime_lib, solver as solver_lib
 from captcha_model.reading.adjudication import column_centers, crops_across
 
 FORMATS = ("onnx",)
@@ -34,9 +32,10 @@ CALIBRATION_COUNT = 256
 CALIBRATION_BATCH = 32
 
 
-def export_network(model, path, input_name, parameters):
-    """Write the Keras `model` as ONNX at `path`: one uint8 input named `input_name`, and
-    `parameters` (those of the trained network) in the file's metadata."""
+def export_network(model, path, input_name, parameters, keras_weights=None):
+    """Write the Keras `model` as ONNX at `path`: one uint8 input named `input_name`, and in the file's
+    metadata `parameters` (those of the trained network) and `keras_weights`, the digest of the
+    weights in the .keras file it was made from, by which a solver knows the export is that file's."""
     shape = tuple(model.input_shape[1:])
     # Keras exports only a model that has been called once.
     model(np.zeros((1, *shape), dtype=np.uint8))
@@ -45,7 +44,10 @@ def export_network(model, path, input_name, parameters):
         raw = os.path.join(scratch, "network.onnx")
         model.export(raw, format="onnx", verbose=False, input_signature=signature, opset_version=OPSET)
         proto = onnx.load(raw)
-    onnx.helper.set_model_props(proto, {onnx_runtime.PARAMETERS_KEY: str(parameters)})
+    metadata = {onnx_runtime.PARAMETERS_KEY: str(parameters)}
+    if keras_weights is not None:
+        metadata[onnx_runtime.KERAS_WEIGHTS_KEY] = keras_weights
+    onnx.helper.set_model_props(proto, metadata)
     onnx.save(proto, path)
 
 
@@ -90,7 +92,8 @@ def export(source, out_dir, format="onnx", quantize_networks=False):
     solver = solver_lib.load_solver(source, runtime=runtime_lib.KERAS)
     os.makedirs(out_dir, exist_ok=True)
     network_path = os.path.join(out_dir, runtime_lib.ONNX_MODEL_FILE)
-    export_network(solver.network.inference_model, network_path, "image", solver.network.parameters)
+    export_network(solver.network.inference_model, network_path, "image", solver.network.parameters,
+                   solver.keras_weights)
     if quantize_networks:
         calibration, _ = rendering.render_range(solver.config, CALIBRATION_SEED, 0, CALIBRATION_COUNT)
         quantize(network_path, calibration, "image")

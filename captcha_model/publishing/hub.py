@@ -22,10 +22,7 @@ import zipfile
 
 import httpx2
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants, get_token
-from huggingface_hub.errors import (
-    HfHubHTTPError,
-    OfflineModeIsEnabled,
-)
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
 from captcha_model.publishing.model_card import CARD_FILE, CURVE_FILE, model_card
 from captcha_model.reading import runtime as runtime_lib

@@ -11,8 +11,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from captcha_model.config import CONFIG_ENTRY, get_architecture
 from captcha_model.environment import MODEL_VARIABLE
-from captcha_model.reading import evaluation
-from captcha_model.reading import runtime as runtime_lib
+from captcha_model.reading import evaluation, runtime as runtime_lib
 
 CARD_FILE = "README.md"
 CURVE_FILE = "training_curve.png"

@@ -1,6 +1,6 @@
 """A referee's decisions, whatever runs its network: `Referee.adjudicate`.
 
-A referee (see `captcha_model.referee`, which trains and stores them) is a small CNN that
+A referee (see `captcha_model.networks.referee`, which trains and stores them) is a small CNN that
 looks at one glyph, cropped from the network input around the CTC columns that emitted
 it, and decides again between the two characters of its pair. This module holds what
 solving needs of it, the config, the crops and the sum of opinions, with NumPy only, so

@@ -1,6 +1,6 @@
 """Reading network outputs: texts, the columns each character came from, and confidences.
 
-Both runtimes (Keras and ONNX Runtime, see `captcha_model.runtime`) hand their network's
+Both runtimes (Keras and ONNX Runtime, see `captcha_model.reading.runtime`) hand their network's
 outputs to these functions, so a reading is computed by one piece of code whatever ran the
 network. Two output kinds exist (see `config.ARCHITECTURES`):
 

@@ -2,7 +2,7 @@
 
 Test captchas come from a seeded stream (fresh captchas, reproducible) or from a
 folder of labelled captchas: a `labels.csv` (as `python -m captcha_model generate` writes
-it) or images named for their text, see `captcha_model.labelled`.
+it) or images named for their text, see `captcha_model.data.labelled`.
 """
 
 import collections
@@ -203,7 +203,7 @@ def evaluate_arrays(solver, inputs, texts, source):
 
 
 def read_test_captchas(config, folder, max_count=None, max_bytes=None):
-    """The labelled captchas of a folder or `.zip` (see `captcha_model.labelled`) to score a model of
+    """The labelled captchas of a folder or `.zip` (see `captcha_model.data.labelled`) to score a model of
     `config` on: labels read without regard to case where the model was trained so. `max_count`
     and `max_bytes` bound a zip, as for uploads."""
     return labelled.read_labelled(folder, uppercase=bool((config.site or {}).get("uppercase")),

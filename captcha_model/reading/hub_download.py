@@ -88,19 +88,19 @@ def parse_model_source(text):
     return match["repo_id"], match["revision"]
 
 
-def download(repo_id, revision=None, runtime=runtime_lib.KERAS):
+def download(repo_id, revision=None, runtime=None):
     """The local path of the repo's model at `revision` (default: main) for `runtime`, through the Hub cache.
 
     The path is the snapshot's folder, or its model.keras for a Keras repo pushed the old way;
     the metrics lie beside it either way, where the solver looks. ONNX Runtime reads the folder's
-    export, which a push with --onnx adds.
+    export, which a push with --onnx adds. With no `runtime`, the export where the repo holds one
+    and ONNX Runtime is installed, else the Keras model.
     """
     revision_text = revision or constants.DEFAULT_REVISION
     hub_trouble = None
     try:
         hub_trouble = _hub_trouble(repo_id, revision)
-        folder = snapshot_download(repo_id, revision=revision, allow_patterns=LOADED_FILES[runtime],
-                                   local_files_only=hub_trouble is not None)
+        folder, runtime = _snapshot(repo_id, revision, runtime, local_files_only=hub_trouble is not None)
     except RepositoryNotFoundError:
         raise ValueError(
             f"The Hub has no model repo {repo_id!r}, or it is private and no token with access was given "
@@ -110,10 +110,10 @@ def download(repo_id, revision=None, runtime=runtime_lib.KERAS):
         raise ValueError(f"The Hub repo {repo_id!r} has no revision {revision_text!r}.") from None
     except LocalEntryNotFoundError:
         if constants.is_offline_mode():
-            reason = "HF_HUB_OFFLINE is set"
+            why = "HF_HUB_OFFLINE is set"
         else:
-            reason = f"the Hub at {constants.ENDPOINT} {hub_trouble or 'cannot be reached'}"
-        raise ValueError(f"{repo_id}@{revision_text} is not in the local cache, and {reason}.") from None
+            why = f"the Hub at {constants.ENDPOINT} {hub_trouble or 'cannot be reached'}"
+        raise ValueError(f"{repo_id}@{revision_text} is not in the local cache, and {why}.") from None
     except (HfHubHTTPError, httpx2.HTTPError, OSError) as error:
         raise ValueError(f"Could not download the model from {repo_id}@{revision_text}: {reason(error)}.") from None
     if runtime == runtime_lib.ONNX:
@@ -129,6 +129,19 @@ def download(repo_id, revision=None, runtime=runtime_lib.KERAS):
         f"The Hub repo {repo_id!r} holds no captcha model at {revision_text!r}; push one with "
         f"python -m captcha_model push MODEL {repo_id}"
     )
+
+
+def _snapshot(repo_id, revision, runtime, local_files_only):
+    """(local folder, runtime): the repo's files that `runtime` loads; with no `runtime`, those of its
+    export where it holds one and ONNX Runtime is installed, else those of its Keras model."""
+    if runtime is None and runtime_lib.onnx_installed():
+        folder = snapshot_download(repo_id, revision=revision, allow_patterns=LOADED_FILES[runtime_lib.ONNX],
+                                   local_files_only=local_files_only)
+        if os.path.isfile(os.path.join(folder, runtime_lib.ONNX_MODEL_FILE)):
+            return folder, runtime_lib.ONNX
+    runtime = runtime or runtime_lib.KERAS
+    return snapshot_download(repo_id, revision=revision, allow_patterns=LOADED_FILES[runtime],
+                             local_files_only=local_files_only), runtime
 
 
 def _hub_trouble(repo_id, revision):
@@ -164,8 +177,9 @@ def reason(error):
     return lines[0] if lines else type(error).__name__
 
 
-def fetch(source, runtime=runtime_lib.KERAS):
-    """(local path, description, commit) of the model that "OWNER/NAME[@REVISION]" names on the Hub, for `runtime`."""
+def fetch(source, runtime=None):
+    """(local path, description, commit) of the model that "OWNER/NAME[@REVISION]" names on the Hub, for
+    `runtime` (see `download`)."""
     repo_id, revision = parse_model_source(source)
     path = download(repo_id, revision, runtime)
     # The Hub cache keeps every file under snapshots/<commit>/, so the path tells which commit was served.

@@ -1,7 +1,6 @@
-"""The Keras runtime (see `captcha_model.runtime`): a `.keras` model file loaded as a network the solver runs."""
+"""The Keras runtime (see `captcha_model.reading.runtime`): a `.keras` model file loaded as a network the solver runs."""
 
-from captcha_model.networks import model_file
-from captcha_model.networks import referee as referee_lib
+from captcha_model.networks import model_file, referee as referee_lib
 from captcha_model.networks.model import KerasNetwork
 from captcha_model.reading.adjudication import Referee
 

@@ -15,20 +15,16 @@ from captcha_model.config import RefereeConfig
 from captcha_model.reading import adjudication, runtime
 from captcha_model.reading.runtime import (
     EXPORT_COMMAND,
-    ONNX_MODEL_FILE,
-)
-from captcha_model.reading.runtime import (
     ONNX_CONFIG_FILE as CONFIG_FILE,
-)
-from captcha_model.reading.runtime import (
+    ONNX_MODEL_FILE,
     ONNX_REFEREE_CONFIG_FILE as REFEREE_CONFIG_FILE,
-)
-from captcha_model.reading.runtime import (
     ONNX_REFEREE_FILE as REFEREE_FILE,
 )
 
-# Metadata the export writes into each network: how many parameters the trained network had.
+# Metadata the export writes into each network: how many parameters the trained network had and,
+# in the main network, the digest of the Keras weights it was made from (see solver.weights_digest).
 PARAMETERS_KEY = "parameters"
+KERAS_WEIGHTS_KEY = "keras_weights"
 SPINNING_KEY = "session.intra_op.allow_spinning"
 
 
@@ -73,6 +69,7 @@ class OnnxNetwork:
         self.input_name = inputs[0].name
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.parameters = int(metadata.get(PARAMETERS_KEY, 0))
+        self.keras_weights = metadata.get(KERAS_WEIGHTS_KEY)
 
     def one_thread_copy(self):
         return OnnxNetwork(self.path, self.input_shape, self.outputs, threads=1)

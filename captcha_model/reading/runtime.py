@@ -1,7 +1,7 @@
 """Which runtime runs the networks: Keras (TensorFlow) or ONNX Runtime.
 
 A solver hands its network a uint8 batch and decodes what comes back with
-`captcha_model.decoding`, so readings are the same code whichever runtime computed the
+`captcha_model.reading.decoding`, so readings are the same code whichever runtime computed the
 logits. A runtime's network is a `Network`; each runtime lives in a module of its own,
 imported only when it is chosen (in `solver.load_network`, where the layout test sees it), so that
 reading captchas with ONNX Runtime never imports TensorFlow or Keras (`requirements-light.txt`
@@ -33,6 +33,8 @@ ONNX_REFEREE_FILE = "referee.onnx"
 ONNX_REFEREE_CONFIG_FILE = REFEREE_CONFIG_ENTRY
 EXPORT_COMMAND = "python -m captcha_model export MODEL OUT_DIR --format onnx"
 FULL_INSTALL = "pip install -r requirements.txt"
+RUNTIME_HELP = ("read with Keras or ONNX Runtime (default: ONNX Runtime wherever the model has its ONNX export, "
+                "as the bundled models and those train.py writes do; else Keras)")
 
 
 class Network(typing.Protocol):
@@ -66,14 +68,38 @@ def is_onnx_export(path):
     return path.endswith(ONNX_SUFFIX) or os.path.isfile(os.path.join(path, ONNX_MODEL_FILE))
 
 
-def choose_runtime(runtime=None, source=None):
-    """The runtime to read `source` with: `runtime` if given, else ONNX for an ONNX export,
-    else Keras where TensorFlow is installed, else ONNX, with a warning that says so."""
-    if runtime is not None:
-        if runtime not in RUNTIMES:
-            raise ValueError(f"Unknown runtime {runtime!r}; accepted runtimes are {', '.join(RUNTIMES)}.")
+def check_runtime(runtime):
+    """`runtime` itself if it is None or one of RUNTIMES; ValueError otherwise."""
+    if runtime is not None and runtime not in RUNTIMES:
+        raise ValueError(f"Unknown runtime {runtime!r}; accepted runtimes are {', '.join(RUNTIMES)}.")
+    return runtime
+
+
+def onnx_installed():
+    """Whether ONNX Runtime can be imported, found without importing it."""
+    try:
+        return importlib.util.find_spec("onnxruntime") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def export_folder(path):
+    """The folder of the ONNX export that `path` names or sits beside (a model.keras with model.onnx in
+    its folder, as train.py writes them), or None where there is none."""
+    path = os.fspath(path)
+    if is_onnx_export(path):
+        return path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(os.path.abspath(path))
+    return folder if os.path.isfile(os.path.join(folder, ONNX_MODEL_FILE)) else None
+
+
+def choose_runtime(runtime=None, path=None):
+    """The runtime to read the model at `path` with: `runtime` if given; else ONNX Runtime where the model
+    has its export and ONNX Runtime is installed, else Keras where TensorFlow is installed, else ONNX
+    Runtime, with a warning that says so."""
+    if check_runtime(runtime) is not None:
         return runtime
-    if source is not None and is_onnx_export(source):
+    if path is not None and export_folder(path) is not None and onnx_installed():
         return ONNX
     if keras_installed():
         return KERAS

@@ -70,6 +70,7 @@ def _selection(targets, position, shape):
 
 def explain_inputs(solver, inputs):
     """Preprocessed inputs -> per image, a list of `CharacterSaliency`, one per character read."""
+    solver = solver.with_keras()
     model, config = solver.model, solver.config
     features_model = keras.Model(model.inputs, [_feature_layer(model).output, model.outputs])
     with tf.GradientTape(persistent=True) as tape:

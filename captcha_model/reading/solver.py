@@ -3,8 +3,8 @@
 `load_solver()` with no argument uses the model that ships inside this package, so
 solving works offline with nothing to download; `load_solver("ctc")` the other bundled
 model, which reads 1-8 characters on captchas of any size; `load_solver("OWNER/NAME")`
-pulls a model pushed to the Hugging Face Hub (see `captcha_model.hub`). Its `runtime`
-picks Keras or ONNX Runtime (see `captcha_model.runtime`); readings are the same code either way.
+pulls a model pushed to the Hugging Face Hub (see `captcha_model.publishing.hub`). Its `runtime`
+picks Keras or ONNX Runtime (see `captcha_model.reading.runtime`); readings are the same code either way.
 """
 
 import concurrent.futures
@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 
 import numpy as np
 from PIL import Image
@@ -21,8 +22,7 @@ from captcha_model import config as config_lib
 from captcha_model.data import preprocessing
 from captcha_model.environment import STRICT_VARIABLE
 from captcha_model.image_input import open_image
-from captcha_model.reading import decoding, hub_download
-from captcha_model.reading import runtime as runtime_lib
+from captcha_model.reading import decoding, hub_download, runtime as runtime_lib
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,15 @@ BUNDLED_MODELS = {
     if os.path.isfile(os.path.join(_BUNDLED_FOLDER, name, "model.keras"))
 }
 BUNDLED_MODEL = BUNDLED_MODELS["default"]
+KERAS_FILE = "model.keras"
+# Int8 exports of the bundled models (`export --quantize`), read by ONNX Runtime only: faster, and
+# they read a few texts otherwise than the float models (bench/RESULTS.md counts them).
+INT8_SUFFIX = "-int8"
+BUNDLED_EXPORTS = {
+    name + INT8_SUFFIX: os.path.join(os.path.dirname(path), "int8")
+    for name, path in BUNDLED_MODELS.items()
+    if os.path.isfile(os.path.join(os.path.dirname(path), "int8", "model.onnx"))
+}
 RUNTIME_NAMES = {runtime_lib.KERAS: "Keras", runtime_lib.ONNX: "ONNX Runtime"}
 # Batches smaller than twice this are read whole on all cores: starting threads would cost more than it saves.
 SMALLEST_CHUNK = 16
@@ -45,11 +54,12 @@ class Solver:
 
     `network` runs the network (a `runtime.Network`: Keras or ONNX Runtime); `model` is the
     trained Keras model, for its summary, diagram and saliency maps, or None in ONNX Runtime.
-    A `referee` (see `captcha_model.adjudication`), where the model file holds one, decides
+    A `referee` (see `captcha_model.reading.adjudication`), where the model file holds one, decides
     again each character of its pair that the network reads.
     """
 
-    def __init__(self, network, config, source, metrics=None, batch_size=256, referee=None, revision=None):
+    def __init__(self, network, config, source, metrics=None, batch_size=256, referee=None, revision=None,
+                 keras_source=None):
         self.network = network
         self.model = network.model
         self.config = config
@@ -59,10 +69,35 @@ class Solver:
         self.metrics = metrics
         self.batch_size = batch_size
         self.referee = referee
+        # What `load_solver` loads this model's Keras network from (a .keras file, or the Hub repo), or None.
+        self.keras_source = keras_source
+        self._keras_lock = threading.Lock()
 
     @property
     def runtime(self):
         return self.network.runtime
+
+    @functools.cached_property
+    def keras_weights(self):
+        """The digest of the weights of this model's .keras file (see `weights_digest`), or None."""
+        if self.keras_source is None or not os.path.exists(self.keras_source):
+            return None
+        return weights_digest(self.keras_source, runtime_lib.KERAS)
+
+    def with_keras(self):
+        """This model read by Keras: itself where Keras reads it, else its .keras file loaded the first time
+        it is asked for (saliency maps need its gradients, and its diagram its layers)."""
+        if self.runtime == runtime_lib.KERAS:
+            return self
+        if self.keras_source is None:
+            raise ValueError(f"The model from {self.source} has no Keras file: saliency maps and the network's "
+                             f"layers need one (ONNX Runtime reads only the export).")
+        with self._keras_lock:
+            if "_keras_twin" not in self.__dict__:
+                twin = load_solver(self.keras_source, runtime_lib.KERAS)
+                self._keras_twin = Solver(twin.network, self.config, self.source, self.metrics, self.batch_size,
+                                          twin.referee, self.revision, self.keras_source)
+            return self._keras_twin
 
     def solve(self, images):
         """Read a list of images (PIL images, bytes or paths): one `Reading` per image."""
@@ -92,7 +127,7 @@ class Solver:
         """This solver with one-thread copies of its networks (made once, on its first batch read in lanes)."""
         referee = self.referee and self.referee.with_network(self.referee.network.one_thread_copy())
         return Solver(self.network.one_thread_copy(), self.config, self.source, self.metrics, self.batch_size,
-                      referee, self.revision)
+                      referee, self.revision, self.keras_source)
 
     def _read_images(self, images):
         return self._read_inputs(preprocessing.preprocess([open_image(image) for image in images], self.config))
@@ -137,21 +172,13 @@ def concatenate_outputs(outputs):
     return np.concatenate(outputs)
 
 
-def bundled_model(name, runtime):
-    """The file of the bundled model `name` for `runtime`: its model.keras, or model.onnx beside it."""
-    path = BUNDLED_MODELS[name]
-    if runtime == runtime_lib.ONNX:
-        return os.path.join(os.path.dirname(path), runtime_lib.ONNX_MODEL_FILE)
-    return path
-
-
-def load_network(path, runtime=None):
-    """(network, config, referee or None) of the model at `path`, loaded by `runtime` (see runtime.choose_runtime).
+def load_network(path, runtime):
+    """(network, config, referee or None) of the model at `path`, loaded by `runtime`.
 
     Each runtime's loader is imported only when chosen, so that ONNX Runtime never imports TensorFlow.
     """
     with runtime_lib.full_install_needed():
-        if runtime_lib.choose_runtime(runtime, path) == runtime_lib.KERAS:
+        if runtime == runtime_lib.KERAS:
             from captcha_model.reading import keras_runtime as loader
         else:
             from captcha_model.reading import onnx_runtime as loader
@@ -160,30 +187,57 @@ def load_network(path, runtime=None):
 
 def load_solver(source=None, runtime=None):
     """A `Solver` for a model: the bundled default (`source=None`), another bundled model
-    by name (`"ctc"`, see `BUNDLED_MODELS`), a `.keras` file, an ONNX export (its folder or
-    model.onnx) or a Hub repo "OWNER/NAME[@REVISION]".
+    by name (`"ctc"`, see `BUNDLED_MODELS`), a bundled int8 export (`"default-int8"`, see
+    `BUNDLED_EXPORTS`), a `.keras` file, an ONNX export (its folder or model.onnx) or a Hub repo
+    "OWNER/NAME[@REVISION]".
 
-    `runtime` is "keras" or "onnx"; by default an ONNX export runs on ONNX Runtime, anything
-    else on Keras where TensorFlow is installed, else on ONNX Runtime (with a warning).
+    `runtime` is "keras" or "onnx". By default ONNX Runtime reads wherever the model has its
+    export (the bundled models, a .keras file with the export train.py writes beside it, a Hub repo
+    that holds one), else Keras where TensorFlow is installed, else ONNX Runtime (with a warning).
     """
     name = "default" if source is None else source
-    runtime = runtime_lib.choose_runtime(runtime, None if name in BUNDLED_MODELS else name)
+    runtime_lib.check_runtime(runtime)
     revision = None
     if name in BUNDLED_MODELS:
-        path, description = bundled_model(name, runtime), f"bundled {name} model"
-        if not os.path.isfile(path):
-            raise ValueError(f"The bundled {name} model has no ONNX export at {path}; make it with "
-                             f"python -m captcha_model export {name} {os.path.dirname(path)} --format onnx")
+        path, description = BUNDLED_MODELS[name], f"bundled {name} model"
+    elif name in BUNDLED_EXPORTS:
+        path, description = BUNDLED_EXPORTS[name], f"bundled {name} export"
     else:
         path = description = os.fspath(source)
     if not os.path.exists(path):
         path, description, revision = hub_download.fetch(path, runtime)
-    if runtime == runtime_lib.ONNX and path.endswith(".keras"):
-        raise ValueError(f"{path} is a Keras model file; ONNX Runtime reads its export, made with "
-                         f"python -m captcha_model export {path} OUT_DIR --format onnx")
-    network, config, referee = load_network(path, runtime)
-    return Solver(network, config, description, metrics=read_metrics(path), referee=referee,
-                  revision=revision or weights_digest(path, runtime))
+    keras_source = keras_file(path) or (name if revision else None)
+    chosen = runtime_lib.choose_runtime(runtime, path)
+    if chosen == runtime_lib.ONNX:
+        folder = runtime_lib.export_folder(path)
+        if folder is None:
+            raise ValueError(f"{path} is a Keras model file with no ONNX export beside it; make one with "
+                             f"python -m captcha_model export {path} {os.path.dirname(path) or '.'} --format onnx")
+        path = folder
+    network, config, referee = load_network(path, chosen)
+    solver = Solver(network, config, description, metrics=read_metrics(path), referee=referee,
+                    revision=revision or weights_digest(path, chosen), keras_source=keras_source)
+    if chosen == runtime_lib.ONNX and not revision and keras_source and network.keras_weights != solver.keras_weights:
+        # An export beside a .keras file serves it only if it was made from that very file.
+        problem = (f"The ONNX export in {path} was not made from {keras_source} (or records no digest of it); "
+                   f"export it again with python -m captcha_model export {keras_source} {path} --format onnx")
+        if runtime is not None:
+            raise ValueError(problem)
+        logger.warning("%s. Reading with Keras meanwhile.", problem)
+        return load_solver(source, runtime_lib.KERAS)
+    return solver
+
+
+def keras_file(path):
+    """The .keras file of the model at `path` (a .keras file, or a folder holding model.keras or the
+    unpacked entries of one), or None where it has none."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        inside = os.path.join(path, KERAS_FILE)
+        if os.path.isfile(inside):
+            return inside
+        return path if os.path.isfile(os.path.join(path, config_lib.WEIGHTS_ENTRY)) else None
+    return path if path.endswith(".keras") else None
 
 
 def weights_digest(model_path, runtime):
@@ -218,7 +272,7 @@ def load_solver_with_fallback(source, strict=False, runtime=None):
     With `strict`, a model that cannot be loaded raises ValueError instead. Either runs on
     `runtime` (see `load_solver`).
     """
-    runtime = runtime_lib.choose_runtime(runtime, source or None)
+    runtime_lib.check_runtime(runtime)
     if not source:
         return load_solver(runtime=runtime), None
     try:

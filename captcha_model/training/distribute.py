@@ -21,6 +21,8 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from captcha_model.training import stop_signals
+
 # The reference settings: the bundled models' recipes were tuned at this batch size.
 REFERENCE_BATCH = 64
 REFERENCE_LEARNING_RATE = 2e-3
@@ -106,9 +108,10 @@ if not select.select([sys.stdin], [], [], seconds)[0]:
 def join_cluster(timeout):
     """`MultiWorkerMirroredStrategy` over the cluster in TF_CONFIG, once every worker has joined.
 
-    TensorFlow waits for missing workers for an hour before it fails; this process is
-    stopped after `timeout` seconds with an error naming the cluster. The same timeout bounds
-    every collective operation, so a worker whose peer dies in training stops too.
+    TensorFlow waits for missing workers for an hour before it fails, deaf to SIGTERM; this process
+    is stopped after `timeout` seconds with an error naming the cluster (and by its guard process
+    on SIGTERM or SIGINT: see `stop_signals`). The same timeout bounds every collective operation,
+    so a worker whose peer dies in training stops too.
     """
     try:
         resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
@@ -125,10 +128,11 @@ def join_cluster(timeout):
     message = (f"error: {task_type} {task_id} waited {timeout:g} s for the other workers of the cluster in TF_CONFIG "
                f"({json.dumps(jobs)}) and not all of them joined; start every worker (--cluster-timeout sets the "
                f"wait).")
-    # TensorFlow waits inside a call that holds the interpreter (and ignores SIGTERM), so no
-    # thread of this process could give up: a watchdog process does, unless told in time.
+    # TensorFlow waits inside a call that holds the interpreter, so no thread of this process could give
+    # up: a watchdog process does, unless told in time. A session of its own keeps it out of the signals
+    # sent to this process's group (as by Ctrl-C), which its guard acts on.
     watchdog = subprocess.Popen([sys.executable, "-c", WATCHDOG, str(os.getpid()), str(timeout), message],
-                                stdin=subprocess.PIPE)
+                                stdin=subprocess.PIPE, start_new_session=True)
     try:
         strategy = tf.distribute.MultiWorkerMirroredStrategy(
             cluster_resolver=resolver,
@@ -139,6 +143,7 @@ def join_cluster(timeout):
     finally:
         watchdog.stdin.close()
         watchdog.wait()
+    stop_signals.stop_on_sigterm()
     description = (f"{workers} machines ({task_type} {task_id}{', the chief' if chief else ''}), "
                    f"{strategy.num_replicas_in_sync} devices in all, MultiWorkerMirroredStrategy")
     gpus = len(tf.config.list_physical_devices("GPU"))
@@ -150,31 +155,38 @@ def largest_divisor(number, limit):
     return max(divisor for divisor in range(1, min(number, limit) + 1) if number % divisor == 0)
 
 
-def resolve_settings(args, devices):
-    """Fill in the flags left to the devices (None or 'auto') and set the Keras precision policy.
+def resolve_settings(settings, devices):
+    """`settings` with the values left to the devices (None or 'auto') filled in; sets the Keras precision policy.
 
     The batch defaults to 512 per GPU (64 on a CPU); the learning rate to the reference
     one times the square root of the batch's ratio to 64, the usual scaling for Adam; the
-    steps per epoch to 64,000 captchas' worth.
+    steps per epoch to 64,000 captchas' worth. `settings` is any dataclass with those fields
+    (`captcha_model.training.settings.Settings`); it is left as it was.
     """
-    if args.batch_size is None:
-        args.batch_size = GPU_BATCH_PER_DEVICE * devices.gpus if devices.gpus else REFERENCE_BATCH
-    ratio = args.batch_size / REFERENCE_BATCH
-    if args.learning_rate is None:
-        args.learning_rate = REFERENCE_LEARNING_RATE * math.sqrt(ratio)
-    if args.steps_per_epoch is None:
-        args.steps_per_epoch = max(1, round(REFERENCE_STEPS_PER_EPOCH / ratio))
-    if args.steps_per_execution is None:
-        args.steps_per_execution = largest_divisor(args.steps_per_epoch, GPU_STEPS_PER_EXECUTION) if devices.gpus else 1
-    if args.steps_per_epoch % args.steps_per_execution:
-        raise ValueError(f"--steps-per-execution ({args.steps_per_execution}) must divide --steps-per-epoch "
-                         f"({args.steps_per_epoch}), so that every epoch ends where a call into the device does.")
-    if args.precision == "auto":
-        args.precision = "mixed_float16" if devices.gpus else "float32"
+    batch_size = settings.batch_size
+    if batch_size is None:
+        batch_size = GPU_BATCH_PER_DEVICE * devices.gpus if devices.gpus else REFERENCE_BATCH
+    ratio = batch_size / REFERENCE_BATCH
+    learning_rate = settings.learning_rate
+    if learning_rate is None:
+        learning_rate = REFERENCE_LEARNING_RATE * math.sqrt(ratio)
+    steps_per_epoch = settings.steps_per_epoch or max(1, round(REFERENCE_STEPS_PER_EPOCH / ratio))
+    steps_per_execution = settings.steps_per_execution
+    if steps_per_execution is None:
+        steps_per_execution = largest_divisor(steps_per_epoch, GPU_STEPS_PER_EXECUTION) if devices.gpus else 1
+    if steps_per_epoch % steps_per_execution:
+        raise ValueError(f"--steps-per-execution ({steps_per_execution}) must divide --steps-per-epoch "
+                         f"({steps_per_epoch}), so that every epoch ends where a call into the device does.")
+    precision = settings.precision
+    if precision == "auto":
+        precision = "mixed_float16" if devices.gpus else "float32"
     # Layers built from here on compute in this precision; the networks keep their logits in float32.
-    keras.config.set_dtype_policy(args.precision)
+    keras.config.set_dtype_policy(precision)
     replicas = devices.strategy.num_replicas_in_sync
-    print(f"Training on {devices.description}: {args.precision}, batch {args.batch_size}"
-          + (f" ({args.batch_size // replicas} per device)" if replicas > 1 else "")
-          + f", learning rate {args.learning_rate:.2e}, {args.steps_per_epoch} steps per epoch"
-          + f", {args.steps_per_execution} per call.", flush=True)
+    print(f"Training on {devices.description}: {precision}, batch {batch_size}"
+          + (f" ({batch_size // replicas} per device)" if replicas > 1 else "")
+          + f", learning rate {learning_rate:.2e}, {steps_per_epoch} steps per epoch"
+          + f", {steps_per_execution} per call.", flush=True)
+    return dataclasses.replace(settings, batch_size=batch_size, learning_rate=learning_rate,
+                               steps_per_epoch=steps_per_epoch, steps_per_execution=steps_per_execution,
+                               precision=precision)

@@ -92,7 +92,7 @@ def pool_dataset(config, pool, make_targets, slices, seed=0, start_batch=0, augm
 
     def batch(element):
         arrays = tf.numpy_function(gather, [rows(element), element], [spec.dtype for spec in flat_signature])
-        for array, spec in zip(arrays, flat_signature):
+        for array, spec in zip(arrays, flat_signature, strict=True):
             array.set_shape(spec.shape)
         return tf.nest.pack_sequence_as(signature, arrays)
 

@@ -1,15 +1,16 @@
 """Recipes: the chains of training runs that make the bundled models, written down as files.
 
-A recipe (recipes/NAME.json) is a list of stages. Each stage is one run of `train.py`
-(a network) or `train.py referee` (a 0/O referee for the network before it) with its
-flags; a flag value "@STAGE" names the model.keras of an earlier stage, so a fine-tune
-starts where that stage ended. `run` gives each stage a folder of its own under the
-recipe's output, runs it in a process of its own, and records after every stage what it
+A recipe (recipes/NAME.json) is a list of stages. Each stage is one run of the network
+(`python -m captcha_model.training FLAGS`, as `train.py FLAGS`) or of the referee stage
+(`... referee FLAGS`: a 0/O referee for the network before it) with its flags; a flag value
+"@STAGE" names the model.keras of an earlier stage, so a fine-tune starts where that stage
+ended. `run` gives each stage a folder of its own under the recipe's output, runs it in a
+process of its own (so that each starts TensorFlow afresh), and records after every stage what it
 ran, from what, with which seed and how long it took, so that `--resume` after a crash
 or `kill -9` skips the finished stages and carries on inside the interrupted one (from
-its checkpoint). The last stage's model and metrics become the recipe's, with the
-lineage of every stage added to the metrics, each stage's training time over all its
-runs included.
+its checkpoint). The last stage's model, its ONNX export and metrics become the recipe's,
+with the lineage of every stage added to the metrics, each stage's training time over all
+its runs included. A lineage names each stage's command as `train.py FLAGS`, which runs it too.
 """
 
 import json
@@ -19,12 +20,16 @@ import subprocess
 import sys
 import time
 
+from captcha_model.training import onnx_export
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RECIPES = os.path.join(ROOT, "recipes")
 LINEAGE = "lineage.json"
 KINDS = ("train", "referee")
 # The flags every stage gets from the command that runs the recipe.
 SHARED_FLAGS = ("cache-dir", "workers")
+# The command that runs one stage (captcha_model/training/__main__.py).
+STAGE_MODULE = "captcha_model.training"
 
 
 def recipe_path(name):
@@ -43,7 +48,8 @@ def recipe_name(path):
 
 
 def load(name):
-    """The recipe `name` (see `recipe_path`), checked: every stage has a kind, a unique name, flags, earlier references."""
+    """The recipe `name` (see `recipe_path`), checked: every stage has a kind, a unique name, flags, and names
+    only earlier stages."""
     path = recipe_path(name)
     try:
         with open(path) as handle:
@@ -125,9 +131,10 @@ def run(name, output, resume=False, shared=None):
         # An interrupted network stage carries on from its checkpoint; a referee stage restores its own backup.
         if resume and stage["kind"] == "train" and os.path.exists(os.path.join(stage_folder, "checkpoint.keras")):
             arguments.append("--resume")
-        print(f"Stage {stage['name']!r}: python train.py {' '.join(arguments)}", flush=True)
+        command = [sys.executable, "-m", STAGE_MODULE, *arguments]
+        print(f"Stage {stage['name']!r}: python -m {STAGE_MODULE} {' '.join(arguments)}", flush=True)
         started = time.time()
-        subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *arguments], cwd=ROOT, check=True)
+        subprocess.run(command, cwd=ROOT, check=True)
         flags = stage.get("flags", {})
         lineage["stages"].append({
             "stage": stage["name"], "kind": stage["kind"], "command": ["train.py", *arguments],
@@ -140,12 +147,14 @@ def run(name, output, resume=False, shared=None):
 
 
 def finish(recipe, output, lineage):
-    """Copy the last stage's model to `output` and write its metrics there with the lineage added."""
+    """Copy the last stage's model and its ONNX export to `output` and write its metrics there with the lineage
+    added."""
     for record in lineage["stages"]:
         record["training_seconds"] = training_seconds(os.path.join(output, record["stage"]), record["kind"])
     last = os.path.join(output, recipe["stages"][-1]["name"])
     final_path = os.path.join(output, "model.keras")
     shutil.copy(os.path.join(last, "model.keras"), final_path)
+    onnx_export.copy_export(last, output)
     with open(os.path.join(last, "metrics.json")) as handle:
         metrics = json.load(handle)
     metrics["lineage"] = lineage

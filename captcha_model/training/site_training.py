@@ -1,6 +1,6 @@
 """Training for a site's own captchas: the config, the held-out split and the recipe of `train.py --data`.
 
-A user brings a few thousand captchas of one site, labelled (see `captcha_model.labelled`).
+A user brings a few thousand captchas of one site, labelled (see `captcha_model.data.labelled`).
 The model for them starts from a bundled network (its convolutional trunk and column
 reader already know what glyphs look like), reads the charset and lengths of the labels,
 takes its input at the shape of the site's images, and trains on augmented copies of the

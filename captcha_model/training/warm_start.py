@@ -19,7 +19,9 @@ def widen(source, target):
     extra input channels of a kernel get zeros, so a network widened layer by layer still
     computes what the source network did, while training can put the new channels to use.
     """
-    if source.ndim != target.ndim or any(small > large for small, large in zip(source.shape, target.shape)):
+    if source.ndim != target.ndim:
+        return None
+    if any(small > large for small, large in zip(source.shape, target.shape, strict=True)):
         return None
     widened = target.copy()
     if widened.ndim >= 2:
@@ -38,7 +40,7 @@ def output_for_charset(weights, fresh, source_charset, charset):
     for row, character in enumerate(charset + "\0"):
         source_row = len(source_charset) if character == "\0" else source_charset.find(character)
         if source_row >= 0:
-            for array, trained in zip(fitted, weights):
+            for array, trained in zip(fitted, weights, strict=True):
                 array[..., row] = trained[..., source_row]
     return fitted
 
@@ -61,11 +63,11 @@ def warm_start(model, path, config=None):
                                                  config.charset))
             widened.append(layer.name)
             continue
-        fitted = [widen(old, new) for old, new in zip(match.get_weights(), layer.get_weights())]
+        fitted = [widen(old, new) for old, new in zip(match.get_weights(), layer.get_weights(), strict=True)]
         if any(weight is None for weight in fitted):
             continue
         layer.set_weights(fitted)
-        same = all(old.shape == new.shape for old, new in zip(match.get_weights(), fitted))
+        same = all(old.shape == new.shape for old, new in zip(match.get_weights(), fitted, strict=True))
         (copied if same else widened).append(layer.name)
     if not copied and not widened:
         raise ValueError(f"--init-from {path}: no layer of it has a name and shape of this architecture's layers.")
