@@ -60,7 +60,8 @@ class Bench:
         """{name: source} of the models of the models, size, length and saliency sections: the bundled ones
         and --model if given."""
         if self.args.ctc_model is None and "ctc" not in BUNDLED_MODELS:
-            sys.exit("There is no bundled ctc model yet; pass --ctc-model PATH or --skip models sizes lengths saliency.")
+            sys.exit("There is no bundled ctc model yet; pass --ctc-model PATH or "
+                     "--skip models sizes lengths saliency.")
         sources = {"default": None, "ctc": self.args.ctc_model or "ctc"}
         sources.update({name: name for name in BUNDLED_MODELS if name not in sources})
         if self.args.model:
@@ -178,7 +179,8 @@ def read_stream(solvers, captchas, count, seed, bar):
     """
     for name, solver in solvers.items():
         if solver.config.charset != captchas.charset:
-            raise ValueError(f"{name} reads {solver.config.charset!r}, not the {captchas.charset!r} of the test captchas.")
+            raise ValueError(f"{name} reads {solver.config.charset!r}, not the {captchas.charset!r} "
+                             "of the test captchas.")
     readings, texts = {name: [] for name in solvers}, []
     for start in range(0, count, evaluation.CHUNK):
         size = min(evaluation.CHUNK, count - start)

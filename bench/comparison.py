@@ -134,7 +134,8 @@ def lines(results):
         "",
         "## Side by side, on the same captchas",
         "",
-        "| solver | accuracy, fresh | accuracy, frozen | per-character | captchas/s | single image (p95) | speed ratio ours / it |",
+        "| solver | accuracy, fresh | accuracy, frozen | per-character | captchas/s | single image (p95) | "
+        "speed ratio ours / it |",
         "|---|---|---|---|---|---|---|",
     ]
     for name in accuracy:

@@ -168,7 +168,8 @@ def lines(results):
     return [
         "## Serving under load",
         "",
-        "The app (`python app.py`, default model) in a process of its own, the clients in another, on the same machine (gradio_client with `ssl_verify=False` and "
+        "The app (`python app.py`, default model) in a process of its own, the clients in another, on the same machine "
+        "(gradio_client with `ssl_verify=False` and "
         "`download_files=False`: see the script); every reading checked against the captcha's text.",
         "",
         "| measure | result | target | |",

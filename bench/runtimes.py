@@ -105,7 +105,8 @@ def compare_readings(images, truths, int8_folders):
         ]
         results[name] = {"accuracy": {runtime: scored(texts[runtime], truths) for runtime in RUNTIMES},
                          "differences": differences,
-                         "int8_differs": sum(first != second for first, second in zip(texts["keras"], texts["onnx int8"])),
+                         "int8_differs": sum(first != second for first, second in zip(texts["keras"],
+                                                                                      texts["onnx int8"])),
                          "largest_logit_difference": logit_difference(solvers["keras"], solvers["onnx fp32"],
                                                                       inputs[:200])}
         print(f"{name}: {len(differences)} readings differ between Keras and ONNX Runtime")

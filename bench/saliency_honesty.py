@@ -47,7 +47,8 @@ def score_in_slices(solver, inputs, explanations, size=256):
     """`saliency.score_characters` in slices, so that thousands of masked copies fit in memory."""
     scores = []
     for start in range(0, len(inputs), size):
-        scores.extend(saliency.score_characters(solver, inputs[start : start + size], explanations[start : start + size]))
+        scores.extend(saliency.score_characters(solver, inputs[start : start + size],
+                                                explanations[start : start + size]))
     return scores
 
 
@@ -90,7 +91,8 @@ def measure(bench):
             if start == 0:
                 pictured[name] = list(zip(images, texts, explanations))[:PICTURED_CAPTCHAS]
         results[name] = {"captchas": count, "test_captchas": evaluation.describe_captchas(solver.config),
-                         "box": list(box_shape(solver.config.input_height, solver.config.input_width)), **summarize_drops(drops)}
+                         "box": list(box_shape(solver.config.input_height, solver.config.input_width)),
+                         **summarize_drops(drops)}
     plot_saliency(pictured, bench.path("saliency.png"))
     return results, bench.files(bench.models)
 
@@ -143,6 +145,7 @@ def lines(results):
     for name, result in results.items():
         lines.append(f"| {name} | {result['captchas']:,} {result['test_captchas']} | {result['characters']:,} | "
                      f"{result['box'][0]}x{result['box'][1]} | {result['salient_drop']:.3f} | "
-                     f"{result['random_drop']:.3f} | {result['share']:.1%} ({result['low']:.1%}-{result['high']:.1%}) |")
+                     f"{result['random_drop']:.3f} | {result['share']:.1%} "
+                     f"({result['low']:.1%}-{result['high']:.1%}) |")
     return lines + ["", "Each pictured captcha, then one heat map per character read (its confidence in brackets) "
                     "with the box that the test masks:", "", "![saliency maps](saliency.png)"]

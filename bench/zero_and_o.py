@@ -96,7 +96,8 @@ def twin_scores(solver, images, positions, length):
     NaN where the model read other than `length` characters, so the glyph cannot be located.
     """
     config = solver.config
-    outputs = solver.network.inference_model.predict(preprocessing.preprocess(images, config), batch_size=256, verbose=0)
+    outputs = solver.network.inference_model.predict(preprocessing.preprocess(images, config), batch_size=256,
+                                                     verbose=0)
     logits = np.asarray(outputs)
     zero, letter = config.charset.index("0"), config.charset.index("O")
     scores = np.full(len(images), np.nan)
@@ -152,7 +153,8 @@ def plot_twins(images, scores, located, examples=3):
     for row, pair in enumerate(np.flatnonzero(~right & ranked)[:examples]):
         first, second = images[2 * pair], images[2 * pair + 1]
         difference = np.abs(np.asarray(first.convert("L"), dtype=int) - np.asarray(second.convert("L"), dtype=int))
-        pictures = [(first, f"with '0': score {scores[pair, 0]:+.1f}"), (second, f"with 'O': score {scores[pair, 1]:+.1f}"),
+        pictures = [(first, f"with '0': score {scores[pair, 0]:+.1f}"),
+                    (second, f"with 'O': score {scores[pair, 1]:+.1f}"),
                     (Image.fromarray((255 - np.clip(4 * difference, 0, 255)).astype(np.uint8)), "difference, x4")]
         for column, (picture, title) in enumerate(pictures):
             axis = figure.add_subplot(grid[1 + row, column])
@@ -220,7 +222,8 @@ def main():
     font = ImageFont.truetype(DEFAULT_FONTS[0], FONT_SIZE)
     plain = UndistortedCaptcha(font_sizes=(FONT_SIZE,))
     library = ImageCaptcha()
-    columns = ["the font", "cropped and stretched\nto the cell"] + [f"a captcha's draw\n(seed {seed})" for seed in SEEDS]
+    columns = ["the font",
+               "cropped and stretched\nto the cell"] + [f"a captcha's draw\n(seed {seed})" for seed in SEEDS]
     figure = Figure(figsize=(2.1 * len(columns), 4.6))
     axes = figure.subplots(2, len(columns))
     for row, character in enumerate("0O"):

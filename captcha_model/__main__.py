@@ -156,7 +156,8 @@ def add_model_options(command):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m captcha_model",
-                                     description="Solve, evaluate and generate captchas; push models and the app to the Hub.")
+                                     description="Solve, evaluate and generate captchas; push models and the app "
+                                                 "to the Hub.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     command = commands.add_parser("solve", help="read captcha images: prints path<TAB>text<TAB>confidence")
@@ -182,7 +183,8 @@ def build_parser():
     command.add_argument("--count", type=int, required=True, help="number of captchas")
     command.add_argument("--seed", type=int, required=True, help="seed of the captcha stream")
     command.add_argument("--out", required=True, help="output folder")
-    command.add_argument("--model", help="draw captchas of this model's config (default: charset 0-9A-Z, length 4, 170x80)")
+    command.add_argument("--model", help="draw captchas of this model's config (default: charset 0-9A-Z, "
+                                         "length 4, 170x80)")
     add_captcha_options(command)
     command.set_defaults(run=generate)
 

@@ -92,7 +92,8 @@ class CaptchaConfig:
             object.__setattr__(self, f"{name}_range", (int(span[0]), int(span[1])))
         widths = tuple(int(width) for width in self.trunk_widths)
         if len(widths) != 4 or min(widths) < 1:
-            raise ValueError(f"trunk_widths must be four positive channel counts, e.g. (16, 32, 64, 128); got {widths}.")
+            raise ValueError("trunk_widths must be four positive channel counts, e.g. (16, 32, 64, 128); "
+                             f"got {widths}.")
         object.__setattr__(self, "trunk_widths", widths)
         if not self.charset:
             raise ValueError("charset must hold at least one character, e.g. '0123456789'.")
@@ -189,7 +190,8 @@ def read_entry(path, name):
 
 
 def read_config(path):
-    """The `CaptchaConfig` stored in a model written by `model_file.save_model` (a `.keras` file or its unpacked folder)."""
+    """The `CaptchaConfig` stored in a model written by `model_file.save_model` (a `.keras` file or its
+    unpacked folder)."""
     text = read_entry(path, CONFIG_ENTRY)
     if text is None:
         raise ValueError(f"{path} has no {CONFIG_ENTRY}; only models saved by captcha_model are accepted.")

@@ -123,6 +123,7 @@ def test_a_typed_text_sets_the_length_and_an_empty_size_is_the_models_own(client
         assert image.convert("RGB").tobytes() == expected.tobytes()
 
 
+@pytest.mark.slow
 def test_each_request_is_read_by_the_model_it_names(client, solver, ctc_solver, tmp_path):
     path = tmp_path / "captcha.png"
     save_captcha(solver.config, path, seed=21)

@@ -69,7 +69,8 @@ def test_evaluate_fresh_and_folder(tmp_path, capsys):
 
 def test_evaluate_against_another_model_reads_the_same_captchas_with_both(tmp_path, capsys):
     report_path = tmp_path / "report.json"
-    assert main(["evaluate", "--count", "60", "--seed", "12", "--against", "ctc-170x80", "--json", str(report_path)]) == 0
+    assert main(["evaluate", "--count", "60", "--seed", "12", "--against", "ctc-170x80", "--json",
+                 str(report_path)]) == 0
     out = capsys.readouterr().out
     report = json.loads(report_path.read_text())
     against = report["against"]

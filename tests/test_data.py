@@ -56,7 +56,8 @@ def test_stream_is_the_same_however_it_is_split():
 
 def test_parallel_rendering_matches_serial_rendering():
     serial, serial_texts = rendering.render_range(CONFIG, seed=5, start=0, count=40)
-    parallel, parallel_texts = rendering.render_dataset(CONFIG, seed=5, count=40, workers=2, chunk_size=16, progress=False)
+    parallel, parallel_texts = rendering.render_dataset(CONFIG, seed=5, count=40, workers=2, chunk_size=16,
+                                                        progress=False)
     assert parallel_texts == serial_texts
     assert np.array_equal(parallel, serial)
 
@@ -149,7 +150,8 @@ def test_preprocess_gives_the_pixels_of_the_resized_image(channels, mode):
     expected = [np.asarray(image.convert(mode).resize((config.input_width, config.input_height),
                                                       Image.Resampling.BILINEAR)) for image in images]
     np.testing.assert_array_equal(preprocessing.preprocess(images, config),
-                                  np.stack(expected).reshape(len(images), config.input_height, config.input_width, channels))
+                                  np.stack(expected).reshape(len(images), config.input_height, config.input_width,
+                                                             channels))
 
 
 def test_preprocess_refuses_a_bare_image():
@@ -198,6 +200,7 @@ def test_a_config_covers_the_sizes_and_lengths_of_its_ranges():
     assert not CONFIG.covers(170, 80, length=5)
 
 
+@pytest.mark.slow
 def test_emphasis_draws_its_characters_at_the_asked_share():
     emphasis = rendering.Emphasis("0O", share=0.3)
     texts = [rendering.sample_captcha(CONFIG, seed=6, index=index, emphasis=emphasis)[0] for index in range(3000)]
@@ -206,7 +209,8 @@ def test_emphasis_draws_its_characters_at_the_asked_share():
     assert 0.32 < sum(character in "0O" for character in characters) / len(characters) < 0.36
     assert abs(characters.count("0") - characters.count("O")) < 0.1 * characters.count("0")
     assert all(len(text) == 4 for text in texts)
-    only = [rendering.sample_captcha(CONFIG, seed=6, index=index, emphasis=rendering.Emphasis("Q", 1.0))[0] for index in range(5)]
+    only = [rendering.sample_captcha(CONFIG, seed=6, index=index, emphasis=rendering.Emphasis("Q", 1.0))[0]
+            for index in range(5)]
     assert only == ["QQQQ"] * 5
 
 
@@ -225,8 +229,8 @@ def test_emphasis_is_seeded_and_leaves_uniform_streams_alone():
         "cache", "captchas-7000-200000-f3d58d0e81bf.npz")
     # The network's widths do not change the pixels, so they do not change the pool either.
     wider = dataclasses.replace(CONFIG, trunk_widths=(32, 64, 64, 128))
-    assert rendering.cache_path(wider, 7000, 200000, "cache", emphasis) == rendering.cache_path(CONFIG, 7000, 200000, "cache",
-                                                                                       emphasis)
+    assert rendering.cache_path(wider, 7000, 200000, "cache", emphasis) == rendering.cache_path(CONFIG, 7000, 200000,
+                                                                                                "cache", emphasis)
 
 
 def test_a_given_text_is_drawn_with_the_randomness_of_its_sample():

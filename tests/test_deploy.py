@@ -46,13 +46,14 @@ def test_deploy_uploads_exactly_what_the_space_runs_and_binaries_through_lfs(hub
     files = space.commits[space.main]
     expected = deploy.space_files()
     assert set(files) == set(expected) | {".gitattributes"}
-    assert {"app.py", "captcha_model/bundled/default/model.keras", "captcha_model/bundled/default/model.onnx"} <= set(files)
+    assert {"app.py", "captcha_model/bundled/default/model.keras",
+            "captcha_model/bundled/default/model.onnx"} <= set(files)
     # Every module of the app's and the library's packages, so that the Space imports what the app does.
     modules = {path for package in ("captcha_app", "captcha_model") for path in subprocess.run(
         ["git", "ls-files", f"{package}/*.py"], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()}
     assert modules and modules <= set(files)
     assert not any(path.startswith(("tests/", "bench/")) or path.endswith("train.py") for path in files)
-    binaries = [path for path in expected if path.endswith((".keras", ".png"))]
+    binaries = [path for path in expected if path.endswith((".keras", ".onnx", ".png"))]
     for path, local in expected.items():
         with open(local, "rb") as handle:
             content = handle.read()
@@ -62,11 +63,13 @@ def test_deploy_uploads_exactly_what_the_space_runs_and_binaries_through_lfs(hub
         assert (hashlib.sha256(content).hexdigest() in hub_server.lfs_objects) == (path in binaries), path
     settings = front_matter(files["README.md"].decode())
     assert settings["models"] == ["tester/captcha-solver"] and settings["sdk"] == "gradio"
-    assert space.variables == {deploy.MCP_VARIABLE: "true", environment.MODEL_VARIABLE: MODEL, environment.STRICT_VARIABLE: "1"}
+    assert space.variables == {deploy.MCP_VARIABLE: "true", environment.MODEL_VARIABLE: MODEL,
+                               environment.STRICT_VARIABLE: "1"}
 
     # What was uploaded is enough: the app starts from a copy of the Space alone.
     copy = snapshot_download(SPACE, repo_type="space", local_dir=tmp_path / "space")
-    variables = {key: value for key, value in os.environ.items() if key not in (environment.MODEL_VARIABLE, "PYTHONPATH")}
+    variables = {key: value for key, value in os.environ.items()
+                 if key not in (environment.MODEL_VARIABLE, "PYTHONPATH")}
     result = subprocess.run([sys.executable, "-c", "import app; print(app.demo.title)"], cwd=copy,
                             env={**variables, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True,
                             timeout=300)

@@ -50,6 +50,7 @@ def test_steps_per_execution_must_divide_an_epoch():
                                     distribute.Devices(tf.distribute.get_strategy(), "the CPU", 0))
 
 
+@pytest.mark.slow
 def test_mixed_precision_trains_with_float32_logits_and_saves_a_float32_model(restore_policy, tmp_path):
     keras.config.set_dtype_policy("mixed_float16")
     config = model_lib.default_config()

@@ -286,7 +286,7 @@ def test_other_model_sources_are_refused_with_what_is_accepted(text):
 
 def test_a_model_with_a_referee_keeps_it_through_the_hub(hub_server):
     hub.push(BUNDLED_MODEL, REPO)
-    pulled, bundled = load_solver(REPO), load_solver()
+    pulled, bundled = load_solver(REPO), load_solver(runtime="keras")
     assert pulled.referee is not None
     assert pulled.referee.referee_config == bundled.referee.referee_config
     inputs, _ = rendering.render_range(bundled.config, 7, 0, 32, rendering.Emphasis("0O"))

@@ -44,7 +44,8 @@ def write_metrics(model_path, init_from):
 
 def test_the_hubs_keras_snippet_loads_a_pushed_model_and_its_card_reads_a_captcha(hub_server, tmp_path, monkeypatch):
     hub.push(BUNDLED_MODEL, REPO)
-    bundled = load_solver()
+    # The repo holds the Keras model alone (no --onnx), so Keras reads it pulled as it reads the bundled one.
+    bundled = load_solver(runtime="keras")
     inputs, _ = rendering.render_range(bundled.config, 5, 0, 8)
     network = keras.saving.load_model(f"hf://{REPO}")
     np.testing.assert_array_equal(network.predict_on_batch(inputs), bundled.model.predict_on_batch(inputs))
@@ -73,7 +74,7 @@ def test_a_repo_pushed_the_old_way_still_loads_and_a_new_push_replaces_it(hub_se
     old = load_solver(REPO)
     assert old.referee is not None and old.revision == api.model_info(REPO).sha
     inputs, _ = rendering.render_range(old.config, 5, 0, 8)
-    assert old.solve_inputs(inputs) == load_solver().solve_inputs(inputs)
+    assert old.solve_inputs(inputs) == load_solver(runtime="keras").solve_inputs(inputs)
     # A push of a model without a referee leaves nothing of the old one behind.
     hub.push(BUNDLED_MODEL, REPO)
     hub.push(untrained, REPO)
@@ -81,7 +82,8 @@ def test_a_repo_pushed_the_old_way_still_loads_and_a_new_push_replaces_it(hub_se
     new = load_solver(REPO)
     assert new.referee is None
     inputs, _ = rendering.render_range(new.config, 5, 0, 8)
-    np.testing.assert_array_equal(new.model.predict_on_batch(inputs), load_solver(untrained).model.predict_on_batch(inputs))
+    np.testing.assert_array_equal(new.model.predict_on_batch(inputs),
+                                  load_solver(untrained).model.predict_on_batch(inputs))
 
 
 @pytest.mark.parametrize("init_from, argument, expected", [
@@ -115,6 +117,7 @@ def test_a_busy_hub_serves_the_cached_model(hub_server, untrained, status):
         load_solver("tester/never-downloaded")
 
 
+@pytest.mark.slow
 def test_strict_start_up_fails_instead_of_falling_back(hub_server, monkeypatch):
     with pytest.raises(ValueError, match="CAPTCHA_MODEL_STRICT .* forbids falling back.*has no model repo"):
         solver_lib.load_solver_with_fallback("tester/missing", strict=True)
@@ -126,7 +129,8 @@ def test_strict_start_up_fails_instead_of_falling_back(hub_server, monkeypatch):
     with pytest.raises(ValueError, match="forbids falling back"):
         app.load_first("tester/missing", app.parse_args([]).strict)
     # As a Space starts the app: its variables, then the import.
-    variables = {"TF_CPP_MIN_LOG_LEVEL": "3", environment.MODEL_VARIABLE: "tester/missing", environment.STRICT_VARIABLE: "1"}
+    variables = {"TF_CPP_MIN_LOG_LEVEL": "3", environment.MODEL_VARIABLE: "tester/missing",
+                 environment.STRICT_VARIABLE: "1"}
     result = subprocess.run([sys.executable, "-c", "import app"], cwd=ROOT, env={**os.environ, **variables},
                             capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "forbids falling back" in result.stderr, result.stderr[-2000:]

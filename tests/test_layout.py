@@ -48,7 +48,8 @@ MODULES = module_files()
 def imports_of(tree, modules):
     """[(imported module, line, inside a function)] for the project's modules, and the external
     packages imported at the module's top level."""
-    functions = {id(node) for function in ast.walk(tree) if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+    functions = {id(node) for function in ast.walk(tree)
+                 if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
                  for node in ast.walk(function)}
     internal, external = [], set()
     for node in ast.walk(tree):

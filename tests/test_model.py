@@ -33,7 +33,7 @@ def test_default_architecture_is_small_and_reads_columns():
 
 
 def test_unknown_architecture_names_the_accepted_ones():
-    with pytest.raises(ValueError, match=r"accepted architectures are \['ctc', 'default', 'seed'\]"):
+    with pytest.raises(ValueError, match=r"accepted architectures are \['ctc', 'default', 'seed', 'seed-bn'\]"):
         model_lib.default_config("resnet")
     with pytest.raises(ValueError, match="Unknown architecture"):
         model_lib.build_model(CaptchaConfig(architecture="resnet"))
@@ -296,7 +296,8 @@ def test_config_size_ranges_round_trip_and_are_checked():
     assert CaptchaConfig.from_json(config.to_json()) == config
     assert CaptchaConfig().captcha_width_range == (170, 170) and CaptchaConfig().fixed_size
     one_size = config.at(160, 60, length=6)
-    assert (one_size.captcha_width, one_size.captcha_height, one_size.min_length, one_size.max_length) == (160, 60, 6, 6)
+    assert (one_size.captcha_width, one_size.captcha_height, one_size.min_length,
+            one_size.max_length) == (160, 60, 6, 6)
     assert one_size.fixed_size and one_size.fixed_length
     with pytest.raises(ValueError, match=r"captcha_width_range must be \(smallest, largest\)"):
         CaptchaConfig(captcha_width_range=(240, 120))

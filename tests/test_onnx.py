@@ -57,7 +57,8 @@ def assert_same_readings(first, second, inputs):
     np.testing.assert_allclose([value for reading in first_readings for value in reading.character_confidences],
                                [value for reading in second_readings for value in reading.character_confidences],
                                atol=1e-4)
-    for first_outputs, second_outputs in zip(np.atleast_1d(first.network(inputs)), np.atleast_1d(second.network(inputs))):
+    for first_outputs, second_outputs in zip(np.atleast_1d(first.network(inputs)),
+                                             np.atleast_1d(second.network(inputs))):
         np.testing.assert_allclose(first_outputs, second_outputs, atol=1e-4)
 
 
@@ -137,6 +138,7 @@ def test_the_bundled_int8_exports_are_read_by_name(tmp_path, capsys):
         int8.with_keras()
 
 
+@pytest.mark.slow
 def test_a_quantized_export_has_int8_networks_a_third_the_size(tmp_path):
     config = model_lib.default_config()
     path = tmp_path / "full.keras"
@@ -221,7 +223,8 @@ def test_the_cli_solves_with_either_runtime(tmp_path, capsys, config):
     path = tmp_path / "captcha.png"
     text, image = rendering.sample_captcha(config, 12)
     image.save(path)
-    for arguments in (["--runtime", "onnx"], ["--runtime", "keras"], ["--model", os.path.dirname(BUNDLED_MODELS["default"]) + "/model.onnx"]):
+    for arguments in (["--runtime", "onnx"], ["--runtime", "keras"],
+                      ["--model", os.path.dirname(BUNDLED_MODELS["default"]) + "/model.onnx"]):
         assert main(["solve", str(path), *arguments]) == 0
         assert capsys.readouterr().out.split("\t")[1] == text
 
@@ -254,6 +257,7 @@ def test_the_light_install_solves_on_onnx_runtime_and_says_so(tmp_path, config):
     assert "Traceback" not in refused.stderr
 
 
+@pytest.mark.slow
 def test_the_app_serves_without_tensorflow(tmp_path, config):
     with serving_program([*WITHOUT_TENSORFLOW, "app.py"], ROOT) as url:
         page = httpx.get(f"{url}config", timeout=10).json()
@@ -269,10 +273,12 @@ def test_the_app_serves_without_tensorflow(tmp_path, config):
         assert generated[2] and len(generated[1]) == 6
 
 
+@pytest.mark.slow
 def test_a_hub_repo_with_the_onnx_export_is_pulled_and_read_without_tensorflow(hub_server, tmp_path, config):
     assert main(["push", "default", REPO, "--onnx"]) == 0
     files = hub_server.repositories[REPO].commits[hub_server.repositories[REPO].main]
-    assert {"model.weights.h5", "captcha_config.json", "model.onnx", "referee.onnx", "referee_config.json"} <= set(files)
+    assert {"model.weights.h5", "captcha_config.json", "model.onnx", "referee.onnx",
+            "referee_config.json"} <= set(files)
     assert b"(the ONNX export, which reads captchas without TensorFlow)" in files["README.md"]
     path = tmp_path / "captcha.png"
     text, image = rendering.sample_captcha(config, 24)

@@ -27,7 +27,8 @@ def numbered_pool(size):
 def test_the_pool_is_visited_once_per_pass_in_a_new_order_each_time():
     pool = numbered_pool(10)
     stream = batches(pipeline.pool_dataset(CONFIG, pool, labels_only, pipeline.Slices(5), seed=1), 4)
-    passes = [np.concatenate([stream[0][0], stream[1][0]]).ravel(), np.concatenate([stream[2][0], stream[3][0]]).ravel()]
+    passes = [np.concatenate([stream[0][0], stream[1][0]]).ravel(),
+              np.concatenate([stream[2][0], stream[3][0]]).ravel()]
     assert sorted(passes[0].tolist()) == sorted(passes[1].tolist()) == list(range(10))
     assert passes[0].tolist() != passes[1].tolist()
     # Each captcha keeps its own label.

@@ -244,6 +244,7 @@ def test_a_referee_needs_a_ctc_model(tmp_path):
 
 
 
+@pytest.mark.slow
 def test_the_bundled_referee_tells_zero_from_letter_o_better_than_the_network_alone(keras_solver):
     solver = keras_solver
     assert solver.referee is not None

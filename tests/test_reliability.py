@@ -228,6 +228,7 @@ def resident_megabytes(field):
         return int(re.search(rf"^{field}:\s+(\d+) kB", status.read(), re.MULTILINE)[1]) // 1024
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux's peak-memory reset")
 def test_hostile_uploads_keep_the_servers_memory_bounded(client, uploads, oversized, good_captcha, capsys):
     # Decoding the bomb alone would take 3.4 GB, and the 5000x5000 image 100 MB as RGBA.
@@ -254,6 +255,7 @@ READINGS = 200
 VISITORS = 24
 
 
+@pytest.mark.slow
 def test_200_concurrent_readings_all_succeed_in_time(client, solver, config, tmp_path, capsys, record_property):
     # Fewer visitors than the queue holds, with room to spare for waiting evaluations.
     assert VISITORS <= app.QUEUE_SIZE - app.MAX_WAITING_EVALUATIONS
@@ -323,6 +325,7 @@ def test_readings_are_answered_while_an_evaluation_runs(client, url, good_captch
     assert evaluation.result()[3]["count"] == 600
 
 
+@pytest.mark.slow
 def test_a_flood_of_evaluations_is_refused_and_leaves_readings_room(client, url, good_captcha):
     good, expected = good_captcha
     evaluator = Client(url, verbose=False, max_workers=40)
@@ -410,7 +413,7 @@ def test_a_save_that_fails_mid_write_leaves_the_previous_model_in_place(saved_mo
 # Run as a separate process: saves the model handed to it twice, pausing mid-write in the second save.
 SAVING_PROCESS = """
 import sys, time, zipfile
-from captcha_model import model_file
+from captcha_model.networks import model_file
 
 network, config = model_file.load_model(sys.argv[1])
 write = zipfile.ZipFile.writestr

@@ -13,6 +13,7 @@ from captcha_model.reading.solver import BUNDLED_MODEL, Solver
 from captcha_model.training import warm_start
 
 
+@pytest.mark.slow
 def test_a_warm_started_ctc_model_learns_variable_length_text():
     """From the bundled default model's trunk, a few hundred captchas of 1-3 characters teach the
     ctc architecture to read fresh ones: a real, if short, training run."""

@@ -57,6 +57,7 @@ def train_with_xla(network, inputs, targets, compile_network):
     return history.history
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("architecture", ["seed", "default", "ctc"])
 def test_every_architecture_trains_with_xla(architecture):
     keras.utils.set_random_seed(0)
@@ -71,6 +72,7 @@ def test_every_architecture_trains_with_xla(architecture):
     assert history["loss"][-1] < history["loss"][0]
 
 
+@pytest.mark.slow
 def test_the_referee_trains_with_xla():
     keras.utils.set_random_seed(0)
     config = model_lib.default_config()

@@ -53,7 +53,8 @@ def _background(image):
 def augment(inputs, rng, augmentation=Augmentation()):
     """A randomly distorted copy of a uint8 batch (N, height, width, channels), drawn from `rng`."""
     if inputs.dtype != np.uint8 or inputs.ndim != 4:
-        raise ValueError(f"augment takes a uint8 batch (N, height, width, channels), got {inputs.dtype} {inputs.shape}.")
+        raise ValueError("augment takes a uint8 batch (N, height, width, channels), "
+                         f"got {inputs.dtype} {inputs.shape}.")
     height, width, channels = inputs.shape[1:]
     mode = "L" if channels == 1 else "RGB"
     output = np.empty(inputs.shape, dtype=np.float32)
@@ -67,5 +68,6 @@ def augment(inputs, rng, augmentation=Augmentation()):
     brightness = rng.uniform(-augmentation.brightness, augmentation.brightness, size=(len(inputs), 1, 1, 1))
     mean = output.mean(axis=(1, 2, 3), keepdims=True)
     output = (output - mean) * contrast + mean + brightness
-    output += rng.standard_normal(output.shape, dtype=np.float32) * rng.uniform(0, augmentation.noise, size=(len(inputs), 1, 1, 1))
+    output += rng.standard_normal(output.shape, dtype=np.float32) * rng.uniform(0, augmentation.noise,
+                                                                                size=(len(inputs), 1, 1, 1))
     return np.clip(np.rint(output), 0, 255).astype(np.uint8)

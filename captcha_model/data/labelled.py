@@ -129,8 +129,10 @@ def _labels_from_csv(text, where):
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     header = [cell.strip().lower() for cell in rows[0]] if rows else []
     if header[:2] != ["file", "text"]:
-        raise ValueError(f"{where} must start with the header 'file,text', got {','.join(rows[0]) if rows else 'an empty file'!r}.")
-    return [(row[0].strip(), row[1].strip() if len(row) > 1 else "") for row in rows[1:] if any(cell.strip() for cell in row)]
+        raise ValueError(f"{where} must start with the header 'file,text', "
+                         f"got {','.join(rows[0]) if rows else 'an empty file'!r}.")
+    return [(row[0].strip(), row[1].strip() if len(row) > 1 else "") for row in rows[1:]
+            if any(cell.strip() for cell in row)]
 
 
 def _entries(files, source):

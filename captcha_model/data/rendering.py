@@ -181,7 +181,8 @@ def render_dataset(config, seed, count, workers=None, chunk_size=256, progress=T
         results = map(_render_chunk, chunks)
         if workers > 1:
             # Spawned workers start clean instead of inheriting a forked TensorFlow runtime.
-            results = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers)).imap(_render_chunk, chunks)
+            results = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers)).imap(_render_chunk,
+                                                                                                   chunks)
         for (_, _, start, size, _), (chunk_inputs, chunk_texts) in zip(chunks, results):
             inputs[start : start + size] = chunk_inputs
             texts.extend(chunk_texts)

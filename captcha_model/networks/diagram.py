@@ -42,7 +42,8 @@ def _network_rows(model):
     """
     rows, row_of_output = [], {}
     for layer in model.layers:
-        parents = [row_of_output[id(tensor)] for tensor in keras.tree.flatten(layer.input) if id(tensor) in row_of_output]
+        parents = [row_of_output[id(tensor)] for tensor in keras.tree.flatten(layer.input)
+                   if id(tensor) in row_of_output]
         box = None
         if type(layer).__name__ in _FOLDED_LAYERS and len(parents) == 1:
             box = next((box for box in rows[parents[0]] if box[-1].output is layer.input), None)

@@ -197,8 +197,10 @@ from PIL import Image
 
 model = keras.saving.load_model("hf://{repo_id}")
 image = Image.open("captcha.png").convert("{'L' if config.input_channels == 1 else 'RGB'}")
-pixels = np.asarray(image.resize(({config.input_width}, {config.input_height}), Image.Resampling.BILINEAR), dtype="uint8")
-outputs = model.predict(pixels.reshape(1, {config.input_height}, {config.input_width}, {config.input_channels}), verbose=0)
+size = ({config.input_width}, {config.input_height})
+pixels = np.asarray(image.resize(size, Image.Resampling.BILINEAR), dtype="uint8")
+shape = (1, {config.input_height}, {config.input_width}, {config.input_channels})
+outputs = model.predict(pixels.reshape(shape), verbose=0)
 {decode}
 ```
 

@@ -95,7 +95,8 @@ class Referee:
         cases = ((characters.indices == self.pair[0]) | (characters.indices == self.pair[1])).nonzero()[0]
         if not len(cases):
             return characters
-        rows, first_frames, last_frames = characters.rows[cases], characters.first_frames[cases], characters.last_frames[cases]
+        rows, first_frames, last_frames = (characters.rows[cases], characters.first_frames[cases],
+                                           characters.last_frames[cases])
         # Log probabilities of the cases' images only, one image per case.
         log_probabilities = decoding.log_softmax(np.asarray(outputs)[rows].astype(np.float64))
         crops = glyph_crops(inputs, characters, cases, log_probabilities.shape[1], self.referee_config.crop_width)

@@ -161,7 +161,8 @@ def evaluate_stream(solver, count, seed, progress=True, on_progress=None, captch
                          "captcha library's; measure it on labelled captchas of that site (a folder or .zip).")
     captchas = captchas or solver.config
     if captchas.charset != solver.config.charset:
-        raise ValueError(f"The model reads {solver.config.charset!r}; captchas of {captchas.charset!r} cannot be scored.")
+        raise ValueError(f"The model reads {solver.config.charset!r}; captchas of {captchas.charset!r} "
+                         "cannot be scored.")
     readings, texts, solve_seconds = [], [], 0.0
     bar = tqdm(total=count, desc="evaluating", unit="captcha", disable=not progress)
     for start in range(0, count, CHUNK):
@@ -176,7 +177,8 @@ def evaluate_stream(solver, count, seed, progress=True, on_progress=None, captch
         if on_progress:
             on_progress((start + size) / count)
     bar.close()
-    return score(readings, texts, range(count), solve_seconds, f"{count} fresh {describe_captchas(captchas)} (seed {seed})")
+    return score(readings, texts, range(count), solve_seconds,
+                 f"{count} fresh {describe_captchas(captchas)} (seed {seed})")
 
 
 def describe_captchas(config):

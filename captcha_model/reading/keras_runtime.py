@@ -1,4 +1,5 @@
-"""The Keras runtime (see `captcha_model.reading.runtime`): a `.keras` model file loaded as a network the solver runs."""
+"""The Keras runtime (see `captcha_model.reading.runtime`): a `.keras` model file loaded as a network the
+solver runs."""
 
 from captcha_model.networks import model_file, referee as referee_lib
 from captcha_model.networks.model import KerasNetwork
