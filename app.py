@@ -300,7 +300,7 @@ def build_demo(actions, evaluations=None):
         if models.notice:
             gr.Markdown(f"**Warning:** {models.notice}", elem_id="model-notice")
 
-        with gr.Tab("Generate & solve", id="generate"):
+        with gr.Tab("Generate & solve", id="generate") as generate_tab:
             with gr.Row():
                 with gr.Column(scale=2):
                     text = gr.Textbox(label="Captcha text", placeholder="empty: random text",
@@ -348,7 +348,7 @@ def build_demo(actions, evaluations=None):
             explain_generated(demo.load(answering(actions.show_generated), generate_inputs, generate_outputs,
                                         api_visibility="private", preprocess=False))
 
-        with gr.Tab("Upload & solve", id="upload"):
+        with gr.Tab("Upload & solve", id="upload") as upload_tab:
             with gr.Row():
                 with gr.Column():
                     upload = gr.Image(label="Captcha image", type="filepath", image_mode=None,
@@ -391,7 +391,7 @@ def build_demo(actions, evaluations=None):
             # Uploads, pastes and example clicks are read at once.
             read_upload(upload.change)
 
-        with gr.Tab("Accuracy", id="evaluate"):
+        with gr.Tab("Accuracy", id="evaluate") as evaluate_tab:
             with gr.Row(equal_height=True):
                 count = gr.Slider(1, MAX_EVALUATION_COUNT, value=DEFAULT_EVALUATION_COUNT, step=1,
                                   label="Captchas to read", elem_id="evaluate-count",
@@ -459,11 +459,15 @@ def build_demo(actions, evaluations=None):
              model_details, training_curve],
             api_visibility="private",
         )
-        # The network's parts need its Keras model, loaded when they are first shown rather than at start-up.
-        show_network = dict(fn=answering(actions.network_tab), inputs=[model], outputs=[keras_summary, network_diagram],
-                            api_visibility="private")
-        model_tab.select(**show_network)
-        chosen.success(**show_network)
+        # The network's parts need its Keras model, loaded when the Model tab first shows them rather than at
+        # start-up; a model chosen elsewhere on the page leaves them blank until the tab opens.
+        model_tab_open = gr.State(False)
+        for tab in (generate_tab, upload_tab, evaluate_tab):
+            tab.select(lambda: False, None, model_tab_open, api_visibility="private", queue=False)
+        model_tab.select(lambda: True, None, model_tab_open, api_visibility="private", queue=False).then(
+            answering(actions.network_tab), [model], [keras_summary, network_diagram], api_visibility="private")
+        chosen.success(answering(actions.network_tab_if_open), [model, model_tab_open],
+                       [keras_summary, network_diagram], api_visibility="private")
         explain_generated(chosen.success(answering(actions.show_generated), generate_inputs, generate_outputs,
                                          api_visibility="private", preprocess=False))
         read_upload(chosen.success)

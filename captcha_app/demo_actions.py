@@ -269,6 +269,11 @@ class DemoActions:
         asked for (it is loaded then, not when the server starts)."""
         return (page_text.keras_summary(self.models.keras_solver(model)), self.models.network_diagram(model))
 
+    def network_tab_if_open(self, model=None, tab_open=False):
+        """`network_tab` where the Model tab shows it; else nothing, so that a newly chosen model's Keras network
+        is loaded only once the tab opens."""
+        return self.network_tab(model) if tab_open else ("", None)
+
     def kept_text(self, text, model=None):
         """`text` where the model can read it, else empty: what stays in the text box when the model changes."""
         text = (text or "").strip()

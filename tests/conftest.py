@@ -3,8 +3,14 @@
 
 import os
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Tests run in two processes (pytest-xdist, see pyproject.toml): each serves its apps from a Gradio cache of its own,
+# so that tests counting files in it see only their own.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if WORKER:
+    os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(tempfile.gettempdir(), f"gradio-{WORKER}"))
 
 import pytest  # noqa: E402
 from hub_server import TOKEN, HubServer, point_client_at  # noqa: E402
