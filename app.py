@@ -54,6 +54,8 @@ QUEUE_SIZE = 96
 READING_CONCURRENCY = 16
 EVALUATION_LANE = "evaluate"
 MAX_WAITING_EVALUATIONS = 4
+# How long `python app.py` waits for open connections when it is stopped.
+SHUTDOWN_SECONDS = 5
 DEFAULT_EVALUATION_COUNT = 200
 DEFAULT_EVALUATION_SEED = 424242
 # The pictures of answers and the uploads read are deleted, oldest first, beyond this many
@@ -535,4 +537,6 @@ if __name__ == "__main__":
     # An --mcp left out (None) leaves MCP to GRADIO_MCP_SERVER.
     server = web_app(demo, ACTIONS, server_name=host, server_port=port, mcp_server=ARGUMENTS.mcp or None)
     print(f"* Running on local URL:  http://{host}:{port}", flush=True)
-    uvicorn.run(server, host=host, port=port, log_level="warning")
+    # Open event streams would hold a graceful shutdown for as long as they last: a stop (Ctrl-C, SIGTERM) gives
+    # them a few seconds, then ends.
+    uvicorn.run(server, host=host, port=port, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_SECONDS)

@@ -105,4 +105,5 @@ def serving_program(command, cwd):
         yield url
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        # A stopped app ends within its shutdown grace (app.SHUTDOWN_SECONDS), open connections or not.
+        server.wait(timeout=20)

@@ -24,6 +24,26 @@ def test_seed_architecture_matches_the_tutorial():
     assert [layer.name for layer in network.layers[-4:]] == ["c1", "c2", "c3", "c4"]
 
 
+def test_seed_bn_is_the_tutorials_network_with_a_batchnorm_between_each_convolution_and_its_relu(tmp_path):
+    seed, repaired = (model_lib.build_model(model_lib.default_config(name)) for name in ("seed", "seed-bn"))
+    layers = [layer for layer in repaired.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [layer.name for layer in layers] == [layer.name for layer in seed.layers
+                                                 if isinstance(layer, keras.layers.Conv2D)]
+    for layer in layers:
+        # No bias: the BatchNorm's own offset takes its place.
+        assert not layer.use_bias
+        assert isinstance(repaired.get_layer(f"{layer.name}_bn"), keras.layers.BatchNormalization)
+        assert isinstance(repaired.get_layer(f"{layer.name}_relu"), keras.layers.ReLU)
+    assert [output.shape for output in repaired.outputs] == [output.shape for output in seed.outputs]
+    config = model_lib.default_config("seed-bn")
+    path = tmp_path / "seed-bn.keras"
+    model_file.save_model(repaired, config, path)
+    loaded, loaded_config = model_file.load_model(path)
+    inputs = np.random.default_rng(0).integers(0, 256, (2, 80, 170, 3), dtype=np.uint8)
+    assert loaded_config == config
+    np.testing.assert_allclose(loaded.predict_on_batch(inputs), repaired.predict_on_batch(inputs), atol=1e-6)
+
+
 def test_default_architecture_is_small_and_reads_columns():
     config = model_lib.default_config()
     network = model_lib.build_model(config)
