@@ -385,6 +385,18 @@ def test_other_models_are_loaded_once_on_first_use_even_when_asked_for_at_once(m
     assert answers[0].config.architecture == "ctc"
 
 
+def test_a_bundled_int8_export_is_served_by_name_on_onnx_runtime(config):
+    actions = app.make_actions(*app.load_first("default-int8"))
+    identity = actions.models.identity()
+    assert identity["name"] == "default-int8" and identity["runtime"] == "ONNX Runtime"
+    assert "default" in actions.models.names
+    text, image = rendering.sample_captcha(config, 91)
+    assert actions.models.solver().solve([image])[0].text == text
+    # An export has no Keras network: its Model tab says so instead of drawing one.
+    summary, diagram = actions.network_tab()
+    assert "No Keras summary" in summary and diagram is None
+
+
 def test_model_tab_shows_training_metrics_found_beside_a_model(tmp_path, config):
     model_path = tmp_path / "model.keras"
     shutil.copy(solver_lib.BUNDLED_MODEL, model_path)

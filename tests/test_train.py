@@ -82,8 +82,11 @@ def test_the_onnx_export_lies_beside_the_model_and_reads_as_keras_does(short_run
     assert (output / "model.onnx").exists() and "Wrote its ONNX export" in stdout
     keras_solver = load_solver(output / "model.keras", runtime="keras")
     images = [rendering.sample_captcha(keras_solver.config, seed=5, index=index)[1] for index in range(3)]
+    # The export train.py wrote is what reads the model by default, from its folder, its .keras file or itself.
+    assert load_solver(output / "model.keras").runtime == "onnx"
     for source in (output, output / "model.onnx"):
-        onnx_solver = load_solver(source, runtime="onnx")
+        onnx_solver = load_solver(source)
+        assert onnx_solver.runtime == "onnx"
         assert onnx_solver.config == keras_solver.config
         assert [reading.text for reading in onnx_solver.solve(images)] == [
             reading.text for reading in keras_solver.solve(images)]
