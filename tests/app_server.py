@@ -31,7 +31,7 @@ def start(blocks, actions=None, **options):
     """Serve `blocks` (with the bulk route of `actions`, if given) on a free port: (URL, the server, its thread)."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app.web_app(blocks, actions, **options), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+                                           log_level="warning", timeout_graceful_shutdown=app.SHUTDOWN_SECONDS))
     thread = threading.Thread(target=server.run, name=f"app-server-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
