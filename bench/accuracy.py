@@ -12,15 +12,15 @@ from common import FRESH_SEED, finish_accuracy_plot, percent, plot_accuracies, p
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from captcha_model.data import rendering
+from captcha_model.data.library_images import LIBRARY_DEFAULT_SIZE
 from captcha_model.networks.model import default_config
 
 SIZES_SEED = 7_100_000
 LENGTHS_SEED = 7_200_000
 # 4-character captchas at the sizes sites use, from the library's default to the default
 # model's training size and beyond, and two odd aspect ratios (wide and flat, narrow and tall).
-SIZES = ((120, 50), (140, 60), rendering.LIBRARY_DEFAULT_SIZE, (170, 80), (200, 80), (240, 100), (240, 60), (130, 90))
-SIZE_NOTES = {rendering.LIBRARY_DEFAULT_SIZE: "the library's default", (170, 80): "the default model's training size"}
+SIZES = ((120, 50), (140, 60), LIBRARY_DEFAULT_SIZE, (170, 80), (200, 80), (240, 100), (240, 60), (130, 90))
+SIZE_NOTES = {LIBRARY_DEFAULT_SIZE: "the library's default", (170, 80): "the default model's training size"}
 SIZES_LENGTH = 4
 # Text lengths the ctc model reads, per captcha size.
 LENGTHS = {(170, 80): range(1, 9), (160, 60): range(3, 7)}

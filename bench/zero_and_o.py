@@ -34,8 +34,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from captcha_model import config as config_lib
 from captcha_model.data import preprocessing, rendering
+from captcha_model.data.library_images import seeded_library
 from captcha_model.data.preprocessing import normalize_mode
-from captcha_model.data.rendering import seeded_library
 from captcha_model.reading import decoding
 from captcha_model.reading.evaluation import wilson_interval
 from captcha_model.reading.solver import load_solver

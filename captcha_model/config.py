@@ -42,6 +42,11 @@ ARCHITECTURES = {
 }
 
 
+# The captchas a model's streams draw (`data.rendering.sample_captcha`): the `captcha` library's,
+# or the project's general family of many styles (`data.styles`), which the general reader learns.
+FAMILIES = ("library", "general")
+
+
 def get_architecture(name):
     if name not in ARCHITECTURES:
         raise ValueError(f"Unknown architecture {name!r}; accepted architectures are {sorted(ARCHITECTURES)}.")
@@ -82,8 +87,12 @@ class CaptchaConfig:
     # (`train.py --data`): where its labelled captchas came from, how many trained it, whether
     # case was ignored and the held-out figure; see `captcha_model.site_training`.
     site: dict = None
+    # Which captchas the streams of this config draw: one of FAMILIES.
+    family: str = "library"
 
     def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}.")
         for name, size in (("captcha_width", self.captcha_width), ("captcha_height", self.captcha_height)):
             span = tuple(getattr(self, f"{name}_range")) or (size, size)
             if len(span) != 2 or not 8 <= span[0] <= span[1]:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from captcha_model.config import CaptchaConfig
-from captcha_model.data import preprocessing, rendering
+from captcha_model.data import library_images, preprocessing, rendering
 
 CONFIG = CaptchaConfig()
 
@@ -170,7 +170,7 @@ def test_variable_lengths_and_sizes_are_seeded_and_cover_their_ranges():
     assert all(120 <= width <= 240 and 50 <= height <= 100 for width, height in sizes)
     # The config's own size and the library's default each get a share; the rest vary.
     assert 0.25 < sizes.count((170, 80)) / len(sizes) < 0.55
-    assert 0.08 < sizes.count(rendering.LIBRARY_DEFAULT_SIZE) / len(sizes) < 0.35
+    assert 0.08 < sizes.count(library_images.LIBRARY_DEFAULT_SIZE) / len(sizes) < 0.35
     assert len(set(sizes)) > 30
     again_text, again = rendering.sample_captcha(VARIABLE, seed=9, index=17)
     assert again_text == samples[17][0] and np.array_equal(pixels(again), pixels(samples[17][1]))
@@ -189,14 +189,14 @@ def test_library_default_size_is_read_from_the_library():
     from captcha.image import ImageCaptcha
 
     generator = ImageCaptcha()
-    assert rendering.LIBRARY_DEFAULT_SIZE == (generator._width, generator._height) == (160, 60)
+    assert library_images.LIBRARY_DEFAULT_SIZE == (generator._width, generator._height) == (160, 60)
 
 
 def test_a_config_covers_the_sizes_and_lengths_of_its_ranges():
     assert VARIABLE.covers(120, 100) and VARIABLE.covers(240, 50, length=8)
     assert not VARIABLE.covers(119, 60) and not VARIABLE.covers(160, 101) and not VARIABLE.covers(160, 60, length=9)
     # One size and one length: the default config covers its own captchas and nothing beside them.
-    assert CONFIG.covers(170, 80, length=4) and not CONFIG.covers(*rendering.LIBRARY_DEFAULT_SIZE)
+    assert CONFIG.covers(170, 80, length=4) and not CONFIG.covers(*library_images.LIBRARY_DEFAULT_SIZE)
     assert not CONFIG.covers(170, 80, length=5)
 
 

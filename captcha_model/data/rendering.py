@@ -1,65 +1,27 @@
-"""Seeded captchas of the `captcha` library: texts, sizes, images, and pools of them rendered in parallel.
+"""Seeded streams of captchas: texts, sizes, images, and pools of them rendered in parallel.
 
-The `captcha` library draws its randomness from the `secrets` module, so seeding
-`random` does not reproduce an image. `sample_captcha` swaps in a seeded stand-in
-for `secrets` while the library draws, which makes every image a pure function of
-its text and seed. Images become network input through `preprocessing.preprocess`.
-Keras is not needed here (training's stream of batches is in `training.pipeline`).
+A config's `family` says which captchas its streams hold: the `captcha` library's
+("library", drawn reproducibly through `library_images`) or the project's general family
+("general", `styles.draw_general`). Either way `sample_captcha(config, seed, index)` is a pure
+function of its arguments, so any worker can draw any sample. Images become network input
+through `preprocessing.preprocess`. Keras is not needed here (training's stream of batches is
+in `training.pipeline`).
 """
 
 import contextlib
 import dataclasses
 import hashlib
-import inspect
 import json
 import multiprocessing
 import os
 import random
-import threading
 
 import numpy as np
-from captcha import image as captcha_image
 from tqdm.auto import tqdm
 
+from captcha_model.data import styles
+from captcha_model.data.library_images import LIBRARY_DEFAULT_SIZE, draw_library
 from captcha_model.data.preprocessing import check_charset, check_text, preprocess
-
-# The library reads the module-level name `captcha.image.secrets`, so swapping it
-# must not interleave between threads; processes each have their own copy.
-_SECRETS_LOCK = threading.Lock()
-_GENERATORS = {}
-
-# The size ImageCaptcha draws when a site does not choose one (160x60): most captchas in
-# the wild have it, so training on a range of sizes gives it a share of its own.
-_LIBRARY_DEFAULTS = inspect.signature(captcha_image.ImageCaptcha).parameters
-LIBRARY_DEFAULT_SIZE = (_LIBRARY_DEFAULTS["width"].default, _LIBRARY_DEFAULTS["height"].default)
-
-
-class _SeededSecrets:
-    """The three functions of `secrets` that `captcha.image` calls, drawn from a seeded RNG."""
-
-    def __init__(self, rng):
-        self.randbelow = rng.randrange
-        self.randbits = rng.getrandbits
-        self.choice = rng.choice
-
-
-@contextlib.contextmanager
-def seeded_library(rng):
-    with _SECRETS_LOCK:
-        original = captcha_image.secrets
-        captcha_image.secrets = _SeededSecrets(rng)
-        try:
-            yield
-        finally:
-            captcha_image.secrets = original
-
-
-def _image_captcha(width, height):
-    # Fonts are loaded lazily and cached per generator, so generators are reused.
-    key = (width, height)
-    if key not in _GENERATORS:
-        _GENERATORS[key] = captcha_image.ImageCaptcha(width=width, height=height)
-    return _GENERATORS[key]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +44,10 @@ class Emphasis:
             raise ValueError(f"Emphasis share must lie in (0, 1], got {self.share}.")
 
     def check(self, config):
-        """Raise ValueError unless every emphasized character is in the config's charset."""
+        """Raise ValueError unless every emphasized character is in the config's charset and its family draws
+        the library's texts."""
+        if config.family != "library":
+            raise ValueError("Emphasis draws the captcha library's texts; the general family draws its own.")
         check_charset(f"Emphasis {self.characters!r}", self.characters, config)
 
 
@@ -119,26 +84,33 @@ def random_size(rng, config):
     return rng.randint(*config.captcha_width_range), rng.randint(*config.captcha_height_range)
 
 
-def _draw(text, rng, width, height):
-    generator = _image_captcha(width, height)
-    with seeded_library(rng):
-        return generator.generate_image(text)
-
-
 def sample_captcha(config, seed, index=0, text=None, emphasis=None):
     """The `index`-th captcha of the stream named by `seed`: (text, RGB image).
 
     Each sample has its own RNG, so any worker can draw any sample and a stream is
     the same however it is split between processes. `emphasis` (an `Emphasis`) draws
-    the text with some characters more often.
+    the text with some characters more often (the library's family only).
     """
+    if text is not None:
+        check_text(text, config)
+    if emphasis is not None:
+        emphasis.check(config)
+    if config.family == "general":
+        return _sample_general(config, seed, index, text)
     rng = random.Random(f"sample:{seed}:{index}")
     if text is None:
         text = random_text(rng, config, emphasis=emphasis)
-    else:
-        check_text(text, config)
-    image = _draw(text, rng, *random_size(rng, config))
+    image = draw_library(text, rng, *random_size(rng, config))
     return text, image
+
+
+def _sample_general(config, seed, index, text):
+    """A general captcha of the stream, at the config's size where it has one and of its lengths."""
+    size = (config.captcha_width, config.captcha_height) if config.fixed_size else None
+    length = None
+    if text is None and (config.min_length, config.max_length) != (styles.MIN_LENGTH, styles.MAX_LENGTH):
+        length = random.Random(f"length:{seed}:{index}").randint(config.min_length, config.max_length)
+    return styles.draw_general(seed, index, text=text, size=size, length=length)
 
 
 def draw_range(config, seed, start, count, emphasis=None):
@@ -197,6 +169,9 @@ def cache_path(config, seed, count, cache_dir, emphasis=None):
     # models of every kind share a cache; the key keeps the spelling it had before those existed.
     pixels = {**config.to_dict(), "architecture": "any"}
     del pixels["trunk_widths"], pixels["input_pooling"], pixels["site"]
+    if config.family == "library":
+        # The library's pools keep the key they had before the general family existed.
+        del pixels["family"]
     # Uniform pools keep the key they had before emphasis existed. Emphasized ones are keyed
     # by what shapes their texts, spelled out, so that a field added to Emphasis later does
     # not rename every pool rendered before it (this spelling is the dataclass repr of today).

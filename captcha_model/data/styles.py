@@ -20,13 +20,13 @@ import colorsys
 import dataclasses
 import functools
 import math
+import random
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from captcha_model.config import CaptchaConfig
 from captcha_model.data.fonts import GENERAL_CHARSET, font_families, load_font, usable_fonts
-from captcha_model.data.rendering import sample_captcha
+from captcha_model.data.library_images import draw_library
 
 DIGITS = GENERAL_CHARSET[:10]
 UPPER = GENERAL_CHARSET[10:36]
@@ -50,7 +50,7 @@ DECORATIONS = ("none", "outline", "shadow", "hollow")
 # A tag mixed into every seed, so that the seeds of this family never give the streams of another.
 SEED_TAG = 0x47454E45  # "GENE"
 # The library's captchas come at sizes on a 10-pixel grid: it keeps one generator, holding its fonts,
-# per size (`rendering._image_captcha`), and 16 widths x 8 heights bound those to 128.
+# per size (`library_images.image_captcha`), and 16 widths x 8 heights bound those to 128.
 LIBRARY_SIZE_STEP = 10
 # The library draws characters 42 to 56 pixels high whatever the captcha's height and squeezes the text
 # into the width, so on captchas lower or narrower than these they are cut off or crushed.
@@ -441,28 +441,28 @@ def _clutter(image, style, palette, rng):
 
 
 def _draw_library(style, text, seed, index):
-    config = CaptchaConfig(charset=GENERAL_CHARSET, min_length=1, max_length=2 * MAX_LENGTH,
-                           captcha_width=style.width, captcha_height=style.height,
-                           captcha_width_range=(style.width,) * 2, captcha_height_range=(style.height,) * 2)
-    # The library's seeded path, under a name of this family's own: it draws from its own seeded
+    # The library's seeded path under a stream name of this family's own: it draws from a seeded
     # `random.Random`, not from the numpy Generators here, and must not repeat a stream models train on.
-    return sample_captcha(config, f"general:{seed}", index, text=text)[1]
+    return draw_library(text, random.Random(f"sample:general:{seed}:{index}"), style.width, style.height)
 
 
-def draw_general(seed, index, style=None, text=None):
+def draw_general(seed, index, style=None, text=None, size=None, length=None):
     """The `index`-th general captcha of the stream named by `seed`: (text, RGB PIL image).
 
     `seed` and `index` are whole numbers >= 0. `style` (a `GeneralStyle`) replaces the style the
-    stream would draw, `text` its text (0-9, A-Z, a-z; 1 to 16 characters); the rest of the
-    sample stays as the stream draws it. Same arguments, same fonts installed: same pixels.
+    stream would draw, `text` its text (0-9, A-Z, a-z; 1 to 16 characters), `size` (width, height)
+    its size and `length` the length of the text it draws; the rest of the sample stays as the
+    stream draws it. Same arguments, same fonts installed: same pixels.
     """
     style_rng, text_rng, drawing_rng = _generators(seed, index)
     if style is None:
         style = _draw_style(style_rng)
     elif not isinstance(style, GeneralStyle):
         raise ValueError(f"draw_general's style must be a GeneralStyle, got {type(style).__name__}.")
+    if size is not None:
+        style = dataclasses.replace(style, width=size[0], height=size[1])
     if text is None:
-        text = _draw_text(text_rng, style.alphabet)
+        text = _draw_text(text_rng, style.alphabet, length)
     _check_text(text)
     if style.source == "library":
         return text, _draw_library(style, text, seed, index)

@@ -18,6 +18,7 @@ import numpy as np
 from keras import layers, ops
 
 from captcha_model.config import CaptchaConfig, get_architecture
+from captcha_model.data import fonts, styles
 from captcha_model.networks import inference_copy
 
 
@@ -247,12 +248,18 @@ class TrainingTargets:
         return tuple(labels[:, position] for position in range(self.config.max_length))
 
 
-def default_config(architecture="default", **overrides):
-    """The config an architecture is trained with unless told otherwise."""
+def default_config(architecture="default", family="library", **overrides):
+    """The config an architecture is trained with on captchas of `family` unless told otherwise."""
+    if family == "general":
+        # The general family's charset, lengths and sizes; an input wide enough for 8 characters.
+        overrides = {"charset": fonts.GENERAL_CHARSET, "min_length": styles.MIN_LENGTH,
+                     "max_length": styles.MAX_LENGTH, "captcha_width_range": styles.WIDTH_RANGE,
+                     "captcha_height_range": styles.HEIGHT_RANGE, "captcha_width": 160, "captcha_height": 60,
+                     "input_width": 144, "family": family, **overrides}
     if architecture in ("seed", "seed-bn"):
         # The tutorial fed full-size RGB captchas to its network.
         overrides = {"input_height": 80, "input_width": 170, "input_channels": 3, **overrides}
-    if architecture == "ctc":
+    if architecture == "ctc" and family == "library":
         # Texts of 1 to 8 characters on captchas from 120x50 to 240x100: the sizes sites use.
         overrides = {"min_length": 1, "max_length": 8, "captcha_width_range": (120, 240),
                      "captcha_height_range": (50, 100), **overrides}

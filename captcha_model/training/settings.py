@@ -41,6 +41,7 @@ class Settings:
     """Every flag of one run, defaults filled in; `dataclasses.asdict` of it is what metrics record as "args"."""
 
     arch: str
+    family: str
     lengths: dict | None
     size: dict | None
     size_range: dict | None
@@ -86,7 +87,7 @@ class Settings:
 
     def network_config(self):
         """The `CaptchaConfig` that a fresh run on the library's captchas asks for."""
-        config = model_lib.default_config(self.arch, **(self.lengths or {}), **(self.size or {}),
+        config = model_lib.default_config(self.arch, self.family, **(self.lengths or {}), **(self.size or {}),
                                           **(self.size_range or {}), **(self.trunk_widths or {}))
         return config.pooled(self.input_pooling)
 
@@ -103,6 +104,9 @@ def parser():
         epilog="A recipe run takes only --recipe NAME (default: default), --output, --resume, --cache-dir and "
                "--workers; recipes/ holds the recipes of the bundled models.")
     parser.add_argument("--arch", default="default", help=f"architecture: one of {sorted(config_lib.ARCHITECTURES)}")
+    parser.add_argument("--family", choices=config_lib.FAMILIES, default="library",
+                        help="the captchas to train on: the captcha library's, or the project's general family of "
+                             "many styles (docs/general-captchas.md), which reads sites it never saw")
     parser.add_argument("--lengths", metavar="MIN-MAX", type=parse_lengths,
                         help="text lengths to train on, e.g. 4 or 1-8 (default: the architecture's)")
     parser.add_argument("--size", metavar="WxH", type=parse_size_option,
