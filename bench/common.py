@@ -102,24 +102,43 @@ class KerasSolver:
         return [reading.text for reading in self.solver.solve(images)]
 
 
+def png_bytes(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 class DdddOcrSolver:
-    """ddddocr, the general-purpose captcha OCR, reading one PNG at a time."""
+    """ddddocr, the general-purpose captcha OCR, reading one PNG at a time.
+
+    It reads lower and upper case; with `uppercase` its readings are folded to upper case, for
+    captchas of upper case only.
+    """
 
     name = "ddddocr"
 
-    def __init__(self):
+    def __init__(self, uppercase=True):
         import ddddocr
 
-        self.ocr = ddddocr.DdddOcr(show_ad=False)
+        self.ocr, self.uppercase = ddddocr.DdddOcr(show_ad=False), uppercase
 
     def read(self, images):
-        texts = []
-        for image in images:
-            buffer = io.BytesIO()
-            image.save(buffer, format="PNG")
-            # It reads lower and upper case; these captchas are upper case only.
-            texts.append(self.ocr.classification(buffer.getvalue()).upper())
-        return texts
+        texts = [self.ocr.classification(png_bytes(image)) for image in images]
+        return [text.upper() for text in texts] if self.uppercase else texts
+
+
+class WhispererSolver:
+    """captcha-whisperer, a CRNN read by ONNX Runtime that ships its weights, reading one PNG at a time."""
+
+    name = "captcha-whisperer"
+
+    def __init__(self):
+        from captcha_whisperer import CaptchaRecognizer
+
+        self.recognizer = CaptchaRecognizer()
+
+    def read(self, images):
+        return [self.recognizer.recognize_bytes(png_bytes(image))["text"] for image in images]
 
 
 def accuracy_of(solver, images, texts):
@@ -129,8 +148,11 @@ def accuracy_of(solver, images, texts):
     return scored(predictions, texts)
 
 
-def scored(predictions, texts):
-    """Full-captcha accuracy (with its 95% interval) and per-character accuracy of `predictions` of `texts`."""
+def scored(predictions, texts, ignore_case=False):
+    """Full-captcha accuracy (with its 95% interval) and per-character accuracy of `predictions` of `texts`,
+    case ignored where asked."""
+    if ignore_case:
+        predictions, texts = [text.upper() for text in predictions], [text.upper() for text in texts]
     correct = sum(prediction == text for prediction, text in zip(predictions, texts))
     characters = sum(len(text) for text in texts)
     distance = sum(evaluation.edit_distance(text, prediction) for prediction, text in zip(predictions, texts))

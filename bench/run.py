@@ -27,6 +27,7 @@ import time
 import accuracy
 import common  # noqa: F401 - first: it puts the project on the path
 import comparison
+import general_reader
 import load
 import provenance
 import runtimes
@@ -52,12 +53,14 @@ SECTIONS = {
     "load": (load.measure, load.lines),
     "runtimes": (runtimes.measure, runtimes.lines),
     "site_captchas": (site_captchas.measure, site_captchas.lines),
+    "general_reader": (general_reader.measure, general_reader.lines),
 }
 # Sections whose scripts also run alone, with options of their own.
-SCRIPTS = {"load": load, "runtimes": runtimes, "site_captchas": site_captchas, "tutorial_plateau": tutorial_plateau}
+SCRIPTS = {"load": load, "runtimes": runtimes, "site_captchas": site_captchas, "tutorial_plateau": tutorial_plateau,
+           "general_reader": general_reader}
 # Parts of sections that --skip also names: ddddocr in the comparison, the tutorial's network in training.
 SKIP_CHOICES = ["comparison", "models", "training", "tutorial_plateau", "ddddocr", "seed", "generation", "throughput",
-                "sizes", "lengths", "saliency", "load", "runtimes", "site_captchas"]
+                "sizes", "lengths", "saliency", "load", "runtimes", "site_captchas", "general_reader"]
 
 
 def parse_args(arguments):
