@@ -1,6 +1,6 @@
-"""Command line: python -m captcha_model {solve,evaluate,generate,export,push,deploy} --help.
+"""Command line: python -m captcha_model {solve,evaluate,generate,label,export,push,deploy} --help.
 
-Solving, evaluating and generating work in the light install (no TensorFlow, see
+Solving, evaluating, generating and pre-labelling work in the light install (no TensorFlow, see
 `captcha_model.reading.runtime`); export and push need the full one.
 """
 
@@ -13,9 +13,10 @@ import tempfile
 
 from captcha_model.config import CaptchaConfig, parse_size
 from captcha_model.data import rendering
+from captcha_model.data.labelled import describe_skipped
 from captcha_model.environment import MODEL_VARIABLE, STRICT_VARIABLE
 from captcha_model.publishing import deploy as deploy_lib, hub
-from captcha_model.reading import evaluation, runtime
+from captcha_model.reading import evaluation, prelabel, runtime
 from captcha_model.reading.solver import BUNDLED_EXPORTS, BUNDLED_MODELS, load_solver, load_solver_with_fallback
 
 BUNDLED_NAMES = ", ".join(BUNDLED_MODELS)
@@ -106,6 +107,27 @@ def generate(args):
     return 0
 
 
+def label(args):
+    # Checked before the model loads and the images are read: a refusal costs nothing.
+    prelabel.check_output(args.out, args.source, args.force)
+    args.model = args.model or prelabel.default_model()
+    solver = load_chosen_solver(args)
+    result = prelabel.prelabel(args.source, solver, args.labels_from_names, progress=True)
+    for name, reason in result.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    if result.skipped:
+        print(describe_skipped(result.skipped), file=sys.stderr)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    prelabel.write_prelabels(result.rows, args.out, args.source, args.force)
+    typed = (f"then {result.typed_count:,} typed (labels from {result.labels_from})" if result.typed_count else
+             "none typed" + ("" if result.labels_from != "nothing" else
+                             " (no labels.csv; file names count as labels only with --labels-from-names)"))
+    print(f"Wrote {len(result.rows):,} rows to {args.out}: {result.read_count:,} read by {args.model}, the least "
+          f"sure first, {typed}.")
+    return 0
+
+
 def export(args):
     with runtime.full_install_needed():
         from captcha_model.publishing import export as exporter
@@ -146,9 +168,9 @@ def add_captcha_options(command):
                                                     "(default: the model's length, or its range)")
 
 
-def add_model_options(command):
+def add_model_options(command, default="the bundled default model"):
     command.add_argument("--model", help=f"a bundled model ({READABLE_NAMES}), a .keras file or a Hub repo "
-                                         "OWNER/NAME[@REVISION] (default: the bundled default model)")
+                                         f"OWNER/NAME[@REVISION] (default: {default})")
     command.add_argument("--fallback", action="store_true",
                          help="use the bundled model, with a warning, when --model cannot be loaded")
     command.add_argument("--runtime", choices=runtime.RUNTIMES, help=runtime.RUNTIME_HELP)
@@ -156,8 +178,8 @@ def add_model_options(command):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m captcha_model",
-                                     description="Solve, evaluate and generate captchas; push models and the app "
-                                                 "to the Hub.")
+                                     description="Solve, evaluate, generate and pre-label captchas; push models "
+                                                 "and the app to the Hub.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     command = commands.add_parser("solve", help="read captcha images: prints path<TAB>text<TAB>confidence")
@@ -187,6 +209,30 @@ def build_parser():
                                          "length 4, 170x80)")
     add_captcha_options(command)
     command.set_defaults(run=generate)
+
+    command = commands.add_parser(
+        "label", help="pre-label captchas: a model's readings, least sure first, in a CSV to correct",
+        description="Reads every image in FOLDER_OR_ZIP with a model and writes a CSV with the columns "
+                    "file,text,confidence,typed: first the model's readings (typed=no), the least sure first, "
+                    "since those are the ones to check; then the labels a person already typed (typed=yes), "
+                    "which need no correcting. The typed labels are the rows of the folder's labels.csv; without "
+                    "one, file names count as labels only with --labels-from-names, so that numbered files "
+                    "(0001.png) are read by the model. The same image twice is read once, and unreadable images "
+                    "are listed as skipped. Nothing in FOLDER_OR_ZIP is changed, and the CSV is written outside "
+                    "it. As the folder's labels.csv, its rows marked typed=yes are the labels train.py --data trains "
+                    "on and typed=no rows stay unlabelled (train.py --unlabelled learns from them): mark each row you "
+                    "check or correct typed=yes.")
+    command.add_argument("source", metavar="FOLDER_OR_ZIP", help="a folder (with its subfolders) or .zip of captcha "
+                                                                 "images, with or without a labels.csv (file,text)")
+    add_model_options(command, default=f"the bundled {prelabel.DEFAULT_MODEL!r} model, a reader of unseen sites' "
+                                       "captchas, once it is bundled")
+    command.add_argument("--out", default="prelabels.csv",
+                         help="the CSV to write, outside FOLDER_OR_ZIP (default: prelabels.csv in the current folder)")
+    command.add_argument("--force", action="store_true", help="replace --out where it exists")
+    command.add_argument("--labels-from-names", action="store_true",
+                         help="without a labels.csv, take images named for their text (7K2P.png, 7K2P_0001.png) "
+                              "as typed, as train.py --data does")
+    command.set_defaults(run=label)
 
     command = commands.add_parser("export", help="export a model for ONNX Runtime, which reads captchas without "
                                                  "TensorFlow")

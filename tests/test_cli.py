@@ -112,3 +112,48 @@ def test_size_and_length_choose_the_captchas(tmp_path, capsys):
     assert "20 fresh 200x70 captchas of 5 characters (seed 11)" in capsys.readouterr().out
     assert main(["evaluate", "--count", "5", "--size", "wide"]) == 2
     assert "WIDTHxHEIGHT in pixels, e.g. 160x60" in capsys.readouterr().err
+
+
+def test_label_writes_readings_least_sure_first_then_the_typed_rows(tmp_path, capsys):
+    folder, out = tmp_path / "site", tmp_path / "prelabels.csv"
+    main(["generate", "--count", "30", "--seed", "13", "--out", str(folder)])
+    truth = read_labels(folder)
+    # A person has typed three of them; the rest are the model's to read.
+    typed_names = ["04.png", "11.png", "27.png"]
+    (folder / "labels.csv").write_text("file,text\n" + "".join(f"{name},{truth[name]}\n" for name in typed_names))
+    (folder / "broken.png").write_bytes(b"not an image")
+    capsys.readouterr()
+    assert main(["label", str(folder), "--model", "ctc", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == (f"Wrote 30 rows to {out}: 27 read by ctc, the least sure first, then 3 typed "
+                            "(labels from labels.csv).\n")
+    assert "pre-labelling: 100%" in captured.err and "skipped broken.png: unreadable image" in captured.err
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["file", "text", "confidence", "typed"]
+    read, typed = rows[:27], rows[27:]
+    assert [(row["file"], row["text"], row["confidence"], row["typed"]) for row in typed] == [
+        (name, truth[name], "", "yes") for name in typed_names]
+    assert {row["typed"] for row in read} == {"no"} and all(len(row["confidence"]) == 6 for row in read)
+    assert [float(row["confidence"]) for row in read] == sorted(float(row["confidence"]) for row in read)
+    assert sum(row["text"] == truth[row["file"]] for row in read) >= 25
+    assert main(["label", str(folder), "--model", "ctc", "--out", str(out)]) == 2
+    assert "exists already; pass --force to replace it" in capsys.readouterr().err
+    assert main(["label", str(folder), "--model", "ctc", "--out", str(out), "--force"]) == 0
+
+
+def test_label_reads_with_the_general_model_and_says_to_pass_model_until_it_is_bundled(tmp_path, capsys,
+                                                                                        monkeypatch):
+    from captcha_model.reading.solver import BUNDLED_MODELS
+
+    main(["generate", "--count", "3", "--seed", "14", "--out", str(tmp_path / "site")])
+    (tmp_path / "site" / "labels.csv").unlink()
+    out = tmp_path / "out.csv"
+    monkeypatch.delitem(BUNDLED_MODELS, "general", raising=False)
+    capsys.readouterr()
+    assert main(["label", str(tmp_path / "site"), "--out", str(out)]) == 2
+    assert "The bundled 'general' model" in capsys.readouterr().err and not out.exists()
+    monkeypatch.setitem(BUNDLED_MODELS, "general", BUNDLED_MODELS["ctc"])
+    assert main(["label", str(tmp_path / "site"), "--out", str(out)]) == 0
+    assert "3 read by general, the least sure first, none typed (no labels.csv; file names count as labels only " \
+           "with --labels-from-names)" in capsys.readouterr().out

@@ -2,13 +2,14 @@
 
 import hashlib
 import os
+import struct
 import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_model.data.labelled import describe_skipped, label_from_name, read_labelled
+from captcha_model.data.labelled import describe_skipped, label_from_name, read_labelled, read_partly_labelled
 
 SITE_A_TRAIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared",
                             "datasets", "site-a", "train")
@@ -158,3 +159,64 @@ def test_the_shared_site_a_folder_parses():
     assert len(found) == 2000 and found.skipped == []
     assert found.lengths == (5, 5) and len(found.charset) > 20 and found.charset.isupper()
     assert {image.size for image in found.images} == {(130, 48)}
+
+
+def test_a_zip_entry_that_unpacks_to_more_than_it_declares_is_skipped_as_unreadable(tmp_path):
+    archive = tmp_path / "lying.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as handle:
+        handle.writestr("AB.png", (write_csv_folder(tmp_path / "one", [("a.png", "AB")]) / "a.png").read_bytes())
+        handle.writestr("CD.png", b"\0" * 2**20)
+    content = bytearray(archive.read_bytes())
+    # The size CD.png declares, in its local header and in the central directory: 1 MB claimed as 100 bytes.
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = content.rfind(signature)
+        content[start + offset : start + offset + 4] = struct.pack("<I", 100)
+    archive.write_bytes(bytes(content))
+    found = read_labelled(archive)
+    assert found.texts == ["AB"]
+    name, reason = found.skipped[0]
+    assert name == "CD.png" and "damaged, encrypted or unsupported entry of the zip" in reason
+    images = read_partly_labelled(archive)
+    assert [(name, reason is None) for name, _, reason in images.decoded(images.names)] == [("AB.png", True),
+                                                                                            ("CD.png", False)]
+
+
+def test_partly_labelled_takes_labels_from_labels_csv_and_from_names_only_when_asked(tmp_path):
+    for seed, name in enumerate(["0001.png", "0002.png", "7K2P.png"]):
+        picture(seed=seed).save(tmp_path / name)
+    images = read_partly_labelled(tmp_path)
+    assert (images.names, images.typed, images.labels_from) == (["0001.png", "0002.png", "7K2P.png"], {}, "nothing")
+    named = read_partly_labelled(tmp_path, labels_from_names=True)
+    assert (named.typed["7K2P.png"], named.labels_from) == ("7K2P", "file names")
+    # What train.py --data reads is unchanged: without a labels.csv, names are labels.
+    assert read_labelled(tmp_path).texts == ["0001", "0002", "7K2P"]
+    (tmp_path / "labels.csv").write_text("file,text\n0002.png,X9\n0001.png,\n")
+    images = read_partly_labelled(tmp_path)
+    assert (images.typed, images.labels_from) == ({"0002.png": "X9"}, "labels.csv")
+    before = folder_digest(tmp_path)
+    decoded = list(images.decoded(images.names))
+    assert [image.size for _, image, _ in decoded] == [(120, 40)] * 3 and folder_digest(tmp_path) == before
+
+
+def test_partly_labelled_names_are_those_of_the_labels_csv_inside_a_zip(tmp_path):
+    folder = write_csv_folder(tmp_path / "site", [("a.png", "AB"), ("b.png", "")])
+    archive = tmp_path / "site.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for path in folder.iterdir():
+            handle.write(path, f"site/{path.name}")
+    images = read_partly_labelled(archive)
+    assert (images.names, images.typed) == (["site/a.png", "site/b.png"], {"site/a.png": "AB"})
+    assert [images.listed_as(name) for name in images.names] == ["a.png", "b.png"]
+
+
+def test_a_models_readings_marked_typed_no_are_not_labels(tmp_path):
+    # As `python -m captcha_model label` writes them, once a person typed or checked some rows.
+    folder = write_csv_folder(tmp_path / "site", [("a.png", "7K2P"), ("b.png", "X9"), ("c.png", "Q1")])
+    (folder / "labels.csv").write_text("file,text,confidence,typed\nb.png,X9,0.4121,no\nc.png,Q1,,yes\n"
+                                       "a.png,7K2P,0.9900,NO\n")
+    captchas = read_labelled(folder)
+    assert captchas.texts == ["Q1"]
+    assert sorted(captchas.skipped) == [("a.png", "a model's reading that no person checked (typed=no)"),
+                                        ("b.png", "a model's reading that no person checked (typed=no)")]
+    assert read_labelled(folder, uppercase=True).texts == ["Q1"]
+    assert read_partly_labelled(folder).typed == {"c.png": "Q1"}

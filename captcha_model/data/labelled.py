@@ -9,6 +9,11 @@ Two shapes are accepted, inside a folder or a zip archive:
 
 `read_labelled` decodes every image once, keeps what is usable and says what it skipped and
 why (unreadable image, empty label, listed but missing, image without a label, duplicate).
+
+`read_partly_labelled` opens the same folders and zips for pre-labelling (`python -m captcha_model
+label`): every image, whether or not a person has labelled it, decoded a batch at a time. There the
+labels are those of a `labels.csv`; file names count as labels only when asked
+(`labels_from_names`), since a folder of numbered files (`0001.png`) is not labelled.
 Nothing in the source is modified.
 """
 
@@ -19,6 +24,7 @@ import hashlib
 import io
 import os
 import zipfile
+import zlib
 
 from captcha_model.image_input import MAX_FILE_BYTES, open_image
 
@@ -121,39 +127,89 @@ class _Archive:
     def read(self, name):
         if self.sizes[name] > MAX_FILE_BYTES:
             raise ValueError(f"larger than the {MAX_FILE_BYTES // 2**20} MB accepted")
-        return self.archive.read(name)
+        try:
+            # zipfile stops at the size an entry declares, so an entry that unpacks to more fails its CRC here.
+            return self.archive.read(name)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as error:
+            raise ValueError(f"a damaged, encrypted or unsupported entry of the zip ({error})") from None
+
+
+def _open_files(source, max_bytes, what):
+    """The files of the folder or `.zip` at `source` (a zip bounded by `max_bytes` unpacked), or ValueError."""
+    if os.path.isdir(source):
+        return _Folder(source)
+    if os.path.isfile(source) and zipfile.is_zipfile(source):
+        return _Archive(source, max_bytes)
+    raise ValueError(f"{source!r} is neither a folder nor a .zip archive of {what}.")
+
+
+def _image_names(files):
+    """The names in `files` that look like images: by suffix, leaving out hidden files and macOS's resource forks."""
+    return [name for name in files.names if name.lower().endswith(IMAGE_SUFFIXES)
+            and not os.path.basename(name).startswith(".") and "__MACOSX/" not in name]
 
 
 def _labels_from_csv(text, where):
-    """labels.csv text -> [(file, label)], or ValueError when it is not file,text with a header."""
+    """labels.csv text -> [(file, label)], or ValueError when it is not file,text with a header.
+
+    In a file with a `typed` column (as `python -m captcha_model label` writes), a row marked `no` is
+    a model's reading that no person checked: its label is None.
+    """
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     header = [cell.strip().lower() for cell in rows[0]] if rows else []
     if header[:2] != ["file", "text"]:
         raise ValueError(f"{where} must start with the header 'file,text', "
                          f"got {','.join(rows[0]) if rows else 'an empty file'!r}.")
-    return [(row[0].strip(), row[1].strip() if len(row) > 1 else "") for row in rows[1:]
-            if any(cell.strip() for cell in row)]
+    typed = header.index("typed") if "typed" in header else None
+
+    def label(row):
+        if typed is not None and len(row) > typed and row[typed].strip().lower() == "no":
+            return None
+        return row[1].strip() if len(row) > 1 else ""
+
+    return [(row[0].strip(), label(row)) for row in rows[1:] if any(cell.strip() for cell in row)]
 
 
-def _entries(files, source):
-    """[(name in `files`, label or None)], the label-less rows skipped with reasons, and the label shape."""
+def _labels_csv(files, source):
+    """(the path prefix of the shallowest labels.csv in `files`, its rows [(file, text)]), or (None, [])
+    where there is none. The files a labels.csv names are relative to its folder."""
     labels_files = sorted((name for name in files.names if os.path.basename(name).lower() == LABELS_FILE),
                           key=lambda name: (name.count("/"), name))
-    images = [name for name in files.names if name.lower().endswith(IMAGE_SUFFIXES)
-              and not os.path.basename(name).startswith(".") and "__MACOSX/" not in name]
     if not labels_files:
-        return [(name, label_from_name(name)) for name in images], [], "file names"
+        return None, []
     labels_path = labels_files[0]
     folder = labels_path.rpartition("/")[0]
-    prefix = f"{folder}/" if folder else ""
     try:
         text = files.read(labels_path).decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError(f"{labels_path} in {source} is not UTF-8 text.") from None
-    rows = _labels_from_csv(text, f"{labels_path} in {source}")
+    return f"{folder}/" if folder else "", _labels_from_csv(text, f"{labels_path} in {source}")
+
+
+def _entries(files, source):
+    """[(name in `files`, label or None)], the label-less rows skipped with reasons, and the label shape."""
+    images = _image_names(files)
+    prefix, rows = _labels_csv(files, source)
+    if prefix is None:
+        return [(name, label_from_name(name) or "") for name in images], [], "file names"
     listed = {prefix + name for name, _ in rows}
     unlabelled = [(name, "image without a label") for name in images if name not in listed]
     return [(prefix + name, label) for name, label in rows], unlabelled, LABELS_FILE
+
+
+def _decode(files, name, seen_content):
+    """(image, None), or (None, reason) for an unreadable image or one with the same bytes as an image in
+    `seen_content` ({digest: name}, which a decoded image joins)."""
+    try:
+        content = files.read(name)
+        image = open_image(content)
+    except ValueError as error:
+        return None, f"unreadable image: {str(error).split(';')[0].rstrip('.')}"
+    digest = hashlib.sha1(content).hexdigest()
+    if digest in seen_content:
+        return None, f"duplicate: same image as {seen_content[digest]}"
+    seen_content[digest] = name
+    return image, None
 
 
 def read_labelled(source, uppercase=False, min_count=1, max_count=None, max_bytes=None):
@@ -164,12 +220,7 @@ def read_labelled(source, uppercase=False, min_count=1, max_count=None, max_byte
     to more than `max_bytes` (the app's bounds for uploads).
     """
     source = os.fspath(source)
-    if os.path.isdir(source):
-        files = _Folder(source)
-    elif os.path.isfile(source) and zipfile.is_zipfile(source):
-        files = _Archive(source, max_bytes)
-    else:
-        raise ValueError(f"{source!r} is neither a folder nor a .zip archive of labelled captchas.")
+    files = _open_files(source, max_bytes, "labelled captchas")
     entries, skipped, shape = _entries(files, source)
     if max_count is not None and len(entries) > max_count:
         raise ValueError(f"{os.path.basename(source)} holds {len(entries):,} labelled images; at most "
@@ -177,7 +228,7 @@ def read_labelled(source, uppercase=False, min_count=1, max_count=None, max_byte
     present = set(files.names)
     images, texts, names, seen_names, seen_content = [], [], [], set(), {}
     for name, label in entries:
-        label = label.upper() if uppercase else label
+        label = label.upper() if uppercase and label else label
         if name in seen_names:
             skipped.append((name, "duplicate: listed twice"))
             continue
@@ -185,21 +236,17 @@ def read_labelled(source, uppercase=False, min_count=1, max_count=None, max_byte
         if name not in present:
             skipped.append((name, "listed but missing"))
             continue
+        if label is None:
+            skipped.append((name, "a model's reading that no person checked (typed=no)"))
+            continue
         if not label:
             skipped.append((name, "empty label"))
             continue
-        try:
-            content = files.read(name)
-            image = open_image(content)
-        except ValueError as error:
-            skipped.append((name, f"unreadable image: {str(error).split(';')[0].rstrip('.')}"))
+        # The same image twice would put one captcha on both sides of a train/test split.
+        image, reason = _decode(files, name, seen_content)
+        if reason:
+            skipped.append((name, reason))
             continue
-        digest = hashlib.sha1(content).hexdigest()
-        if digest in seen_content:
-            # The same image twice would put one captcha on both sides of a train/test split.
-            skipped.append((name, f"duplicate: same image as {seen_content[digest]}"))
-            continue
-        seen_content[digest] = name
         images.append(image)
         texts.append(label)
         names.append(name)
@@ -210,3 +257,80 @@ def read_labelled(source, uppercase=False, min_count=1, max_count=None, max_byte
                          f"Accepted: a labels.csv with columns file,text, or images named for their text "
                          f"like 7K2P.png or 7K2P_0001.png, in a folder or a .zip.{reasons}")
     return found
+
+
+@dataclasses.dataclass
+class PartlyLabelled:
+    """The images of a folder or `.zip`, some with the text a person typed for them, decoded on demand.
+
+    `names` lists every image (paths inside the source, `/` between folders), `typed` maps those a person
+    labelled to their text, `labels_from` says where those came from (`labels.csv`, `file names` or
+    `nothing`), and `skipped` holds the (name, reason) of what will not be read: rows of labels.csv that
+    name no file or one already listed, images outside the folder of labels.csv.
+    """
+
+    source: str
+    names: list
+    typed: dict
+    labels_from: str
+    skipped: list
+    files: object = dataclasses.field(repr=False)
+    # The folder (with its trailing "/") that the names of labels.csv are relative to; "" for the top.
+    prefix: str = ""
+    seen_content: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def listed_as(self, name):
+        """`name` as a labels.csv beside the source's own (or at its top) lists it: '7K2P.png' for 'site/7K2P.png'."""
+        return name.removeprefix(self.prefix)
+
+    def decoded(self, names):
+        """(name, image, None), or (name, None, reason) where the image is unreadable or has the same bytes as
+        one this object decoded before, for each of `names` in turn: one image in memory at a time."""
+        for name in names:
+            image, reason = _decode(self.files, name, self.seen_content)
+            yield name, image, reason
+
+
+def read_partly_labelled(source, labels_from_names=False, max_count=None, max_bytes=None):
+    """Every image in the folder or `.zip` at `source`, with the labels a person gave some of them, as
+    `PartlyLabelled` (nothing is decoded yet).
+
+    The labels are the non-empty rows of the source's labels.csv (an empty text leaves the image
+    unlabelled); without a labels.csv, with `labels_from_names`, the file names (see `label_from_name`),
+    and otherwise none. ValueError where `source` holds no image, more than `max_count`, or is a zip that
+    unpacks to more than `max_bytes`, or where `labels_from_names` is asked of a source with a labels.csv.
+    """
+    source = os.fspath(source)
+    files = _open_files(source, max_bytes, "captchas")
+    prefix, rows = _labels_csv(files, source)
+    images, skipped, typed, listed = _image_names(files), [], {}, set()
+    if prefix is not None:
+        if labels_from_names:
+            raise ValueError(f"{source} has a labels.csv, whose rows are its labels; file names count as labels "
+                             f"only in a folder or .zip without one: leave out --labels-from-names.")
+        present = set(files.names)
+        for name, text in rows:
+            name = prefix + name
+            if name in listed:
+                skipped.append((name, "duplicate: listed twice"))
+            elif name not in present:
+                skipped.append((name, "listed but missing"))
+            elif text:
+                typed[name] = text
+            listed.add(name)
+        outside = [name for name in images if not name.startswith(prefix)]
+        skipped += [(name, f"outside {prefix}, the folder of labels.csv") for name in outside]
+        images = [name for name in images if name.startswith(prefix)]
+    elif labels_from_names:
+        typed = {name: label_from_name(name) for name in images if label_from_name(name)}
+    # A file labels.csv lists is read whatever its suffix, as read_labelled reads it.
+    names = sorted(set(images) | (listed & set(files.names)))
+    if not names:
+        reasons = f" {describe_skipped(skipped)}" if skipped else ""
+        raise ValueError(f"{source} holds no images. Accepted: files ending in "
+                         f"{', '.join(IMAGE_SUFFIXES)}, in a folder (or its subfolders) or a .zip.{reasons}")
+    if max_count is not None and len(names) > max_count:
+        raise ValueError(f"{os.path.basename(source)} holds {len(names):,} images; at most {max_count:,} are "
+                         f"accepted.")
+    labels_from = LABELS_FILE if prefix is not None else "file names" if labels_from_names else "nothing"
+    return PartlyLabelled(source, names, typed, labels_from, skipped, files, prefix or "")

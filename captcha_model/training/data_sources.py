@@ -93,8 +93,8 @@ def library_data(settings, config):
 def site_data(settings, config=None):
     """A site's labelled captchas (--data): the config for them (unless resuming with `config`), the training
     pool, the held-out captchas and what to record of them."""
-    captchas = labelled.read_labelled(settings.data, uppercase=settings.uppercase,
-                                      min_count=site_training.MIN_LABELLED)
+    minimum = site_training.MIN_TYPED_WITH_UNLABELLED if settings.unlabelled else site_training.MIN_LABELLED
+    captchas = labelled.read_labelled(settings.data, uppercase=settings.uppercase, min_count=minimum)
     print(captchas.summary())
     if settings.validation_data:
         training, held_out = captchas, labelled.read_labelled(settings.validation_data, uppercase=settings.uppercase)

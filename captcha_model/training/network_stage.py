@@ -40,7 +40,15 @@ MODEL_FILE = "model.keras"
 
 def main(argv=None):
     """Train as the command line `argv` says; returns the path of the model written."""
-    settings = settings_lib.parse(argv)
+    return run(settings_lib.parse(argv))
+
+
+def run(settings, data=None):
+    """Train as `settings` say; returns the path of the model written.
+
+    `data` (a `data_sources.TrainingData`), where given, replaces the captchas the settings name: a round of
+    self-training (`self_training.py`) trains on captchas it has labelled itself.
+    """
     if settings.push_to_hub:
         # Fail now, not after hours of training, when the push at the end could not succeed.
         hub.check_repo_id(settings.push_to_hub)
@@ -52,6 +60,8 @@ def main(argv=None):
         state = checkpoint.resumed_state(settings.output)
         config = config_lib.read_config(os.path.join(settings.output, checkpoint.CHECKPOINT))
         print(f"Resuming {config.architecture!r} after epoch {state['epoch']} ({state['samples_seen']} samples seen).")
+    elif data is not None:
+        state, config = None, data.config
     else:
         # A fresh state records the settings, which the devices complete below.
         state = None
@@ -64,7 +74,8 @@ def main(argv=None):
     state = state or checkpoint.fresh_state(settings)
 
     # The captchas: the library's or a site's, for training, validation and the final test.
-    data = data_sources.training_data(settings, config)
+    if data is None:
+        data = data_sources.training_data(settings, config)
     config = data.config
 
     # The network: fresh (or warm-started from another model's weights), or as the checkpoint left it.

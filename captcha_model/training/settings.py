@@ -33,7 +33,7 @@ LIBRARY_RECIPE = {
 }
 # Flags that count something and so must be at least 1 where given.
 COUNTS = ("epochs", "steps_per_epoch", "batch_size", "steps_per_execution", "workers", "validation_size",
-          "input_pooling")
+          "input_pooling", "rounds")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +61,8 @@ class Settings:
     max_minutes: float
     data: str | None
     validation_data: str | None
+    unlabelled: str | None
+    rounds: int
     holdout: float
     uppercase: bool
     charset: str | None
@@ -163,6 +165,13 @@ def parser():
                              "with columns file,text, or images named for their text like 7K2P.png or 7K2P_01.png)")
     parser.add_argument("--validation-data", metavar="FOLDER",
                         help="with --data: score on these labelled captchas instead of a held-out share of --data")
+    parser.add_argument("--unlabelled", metavar="FOLDER",
+                        help="with --data: also learn from the images of this folder or .zip that have no typed "
+                             "label (it may be the --data folder itself): each round labels the ones it reads "
+                             "surely and trains on them too; held-out figures come from typed labels only")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --unlabelled: rounds of labelling the unlabelled images and training again, "
+                             "after the first training on typed labels alone; --max-minutes covers them all")
     parser.add_argument("--holdout", type=float, default=0.1,
                         help="with --data: the seeded share held out to validate and test on")
     parser.add_argument("--uppercase", action="store_true",
@@ -204,8 +213,9 @@ def parse(argv=None):
     recipe = site_training.RECIPE if flags["data"] else LIBRARY_RECIPE
     resolved = {name: recipe[name] if flags.get(name) is None and name in recipe else flags.get(name)
                 for name in (field.name for field in dataclasses.fields(Settings))}
-    if flags["validation_data"] and not flags["data"]:
-        raise ValueError("--validation-data goes with --data FOLDER, the captchas to train on.")
+    for flag in ("validation_data", "unlabelled"):
+        if flags[flag] and not flags["data"]:
+            raise ValueError(f"--{flag.replace('_', '-')} goes with --data FOLDER, the labelled captchas to train on.")
     init_from = flags["init_from"] or (site_training.BASE_MODEL if flags["data"] else None)
     resolved["init_from"] = BUNDLED_MODELS.get(init_from, init_from)
     for name in COUNTS:

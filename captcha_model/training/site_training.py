@@ -29,6 +29,8 @@ RECIPE = {
 }
 # Below this many usable labelled captchas, training would only learn them by heart.
 MIN_LABELLED = 50
+# With unlabelled captchas to learn from too (`self_training.py`), fewer typed labels can start the rounds.
+MIN_TYPED_WITH_UNLABELLED = 30
 
 
 def input_width_for(sizes, input_height, max_length):
