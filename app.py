@@ -1,7 +1,9 @@
 """The captcha-break web demo and API: `python app.py`, or the Hugging Face Space.
 
 Three tabs draw a captcha of a chosen length and size and read it, read an uploaded
-image, and measure accuracy on fresh captchas; a fourth describes the model. The
+image, and measure accuracy on fresh captchas; "Your captchas" pre-labels a visitor's .zip of
+a site's captchas for them to correct, trains on it and hands the model over
+(`captcha_app.your_captchas_tab`); the last describes the model. The
 readings of the first two come with a saliency map per character: what the model read
 it from. Each tab's button is also a named API endpoint (`/generate`, `/solve`,
 `/explain`, `/evaluate`, `/evaluate_zip`) for `gradio_client`.
@@ -35,7 +37,7 @@ import fastapi
 import gradio as gr
 import uvicorn
 
-from captcha_app import bulk_api, page_text, visitor_input
+from captcha_app import bulk_api, page_text, visitor_input, your_captchas_tab
 from captcha_app.demo_actions import MAX_EVALUATION_COUNT, MAX_ZIP_BYTES, DemoActions, write_example_uploads
 from captcha_app.local_files import RemoteFileRefusal
 from captcha_app.picture_store import PictureStore
@@ -440,6 +442,9 @@ def build_demo(actions, evaluations=None):
                                       **evaluation_lane, preprocess=False,
                                       validator=validator(actions.evaluate_zip_checks, evaluations))
 
+        with gr.Tab("Your captchas", id="yours") as yours_tab:
+            your_captchas_tab.build(demo, actions, answering)
+
         with gr.Tab("Model", id="model") as model_tab:
             with gr.Row():
                 with gr.Column():
@@ -464,7 +469,7 @@ def build_demo(actions, evaluations=None):
         # The network's parts need its Keras model, loaded when the Model tab first shows them rather than at
         # start-up; a model chosen elsewhere on the page leaves them blank until the tab opens.
         model_tab_open = gr.State(False)
-        for tab in (generate_tab, upload_tab, evaluate_tab):
+        for tab in (generate_tab, upload_tab, evaluate_tab, yours_tab):
             tab.select(lambda: False, None, model_tab_open, api_visibility="private", queue=False)
         model_tab.select(lambda: True, None, model_tab_open, api_visibility="private", queue=False).then(
             answering(actions.network_tab), [model], [keras_summary, network_diagram], api_visibility="private")

@@ -156,15 +156,22 @@ class DemoActions:
 
         Args:
             upload: the captcha image file.
-            model: the model to read with: 'default', 'ctc', 'ctc-170x80' or the app's first model (default).
+            model: the model to read with: 'default', 'ctc', 'ctc-170x80', 'general' or the app's first model
+                (default). A picture of a size that a model of the captcha library's images never read is read by
+                'general', made for captchas of any site.
         Returns:
             the text read, per-character confidences, the picture the network saw, details naming the model.
         """
         image = self.open_upload(upload)
-        readings, pixels = self.read([image], model)
+        reader = self.models.reader_of(image.size, model)
+        readings, pixels = self.read([image], reader)
         reading = readings[0]
-        details = f"{page_text.upload_details(reading, image)}\n\n{self.answered_by(model)}"
-        picture = self.picture_file(model_input_picture(pixels[0], self.models.config(model)), "model-input")
+        details = f"{page_text.upload_details(reading, image)}\n\n{self.answered_by(reader)}"
+        if reader != self.models.check(model):
+            chosen = self.read([image], model)[0][0]
+            details += "\n\n" + page_text.read_by_general(self.models.check(model), self.models.config(model), image,
+                                                           chosen)
+        picture = self.picture_file(model_input_picture(pixels[0], self.models.config(reader)), "model-input")
         return reading.text, page_text.character_confidences(reading), picture, details
 
     def solve_if_present(self, upload, model=None):
@@ -180,7 +187,8 @@ class DemoActions:
         Returns:
             (picture file, caption) pairs, the caption naming the character and its confidence.
         """
-        return self.explain_picture(self.open_upload(upload), model)
+        image = self.open_upload(upload)
+        return self.explain_picture(image, self.models.reader_of(image.size, model))
 
     def explain_if_present(self, upload, model=None):
         """`explain`, or no pictures when the image was cleared."""

@@ -20,6 +20,8 @@ from captcha_model.reading import evaluation, runtime, solver as solver_lib
 
 # The bundled model chosen when no other is named.
 DEFAULT_MODEL = "default"
+# The bundled model that reads captchas of any site: uploads of a size the chosen model never read go to it.
+GENERAL_MODEL = "general"
 # The seed of the captchas that warm a model up before its first visitor.
 WARM_UP_SEED = 7
 
@@ -93,6 +95,14 @@ class ServedModels:
     def config_if_known(self, name=None):
         """`config(name)`, or None for a name not on offer: for checks that report unknown names themselves."""
         return self.configs.get(name or self.name)
+
+    def reader_of(self, size, name=None):
+        """The name of the model that reads a picture of `size` (width, height) for a visitor who chose `name`: that
+        model, or the general one where the chosen model reads the captcha library's images and none of this size."""
+        name, config = self.check(name), self.config(name)
+        if config.family == "library" and not config.site and not config.covers(*size) and GENERAL_MODEL in self.names:
+            return GENERAL_MODEL
+        return name
 
     def get(self, name=None):
         """The `ServedModel` named `name`, loaded on first use."""

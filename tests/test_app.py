@@ -4,7 +4,8 @@ Every request goes through the real server, queue and components, on captchas dr
 the same generator as training. Hostile uploads, many visitors at once and secrets are
 in test_reliability.py. The bundled ctc model is checked for doing what it is asked
 (the right captcha drawn, its own reading returned), not for reading well: that is
-measured where it is trained.
+measured where it is trained. The app's parts are tested on their own in
+test_demo_actions.py, test_served_models.py, test_page_text.py and test_visitor_input.py.
 """
 
 import json
@@ -22,7 +23,7 @@ from gradio_client.exceptions import AppError, ValidationError
 from PIL import Image
 
 import app
-from captcha_app import demo_actions, page_text, served_models, visitor_input
+from captcha_app import demo_actions, page_text
 from captcha_model import load_solver
 from captcha_model.data import rendering
 from captcha_model.reading import saliency, solver as solver_lib
@@ -301,25 +302,6 @@ def test_evaluation_counts_are_capped_before_they_queue(client, count, message):
         client.predict(count, 1, api_name="/evaluate")
 
 
-def test_helpers_describe_charsets_and_confidences():
-    assert page_text.charset_summary("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "0-9, A-Z"
-    assert page_text.charset_summary("AB7") == "A, B, 7"
-    assert [page_text.confidence_category(value) for value in (0.999, 1.0, 0.29, 0.0)] == ["99%", "100%", "29%", "0%"]
-    assert page_text.floor_percent(0.99996, 1) == "99.9%"
-    assert set(page_text.CONFIDENCE_COLORS) == {f"{percentage}%" for percentage in range(101)}
-
-
-def test_captchas_to_draw_keeps_the_models_own_values_where_none_is_asked_for(ctc_solver):
-    config = ctc_solver.config
-    assert visitor_input.captchas_to_draw(config) == config
-    assert visitor_input.captchas_to_draw(config, "", " ") == config
-    assert visitor_input.captchas_to_draw(config, 6, "200x70") == config.at(200, 70, 6)
-    assert visitor_input.captchas_to_draw(config, "3", "150×60") == config.at(150, 60, 3)
-    with pytest.raises(ValueError, match="not 150x19"):
-        visitor_input.captchas_to_draw(config, size="150x19")
-    assert page_text.evaluation_placeholders(config) == ("every length: 1 to 8", "every size: 120x50 to 240x100")
-
-
 def test_choosing_a_model_moves_the_length_slider_into_its_lengths():
     captcha_app = app.make_actions(*app.load_first(None))
     headline, text, length, size, model_input, *_ = app.choose_model(captcha_app, "ctc", "7K2P", 4)
@@ -341,60 +323,6 @@ def test_choosing_a_model_moves_the_length_slider_into_its_lengths():
     assert size["placeholder"] == "170x80"
     assert page_text.evaluation_placeholders(captcha_app.models.config("ctc-170x80")) == ("every length: 3 to 6",
                                                                                 "every size: 170x80")
-
-
-@pytest.mark.parametrize("source, name", [(None, "default"), ("", "default"), ("ctc", "ctc")])
-def test_the_first_model_is_listed_under_its_bundled_name(source, name):
-    solver, notice, listed = app.load_first(source)
-    assert (notice, listed) == (None, name)
-    captcha_app = app.make_actions(solver, notice, listed)
-    assert captcha_app.models.names == [name, *sorted({"default", "ctc", "ctc-170x80"} - {name})]
-    assert captcha_app.models.solver() is solver and captcha_app.models.config() == solver.config
-
-
-def test_a_model_named_by_path_is_offered_beside_the_bundled_ones(tmp_path):
-    model_path = str(tmp_path / "mine.keras")
-    shutil.copy(solver_lib.BUNDLED_MODEL, model_path)
-    captcha_app = app.make_actions(*app.load_first(model_path))
-    assert captcha_app.models.names == [model_path, "ctc", "ctc-170x80", "default"]
-    assert captcha_app.models.solver().source == model_path
-    assert page_text.model_headline(captcha_app.models.solver(model_path)).startswith(f"**Model:** {model_path}")
-    assert page_text.model_headline(captcha_app.models.solver("default")).startswith("**Model:** bundled default model")
-
-
-def test_a_model_that_cannot_be_loaded_falls_back_to_the_default_one(tmp_path):
-    solver, notice, name = app.load_first(str(tmp_path / "missing.keras"))
-    assert name == "default" and notice.startswith("Could not load the model")
-    assert app.make_actions(solver, notice, name).models.names == ["default", "ctc", "ctc-170x80"]
-
-
-def test_other_models_are_loaded_once_on_first_use_even_when_asked_for_at_once(monkeypatch):
-    captcha_app = app.make_actions(*app.load_first(None))
-    loads = []
-    monkeypatch.setattr(served_models.solver_lib, "load_solver",
-                        lambda source, runtime: loads.append(source) or load_solver(source, runtime))
-    assert loads == []
-    answers = []
-    threads = [threading.Thread(target=lambda: answers.append(captcha_app.models.solver("ctc"))) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert loads == ["ctc"]
-    assert len(answers) == 4 and all(answer is answers[0] for answer in answers)
-    assert answers[0].config.architecture == "ctc"
-
-
-def test_a_bundled_int8_export_is_served_by_name_on_onnx_runtime(config):
-    actions = app.make_actions(*app.load_first("default-int8"))
-    identity = actions.models.identity()
-    assert identity["name"] == "default-int8" and identity["runtime"] == "ONNX Runtime"
-    assert "default" in actions.models.names
-    text, image = rendering.sample_captcha(config, 91)
-    assert actions.models.solver().solve([image])[0].text == text
-    # An export has no Keras network: its Model tab says so instead of drawing one.
-    summary, diagram = actions.network_tab()
-    assert "No Keras summary" in summary and diagram is None
 
 
 def test_model_tab_shows_training_metrics_found_beside_a_model(tmp_path, config):
@@ -420,15 +348,6 @@ def test_model_tab_shows_training_metrics_found_beside_a_model(tmp_path, config)
     page = app.build_demo(captcha_app).config
     texts = [component["props"].get("value") for component in page["components"]]
     assert "**Warning:** a test notice" in texts
-
-
-def test_a_model_without_metrics_says_so(tmp_path):
-    model_path = tmp_path / "model.keras"
-    shutil.copy(solver_lib.BUNDLED_MODEL, model_path)
-    captcha_app = app.make_actions(load_solver(model_path))
-    assert "No training metrics" in captcha_app.model_tab()[1]
-    assert captcha_app.model_tab()[2] is None
-    assert "test accuracy" not in page_text.model_headline(captcha_app.models.solver())
 
 
 @pytest.mark.slow
@@ -465,20 +384,6 @@ def test_an_uploaded_zip_of_labelled_captchas_is_scored(client, config, tmp_path
     (tmp_path / "not.zip").write_bytes(b"not a zip at all")
     with pytest.raises(AppError, match="neither a folder nor a .zip archive"):
         client.predict(handle_file(str(tmp_path / "not.zip")), api_name="/evaluate_zip")
-
-
-@pytest.mark.parametrize("runtime_name", ["keras", "onnx"])
-def test_every_answer_says_which_runtime_read_it(runtime_name):
-    captcha_app = app.make_actions(*app.load_first(None, runtime_name=runtime_name))
-    runtime_words = solver_lib.RUNTIME_NAMES[runtime_name]
-    assert captcha_app.models.identity()["runtime"] == runtime_words
-    # The other models run on the first one's runtime, and say so too.
-    assert captcha_app.models.identity("ctc")["runtime"] == runtime_words
-    line = page_text.answered_by(captcha_app.models.identity())
-    assert line.endswith(f", run by {runtime_words}.")
-    assert line in captcha_app.generate("7K2P", 8)[3]
-    summary, _, _, report = captcha_app.evaluate(3, 1)
-    assert line in summary and report["model"]["runtime"] == runtime_words
 
 
 def test_evaluations_take_turns_and_at_most_the_limit_wait(monkeypatch):

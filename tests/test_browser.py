@@ -5,10 +5,16 @@ tests are skipped, with the reason shown in pytest's summary, only where there i
 Chromium at /usr/bin/chromium (CI's .ci/run installs it).
 """
 
+import csv
+import io
 import os
 import re
+import time
+import zipfile
 
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from captcha_model.data import rendering
@@ -172,3 +178,119 @@ def test_model_tab(page, tmp_path):
     expect(page.locator("#model-details")).to_contain_text("Parameters")
     expect(page.locator("#network-diagram img")).to_be_visible()
     screenshot(page, tmp_path, "06-model")
+
+
+def captchas_zip(path, config, count, typed, noisy):
+    """A zip of `count` captchas drawn for `config` (the first `typed` labelled in labels.csv), and `noisy` images of
+    random pixels, which the model reads least surely."""
+    rows = ["file,text"]
+    with zipfile.ZipFile(path, "w") as archive:
+        for index in range(count):
+            text, image = rendering.sample_captcha(config, seed=index)
+            archive.writestr(f"{index:03d}.png", png_bytes(image))
+            if index < typed:
+                rows.append(f"{index:03d}.png,{text}")
+        noise = np.random.default_rng(0)
+        for index in range(noisy):
+            pixels = noise.integers(0, 256, (config.captcha_height, config.captcha_width), dtype=np.uint8)
+            archive.writestr(f"noise-{index}.png", png_bytes(Image.fromarray(pixels)))
+        archive.writestr("labels.csv", "\n".join(rows) + "\n")
+    return path
+
+
+def png_bytes(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def box_label(page, slot):
+    return page.locator(f"#your-label-{slot} [data-testid=block-info]")
+
+
+def drop_and_prelabel(page, archive):
+    page.get_by_role("tab", name="Your captchas").click()
+    page.locator("#your-zip input[type=file]").set_input_files(str(archive))
+    # The upload has reached the server once the box links to the server's copy.
+    expect(page.locator("#your-zip a")).to_have_attribute("href", re.compile(re.escape(archive.name) + "$"))
+    page.locator("#your-load-button").click()
+
+
+def test_your_captchas_least_sure_first_corrected_with_enter(page, tmp_path, config):
+    archive = captchas_zip(tmp_path / "site.zip", config, count=30, typed=5, noisy=4)
+    drop_and_prelabel(page, archive)
+    expect(page.locator("#your-summary")).to_contain_text(
+        "site.zip: 34 captchas, 5 labelled (kept as typed) and 29 read by the model, least sure first.")
+    expect(page.locator("#your-page")).to_contain_text("Page 1 of 2 · 34 captchas · 5 typed or confirmed")
+    # The grid opens on the least sure readings: the noise first, the confidences never falling.
+    expect(box_label(page, 23)).to_contain_text("sure")
+    sureness = [int(re.search(r"· (\d+)% sure", box_label(page, slot).inner_text())[1]) for slot in range(24)]
+    assert sureness == sorted(sureness) and sureness[0] < sureness[-1], sureness
+    screenshot(page, tmp_path, "09-your-captchas")
+
+    first = textbox(page, "your-label-0")
+    first.fill("ABCD")
+    first.press("Enter")
+    expect(box_label(page, 0)).to_have_text("#1 · ✓ typed")
+    expect(page.locator("#your-status")).to_contain_text("Saved #1 as ABCD · 6 typed or confirmed.")
+    # The next box takes the focus: Enter confirms its pre-label as it stands.
+    expect(textbox(page, "your-label-1")).to_be_focused()
+    reading = textbox(page, "your-label-1").input_value()
+    page.keyboard.press("Enter")
+    expect(box_label(page, 1)).to_have_text("#2 · ✓ typed")
+    expect(textbox(page, "your-label-2")).to_be_focused()
+
+    # The corrections are the server's: they are there after turning the pages, and in the download.
+    page.locator("#your-next").click()
+    expect(page.locator("#your-page")).to_contain_text("Page 2 of 2")
+    expect(textbox(page, "your-label-10")).to_be_hidden()
+    page.locator("#your-previous").click()
+    expect(textbox(page, "your-label-0")).to_have_value("ABCD")
+    expect(box_label(page, 0)).to_have_text("#1 · ✓ typed")
+    page.locator("#your-download").click()
+    link = page.locator("#your-download-file a").first
+    expect(link).to_have_attribute("download", "captcha-model.zip")
+    response = page.request.get(link.get_attribute("href"))
+    with zipfile.ZipFile(io.BytesIO(response.body())) as download:
+        rows = list(csv.reader(io.StringIO(download.read("labels.csv").decode())))
+    assert [row[1] for row in rows if row[3] == "yes"][:2] == ["ABCD", reading]
+    screenshot(page, tmp_path, "10-your-captchas-corrected")
+
+
+def test_your_captchas_empty_zip_gets_a_clear_message(page, tmp_path):
+    archive = tmp_path / "empty.zip"
+    zipfile.ZipFile(archive, "w").close()
+    drop_and_prelabel(page, archive)
+    expect(page.locator(".toast-body")).to_contain_text("empty.zip holds no images")
+    expect(page.locator("#your-page")).to_contain_text("No captchas yet")
+
+
+@pytest.mark.slow
+def test_your_captchas_grid_stays_responsive_with_2000_images(page, tmp_path, config):
+    archive = captchas_zip(tmp_path / "many.zip", config.at(width=60, height=24), count=0, typed=0, noisy=2000)
+    drop_and_prelabel(page, archive)
+    expect(page.locator("#your-page")).to_contain_text("Page 1 of 84 · 2,000 captchas")
+    started = time.monotonic()
+    page.locator("#your-next").click()
+    expect(page.locator("#your-page")).to_contain_text("Page 2 of 84")
+    expect(box_label(page, 0)).to_contain_text("#25 ·")
+    turned = time.monotonic() - started
+    first = textbox(page, "your-label-0")
+    first.fill("AB12")
+    first.press("Enter")
+    expect(box_label(page, 0)).to_have_text("#25 · ✓ typed")
+    saved = time.monotonic() - started - turned
+    print(f"turning a page: {turned:.2f} s; saving a label: {saved:.2f} s")
+    assert turned < 3 and saved < 3
+
+
+@pytest.mark.slow
+def test_your_captchas_training_shows_its_progress_and_stops(page, tmp_path, config):
+    drop_and_prelabel(page, captchas_zip(tmp_path / "site.zip", config, count=40, typed=35, noisy=0))
+    expect(page.locator("#your-page")).to_contain_text("35 typed or confirmed")
+    page.locator("#your-train").click()
+    expect(page.locator("#your-result .progress-text")).to_be_visible()
+    screenshot(page, tmp_path, "11-your-captchas-training")
+    page.locator("#your-stop").click()
+    expect(page.locator("#your-result")).to_contain_text(
+        "Training was stopped before it finished. You have no trained model yet.")

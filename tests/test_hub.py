@@ -22,7 +22,7 @@ from captcha_model.data import rendering
 from captcha_model.networks.model import build_model, default_config
 from captcha_model.networks.model_file import save_model
 from captcha_model.publishing import hub
-from captcha_model.reading import evaluation, hub_download, solver as solver_lib
+from captcha_model.reading import evaluation, solver as solver_lib
 from captcha_model.reading.solver import BUNDLED_MODEL
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -266,22 +266,6 @@ def test_train_py_pushes_the_model_it_trained_with_its_onnx_export(hub_server, t
     assert {"model.weights.h5", "captcha_config.json", "metrics.json", "training_curve.png", "model.onnx"} <= set(
         HfApi().list_repo_files(REPO))
     np.testing.assert_array_equal(predictions(load_solver(REPO)), predictions(load_solver(output / "model.keras")))
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("owner/name", ("owner/name", None)),
-    ("Owner-1/my.model_2@v1.0", ("Owner-1/my.model_2", "v1.0")),
-    ("owner/name@" + "a" * 40, ("owner/name", "a" * 40)),
-    ("owner/name@refs/pr/3", ("owner/name", "refs/pr/3")),
-])
-def test_model_sources_name_a_repo_and_maybe_a_revision(text, expected):
-    assert hub_download.parse_model_source(text) == expected
-
-
-@pytest.mark.parametrize("text", ["name", "runs/model.keras", "/abs/path", "a/b/c", "owner/name@", "owner/na--me"])
-def test_other_model_sources_are_refused_with_what_is_accepted(text):
-    with pytest.raises(ValueError, match="OWNER/NAME|not a valid Hub repo id"):
-        hub_download.parse_model_source(text)
 
 
 def test_a_model_with_a_referee_keeps_it_through_the_hub(hub_server):

@@ -5,7 +5,9 @@ From the ground up: `captcha_model`'s own modules (config, image_input, environm
 the drivers (`app.py`, `train.py`, `python -m captcha_model`, the package's `__init__`). Every
 import is seen, those inside functions too: a function may import a module only where that
 module needs a package the light install lacks (TensorFlow, ONNX), so that it is loaded when
-first needed. Every module says what it is for, and no imports form a cycle.
+first needed. Every module says what it is for, and no imports form a cycle. Every module that
+defines a function or class has its tests in a file of its own, tests/test_<module>.py, but the
+drivers named `__main__` (test_cli.py and test_train.py run them) and the few in EXEMPT.
 """
 
 import ast
@@ -27,6 +29,9 @@ FLOORS = (
 # What the light install (requirements-light.txt) lacks.
 HEAVY_PACKAGES = {"tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"}
 DRIVERS = {"captcha_model", "captcha_model.__main__"}
+TESTS = os.path.join(ROOT, "tests")
+# Modules judged to have no logic worth a test file of their own: {dotted module name: why}.
+EXEMPT = {}
 
 
 def module_files():
@@ -160,3 +165,60 @@ def test_the_checks_see_an_upward_import_a_lazy_one_and_a_cycle():
     assert not needs_heavy_packages("captcha_model.data.rendering", edges)
     assert find_cycle({"solver": {"hub"}, "hub": {"model_card"}, "model_card": {"solver"}, "data": set()}) == [
         "hub", "model_card", "solver", "hub"]
+
+
+def defines_logic(tree):
+    """Whether a module defines a function or a class."""
+    return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for node in ast.walk(tree))
+
+
+def own_test_file(name):
+    """tests/test_<basename>.py, the file of the tests of module `name`."""
+    return f"test_{name.rpartition('.')[2]}.py"
+
+
+def needs_test_file(name, tree, exempt):
+    return defines_logic(tree) and not name.endswith(".__main__") and name not in exempt
+
+
+def missing_test_files(trees, test_files, exempt):
+    """'tests/test_<basename>.py (for <module>)' for each module with logic whose test file is not in `test_files`."""
+    return sorted(f"tests/{own_test_file(name)} (for {name})" for name, tree in trees.items()
+                  if needs_test_file(name, tree, exempt) and own_test_file(name) not in test_files)
+
+
+def stale_exemptions(exempt, test_files):
+    """The modules of `exempt` that do not exist, have a test file after all, or are exempt for no stated reason."""
+    return sorted(name for name, reason in exempt.items()
+                  if name not in MODULES or own_test_file(name) in test_files or len(reason) < 20)
+
+
+def test_every_module_with_logic_has_a_test_file_named_for_it():
+    test_files = set(os.listdir(TESTS))
+    missing = missing_test_files(parsed(), test_files, EXEMPT)
+    assert missing == [], f"Missing test files: {', '.join(missing)}"
+    assert stale_exemptions(EXEMPT, test_files) == [], "Exemptions to drop from EXEMPT"
+
+
+def test_no_two_modules_share_a_test_file():
+    owners = {}
+    for name, tree in parsed().items():
+        if needs_test_file(name, tree, EXEMPT):
+            owners.setdefault(own_test_file(name), []).append(name)
+    assert {file: names for file, names in owners.items() if len(names) > 1} == {}
+
+
+def test_the_test_file_check_sees_a_missing_file_past_drivers_exemptions_and_modules_without_logic():
+    trees = {name: ast.parse(source) for name, source in {
+        "captcha_model.data.seeds": "def stage_seeds(metrics):\n    return []\n",
+        "captcha_model.reading.keras_runtime": "class Network:\n    pass\n",
+        "captcha_model.training.__main__": "def main():\n    pass\n",
+        "captcha_model.data": "LIMIT = 3\n",
+        "captcha_app.words": "def summary():\n    pass\n",
+    }.items()}
+    assert missing_test_files(trees, {"test_seeds.py", "test_app.py"}, {"captcha_app.words": "nothing to test"}) == [
+        "tests/test_keras_runtime.py (for captcha_model.reading.keras_runtime)"]
+    exempt = {"captcha_model.data.seeds": "constants and one-line functions", "captcha_model.nowhere": "gone long ago",
+              "captcha_model.environment": "why?", "captcha_model.image_input": "one function, tested everywhere"}
+    assert stale_exemptions(exempt, {"test_seeds.py"}) == [
+        "captcha_model.data.seeds", "captcha_model.environment", "captcha_model.nowhere"]

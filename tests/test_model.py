@@ -1,15 +1,15 @@
-"""Architectures, CTC decoding and the model file round trip."""
+"""Architectures (layers, heads, input pooling, trunk widths), the CTC loss and metric, and CTC and heads
+decoding."""
 
 import itertools
-import json
-import zipfile
 
 import keras
 import numpy as np
 import pytest
 
-from captcha_model.config import CaptchaConfig, parse_size
-from captcha_model.networks import diagram, model as model_lib, model_file
+from captcha_model.config import CaptchaConfig
+from captcha_model.data import fonts, styles
+from captcha_model.networks import model as model_lib, model_file
 from captcha_model.reading import decoding
 
 
@@ -158,89 +158,6 @@ def test_ctc_loss_and_exact_match_metric():
     assert float(metric.result()) == pytest.approx(0.5)
 
 
-def test_save_load_round_trip_gives_identical_predictions(tmp_path):
-    config = model_lib.default_config()
-    network = model_lib.build_model(config)
-    path = tmp_path / "model.keras"
-    model_file.save_model(network, config, path)
-    loaded, loaded_config = model_file.load_model(path)
-    assert loaded_config == config
-    inputs = np.random.default_rng(0).integers(0, 256, (3, 40, 88, 1), dtype=np.uint8)
-    assert np.array_equal(network.predict_on_batch(inputs), loaded.predict_on_batch(inputs))
-    # Without optimizer state the file holds the network alone, every entry deflated.
-    with zipfile.ZipFile(path) as archive:
-        assert json.loads(archive.read("metadata.json"))
-        assert "optimizer" not in archive.read("config.json").decode().lower()
-        assert {item.compress_type for item in archive.infolist()} == {zipfile.ZIP_DEFLATED}
-
-
-def test_save_refuses_other_extensions(tmp_path):
-    config = model_lib.default_config()
-    with pytest.raises(ValueError, match="must end in '.keras'"):
-        model_file.save_model(model_lib.build_model(config), config, tmp_path / "model.h5")
-
-
-def test_a_model_with_code_is_refused(tmp_path):
-    inputs = keras.Input((40, 88, 1))
-    outputs = keras.layers.Lambda(lambda tensor: tensor * 2)(inputs)
-    path = tmp_path / "lambda.keras"
-    keras.Model(inputs, outputs).save(path)
-    with zipfile.ZipFile(path, "a") as archive:
-        archive.writestr(model_file.CONFIG_ENTRY, CaptchaConfig().to_json())
-    with pytest.raises(ValueError, match="safe Keras model"):
-        model_file.load_model(path)
-
-
-def test_a_model_that_does_not_fit_its_config_is_refused(tmp_path):
-    config = model_lib.default_config()
-    path = tmp_path / "model.keras"
-    model_file.save_model(model_lib.build_model(config), config, path)
-    rewritten = tmp_path / "digits.keras"
-    rewrite_config(path, rewritten, CaptchaConfig(charset="0123456789").to_json())
-    with pytest.raises(ValueError, match="do not fit architecture 'default' with charset of 10"):
-        model_file.load_model(rewritten)
-
-
-def rewrite_config(source_path, target_path, config_text):
-    model_file.rewrite_archive(source_path, target_path, {model_file.CONFIG_ENTRY: config_text})
-
-
-def test_a_malformed_config_is_refused(tmp_path):
-    config = model_lib.default_config()
-    path = tmp_path / "model.keras"
-    model_file.save_model(model_lib.build_model(config), config, path)
-    for number, text in enumerate(['{"charset": 5}', "{not json"]):
-        rewrite_config(path, tmp_path / f"bad{number}.keras", text)
-        with pytest.raises(ValueError, match="malformed captcha_config.json"):
-            model_file.load_model(tmp_path / f"bad{number}.keras")
-
-
-def test_files_that_are_not_models_are_refused(tmp_path):
-    path = tmp_path / "junk.keras"
-    path.write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match="not a readable .keras model"):
-        model_file.load_model(path)
-    plain = tmp_path / "plain.keras"
-    model_lib.build_model(model_lib.default_config()).save(plain)
-    with pytest.raises(ValueError, match="only models saved by captcha_model"):
-        model_file.load_model(plain)
-
-
-def test_config_round_trip_and_validation():
-    config = CaptchaConfig(charset="ABC", min_length=2, max_length=6)
-    assert CaptchaConfig.from_json(config.to_json()) == config
-    with pytest.raises(ValueError, match="accepted keys"):
-        CaptchaConfig.from_dict({"colour": "red"})
-    with pytest.raises(ValueError, match="must not repeat"):
-        CaptchaConfig(charset="AAB")
-    with pytest.raises(ValueError, match="min_length <= max_length"):
-        CaptchaConfig(min_length=5, max_length=4)
-    wide = CaptchaConfig(trunk_widths=[32, 64, 64, 128])
-    assert CaptchaConfig.from_json(wide.to_json()) == wide and wide.trunk_widths == (32, 64, 64, 128)
-    with pytest.raises(ValueError, match="four positive channel counts"):
-        CaptchaConfig(trunk_widths=(16, 32, 64))
-
-
 def test_trunk_widths_set_the_channels_and_older_configs_keep_theirs():
     wide = model_lib.build_model(model_lib.default_config(trunk_widths=(8, 24, 40, 56)))
     channels = [layer.filters for layer in wide.layers if isinstance(layer, keras.layers.Conv2D)]
@@ -298,55 +215,13 @@ def test_ctc_decoding_of_variable_lengths_with_blanks_and_repeats():
     assert [len(reading.character_confidences) for reading in readings] == [1, 2, 3]
 
 
-def test_ctc_model_round_trips_with_its_size_ranges(tmp_path):
-    config = model_lib.default_config("ctc", min_length=2, max_length=6)
-    network = model_lib.build_model(config)
-    path = tmp_path / "ctc.keras"
-    model_file.save_model(network, config, path)
-    loaded, loaded_config = model_file.load_model(path)
-    assert loaded_config == config
-    assert loaded_config.captcha_width_range == (120, 240) and not loaded_config.fixed_size
-    inputs = np.random.default_rng(1).integers(0, 256, (2, 40, 88, 1), dtype=np.uint8)
-    assert np.array_equal(network.predict_on_batch(inputs), loaded.predict_on_batch(inputs))
-
-
-def test_config_size_ranges_round_trip_and_are_checked():
-    config = CaptchaConfig(captcha_width_range=[120, 240], captcha_height_range=[50, 100])
-    assert config.captcha_width_range == (120, 240)
-    assert CaptchaConfig.from_json(config.to_json()) == config
-    assert CaptchaConfig().captcha_width_range == (170, 170) and CaptchaConfig().fixed_size
-    one_size = config.at(160, 60, length=6)
-    assert (one_size.captcha_width, one_size.captcha_height, one_size.min_length,
-            one_size.max_length) == (160, 60, 6, 6)
-    assert one_size.fixed_size and one_size.fixed_length
-    with pytest.raises(ValueError, match=r"captcha_width_range must be \(smallest, largest\)"):
-        CaptchaConfig(captcha_width_range=(240, 120))
-
-
-@pytest.mark.parametrize("text", ["160x", "x60", "160*60", "big"])
-def test_sizes_are_parsed_or_refused_with_an_example(text):
-    assert parse_size(" 160X60 ") == (160, 60)
-    with pytest.raises(ValueError, match="WIDTHxHEIGHT in pixels, e.g. 160x60"):
-        parse_size(text)
-
-
-def test_network_diagram_puts_branches_and_heads_side_by_side():
-    def names(network):
-        return [sorted(box[0].name for box in row) for row in diagram._network_rows(network)]
-
-    assert names(model_lib.build_model(model_lib.default_config("seed")))[-1] == ["c1", "c2", "c3", "c4"]
-    # Two branches that meet again: they share rows, and the join sits below the longer one.
-    inputs = keras.Input((8, 8, 1), name="image")
-    left = keras.layers.Conv2D(4, 3, padding="same", name="left")(inputs)
-    right = keras.layers.Conv2D(4, 3, padding="same", name="right_1")(inputs)
-    right = keras.layers.BatchNormalization(name="right_bn")(right)
-    right = keras.layers.Conv2D(4, 3, padding="same", name="right_2")(right)
-    joined = keras.layers.Add(name="join")([left, right])
-    branching = keras.Model(inputs, keras.layers.Flatten(name="flat")(joined))
-    assert names(branching) == [["image"], ["left", "right_1"], ["right_2"], ["join"], ["flat"]]
-    # A BatchNorm and ReLU are drawn inside the box of the convolution they follow.
-    assert ["right_1", "right_bn"] in [[layer.name for layer in box] for box in diagram._network_rows(branching)[1]]
-    network = model_lib.build_model(model_lib.default_config())
-    assert [len(box) for box in diagram._network_rows(network)[1]] == [3]
-    assert "default network" in diagram.plot_network(network).axes[0].get_title()
-    assert "functional" in diagram.plot_network(branching).axes[0].get_title()
+def test_the_general_config_reads_the_family_it_is_trained_on():
+    general = model_lib.default_config("ctc", "general")
+    assert general.family == "general" and general.charset == fonts.GENERAL_CHARSET
+    assert (general.min_length, general.max_length) == (styles.MIN_LENGTH, styles.MAX_LENGTH)
+    assert (general.captcha_width_range, general.captcha_height_range) == (styles.WIDTH_RANGE, styles.HEIGHT_RANGE)
+    # CTC needs two columns a character: the ctc network reads a quarter of the input's columns.
+    assert general.input_width // 4 >= 2 * general.max_length
+    assert model_lib.default_config("ctc").family == "library"
+    with pytest.raises(ValueError, match="family must be one of"):
+        CaptchaConfig(family="site")

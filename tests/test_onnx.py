@@ -1,4 +1,6 @@
-"""The ONNX runtime: export, reloading, readings equal to Keras', refusals, and the light install.
+"""Reading with ONNX Runtime: chosen wherever a model has its export, the bundled exports (int8 ones too) reading
+as the bundled models do, batches read in lanes side by side, refusals, and the light install. Exporting is in
+test_export.py, the networks' sessions and broken export folders in test_onnx_runtime.py.
 
 The light install (requirements-light.txt: no TensorFlow, Keras or exporter) is exercised by
 running the CLI and the app through tests/without_tensorflow.py, which makes those packages
@@ -12,18 +14,14 @@ import sys
 
 import httpx
 import numpy as np
-import onnx
 import pytest
 from app_server import serving_program
 from gradio_client import Client, handle_file
 
 from captcha_model import load_solver
 from captcha_model.__main__ import main
-from captcha_model.config import RefereeConfig
 from captcha_model.data import rendering
-from captcha_model.networks import model as model_lib, model_file, referee as referee_lib
 from captcha_model.publishing import hub
-from captcha_model.reading import runtime
 from captcha_model.reading.solver import BUNDLED_EXPORTS, BUNDLED_MODELS, SMALLEST_CHUNK
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,59 +31,9 @@ REPO = "tester/captcha-onnx"
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-def tiny_model(tmp_path, architecture, with_referee=False):
-    """An untrained model of `architecture` saved by save_model (with a referee inside if asked): its path."""
-    overrides = {} if architecture == "seed" else {"trunk_widths": (4, 4, 8, 8)}
-    config = model_lib.default_config(architecture, **overrides)
-    path = tmp_path / f"{architecture}.keras"
-    model_file.save_model(model_lib.build_model(config), config, path)
-    if with_referee:
-        referee_config = RefereeConfig(widths=(4, 8, 8), main_weight=0.7)
-        referee_lib.attach(path, referee_lib.build_referee(config, referee_config), referee_config)
-    return path
-
-
-def export(source, out_dir, *options):
-    assert main(["export", str(source), str(out_dir), "--check-count", "0", *options]) == 0
-    return out_dir
-
-
-def assert_same_readings(first, second, inputs):
-    """Identical texts; confidences and network outputs equal to float rounding."""
-    first_readings, second_readings = first.solve_inputs(inputs), second.solve_inputs(inputs)
-    assert [reading.text for reading in first_readings] == [reading.text for reading in second_readings]
-    np.testing.assert_allclose([value for reading in first_readings for value in reading.character_confidences],
-                               [value for reading in second_readings for value in reading.character_confidences],
-                               atol=1e-4)
-    for first_outputs, second_outputs in zip(np.atleast_1d(first.network(inputs)),
-                                             np.atleast_1d(second.network(inputs))):
-        np.testing.assert_allclose(first_outputs, second_outputs, atol=1e-4)
-
-
-def test_idle_onnx_threads_sleep_rather_than_spin():
-    solver = load_solver(runtime="onnx")
-    for network in (solver.network, solver.referee.network):
-        options = network.session.get_session_options()
-        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-
-
-@pytest.mark.parametrize("architecture", ["seed", "default", "ctc"])
-def test_each_architecture_exports_and_reads_as_keras_does(tmp_path, architecture):
-    path = tiny_model(tmp_path, architecture, with_referee=architecture == "default")
-    out_dir = export(path, tmp_path / "export")
-    keras_solver, onnx_solver = load_solver(path), load_solver(out_dir)
-    assert (keras_solver.runtime, onnx_solver.runtime) == ("keras", "onnx")
-    assert onnx_solver.model is None and onnx_solver.config == keras_solver.config
-    assert onnx_solver.network.parameters == keras_solver.network.parameters
-    assert (onnx_solver.referee is not None) == (architecture == "default")
-    inputs, _ = rendering.render_range(keras_solver.config, 31, 0, 24, rendering.Emphasis("0O"))
-    assert_same_readings(keras_solver, onnx_solver, inputs)
-    assert "ONNX Runtime" in onnx_solver.describe()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BUNDLED_MODELS))
-def test_the_bundled_exports_read_as_the_bundled_models_do(name):
+def test_the_bundled_exports_read_as_the_bundled_models_do(name, assert_same_readings):
     keras_solver, onnx_solver = load_solver(name, runtime="keras"), load_solver(name)
     assert (keras_solver.runtime, onnx_solver.runtime) == ("keras", "onnx")
     assert onnx_solver.referee.referee_config == keras_solver.referee.referee_config
@@ -97,7 +45,8 @@ def test_the_bundled_exports_read_as_the_bundled_models_do(name):
         reading.text for reading in onnx_solver.solve_inputs(fresh)]
 
 
-def test_onnx_runtime_reads_by_default_where_a_model_has_its_export(tmp_path, caplog):
+def test_onnx_runtime_reads_by_default_where_a_model_has_its_export(tmp_path, caplog, tiny_model, export,
+                                                                   assert_same_readings):
     assert load_solver().runtime == load_solver(BUNDLED_MODELS["default"]).runtime == "onnx"
     folder = tmp_path / "run"
     folder.mkdir()
@@ -138,21 +87,6 @@ def test_the_bundled_int8_exports_are_read_by_name(tmp_path, capsys):
         int8.with_keras()
 
 
-@pytest.mark.slow
-def test_a_quantized_export_has_int8_networks_a_third_the_size(tmp_path):
-    config = model_lib.default_config()
-    path = tmp_path / "full.keras"
-    model_file.save_model(model_lib.build_model(config), config, path)
-    referee_config = RefereeConfig()
-    referee_lib.attach(path, referee_lib.build_referee(config, referee_config), referee_config)
-    float_folder, int8_folder = export(path, tmp_path / "float"), export(path, tmp_path / "int8", "--quantize")
-    for name in (runtime.ONNX_MODEL_FILE, runtime.ONNX_REFEREE_FILE):
-        assert os.path.getsize(int8_folder / name) < os.path.getsize(float_folder / name) / 3
-        assert "QuantizeLinear" in {node.op_type for node in onnx.load(int8_folder / name).graph.node}
-    readings = load_solver(int8_folder).solve([rendering.sample_captcha(config, 3)[1]])
-    assert len(readings) == 1 and len(readings[0].character_confidences) == len(readings[0].text)
-
-
 def test_a_batch_is_read_in_one_thread_lanes_side_by_side_as_one_image_at_a_time(monkeypatch):
     solver = load_solver(runtime="onnx")
     # Three lanes whatever the machine's cores: 100 captchas make three chunks.
@@ -171,39 +105,6 @@ def test_a_batch_is_read_in_one_thread_lanes_side_by_side_as_one_image_at_a_time
                                atol=1e-5)
     with pytest.raises(ValueError, match="Could not read the file as an image"):
         solver.solve([*images[:60], b"not an image", *images[60:]])
-
-
-@pytest.fixture(scope="module")
-def bundled_export(tmp_path_factory):
-    """A copy of the bundled default model's export, for tests that break it."""
-    folder = tmp_path_factory.mktemp("bundled") / "default"
-    shutil.copytree(os.path.dirname(BUNDLED_MODELS["default"]), folder)
-    os.remove(folder / "model.keras")
-    return folder
-
-
-def broken_copy(source, target, breakage):
-    shutil.copytree(source, target)
-    breakage(target)
-    return target
-
-
-@pytest.mark.parametrize("breakage, message", [
-    (lambda folder: (folder / "model.onnx").write_bytes(b"not a network"), "Could not load .* as an ONNX network"),
-    (lambda folder: (folder / "model.onnx").write_bytes(b""), "Could not load .* as an ONNX network"),
-    (lambda folder: os.remove(folder / "captcha_config.json"), "Could not read .*captcha_config.json"),
-    (lambda folder: (folder / "captcha_config.json").write_text("{"), "holds a malformed captcha_config.json"),
-    # Another model's config: an input the network does not read.
-    (lambda folder: shutil.copy(os.path.join(os.path.dirname(BUNDLED_MODELS["ctc"]), "captcha_config.json"), folder),
-     r"reads tensor\(uint8\) .*its config needs one uint8 input of \(batch, 40, 88, 1\)"),
-    # A referee network in the main network's place: one input of the wrong width.
-    (lambda folder: shutil.copy(folder / "referee.onnx", folder / "model.onnx"), "its config needs one uint8 input"),
-    (lambda folder: os.remove(folder / "referee_config.json"), "referee without a readable referee_config.json"),
-])
-def test_broken_exports_are_refused_with_what_is_wrong(bundled_export, tmp_path, breakage, message):
-    folder = broken_copy(bundled_export, tmp_path / "broken", breakage)
-    with pytest.raises(ValueError, match=message):
-        load_solver(folder)
 
 
 def test_onnx_runtime_refuses_a_keras_file_and_a_missing_export(tmp_path, capsys):

@@ -141,13 +141,6 @@ def test_every_training_stage_of_a_recipe_trains_all_its_epochs(name):
             assert flags.get("patience") == 0 or flags.get("patience", 0) >= flags["epochs"], stage["name"]
 
 
-def test_seeds_of_a_model_of_one_run_come_from_its_run_and_its_referee():
-    metrics = {"args": {"seed": 40}, "referee": {"args": {"seed": 41}}}
-    assert seeds.stage_seeds(metrics) == [40, 41]
-    assert seeds.seeds_drawn(metrics) == [40, 41, 1_000_040, 1_000_041, 2_000_040, 2_000_041]
-    assert seeds.seeds_drawn({}) == []
-
-
 def test_a_resumed_lineage_names_its_recipe_relative_to_the_project(tmp_path):
     recipe = recipes.load("default")
     lineage = tmp_path / recipes.LINEAGE

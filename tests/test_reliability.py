@@ -1,9 +1,10 @@
-"""Reliability and security: hostile uploads, many visitors, untrusted models, training faults, secrets.
+"""Reliability and security: hostile uploads, many visitors, a full disk at start-up, secrets.
 
-A public demo gets every kind of input, many visitors at once and model files from the
-internet. Here the served app (through gradio_client), the CLI and train.py meet each of
-them, and must answer with a reading or a clear message, keep memory bounded and go on
-serving. Load figures are printed to the terminal even when pytest captures output.
+A public demo gets every kind of input and many visitors at once. Here the served app
+(through gradio_client), the CLI and train.py meet each of them, and must answer with a
+reading or a clear message, keep memory bounded and go on serving. Load figures are printed
+to the terminal even when pytest captures output. Untrusted model files, and saves cut short
+by a crash or a full disk, are in test_model_file.py.
 """
 
 import collections
@@ -13,16 +14,11 @@ import logging
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
-import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import keras
 import numpy as np
 import pytest
 from app_server import serving
@@ -37,9 +33,7 @@ import train
 from captcha_app import demo_actions
 from captcha_model import image_input
 from captcha_model.__main__ import main
-from captcha_model.config import CaptchaConfig
 from captcha_model.data import rendering
-from captcha_model.networks import model as model_lib, model_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -347,110 +341,7 @@ def test_a_flood_of_evaluations_is_refused_and_leaves_readings_room(client, url,
             job.cancel()
 
 
-# Untrusted models --------------------------------------------------------------------------
-
-
-def test_a_model_naming_a_python_function_is_refused_without_running_it(tmp_path):
-    """A Lambda layer can name a function by module instead of carrying its bytecode."""
-    config = CaptchaConfig()
-    path = tmp_path / "named-function.keras"
-    inputs = keras.Input((config.input_height, config.input_width, config.input_channels))
-    keras.Model(inputs, keras.layers.Lambda(lambda tensor: tensor, name="code")(inputs)).save(path)
-    with zipfile.ZipFile(path) as archive:
-        entries = {name: archive.read(name) for name in archive.namelist()}
-    network = json.loads(entries["config.json"])
-    marker = tmp_path / "ran"
-    for layer in network["config"]["layers"]:
-        if layer["class_name"] == "Lambda":
-            layer["config"]["function"] = {"module": "os", "class_name": "function", "config": "system",
-                                           "registered_name": "function"}
-            layer["config"]["arguments"] = {"command": f"touch {marker}"}
-    entries["config.json"] = json.dumps(network).encode()
-    entries[model_file.CONFIG_ENTRY] = config.to_json().encode()
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, content in entries.items():
-            archive.writestr(name, content)
-    with pytest.raises(ValueError, match="safe Keras model"):
-        model_file.load_model(path)
-    assert not marker.exists()
-
-
 # Training faults ---------------------------------------------------------------------------
-
-
-def predictions(path):
-    network, config = model_file.load_model(path)
-    inputs = np.random.default_rng(0).integers(0, 256, (2, config.input_height, config.input_width, 1), dtype=np.uint8)
-    return network.predict_on_batch(inputs)
-
-
-@pytest.fixture(scope="module")
-def saved_model(tmp_path_factory):
-    """A small model saved by `save_model`, and its predictions."""
-    config = model_lib.default_config()
-    path = tmp_path_factory.mktemp("saved") / "model.keras"
-    model_file.save_model(model_lib.build_model(config), config, path)
-    return path, predictions(path)
-
-
-def test_a_save_that_fails_mid_write_leaves_the_previous_model_in_place(saved_model, tmp_path, monkeypatch):
-    path = tmp_path / "model.keras"
-    shutil.copy(saved_model[0], path)
-
-    def full_disk(model, target, *arguments, **options):
-        with open(target, "wb") as handle:
-            handle.write(b"PK\x03\x04 half a model")
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(keras.Model, "save", full_disk)
-    config = model_lib.default_config()
-    with pytest.raises(OSError, match="No space left"):
-        model_file.save_model(model_lib.build_model(config), config, path)
-    assert os.listdir(tmp_path) == ["model.keras"]
-    np.testing.assert_array_equal(predictions(path), saved_model[1])
-
-
-# Run as a separate process: saves the model handed to it twice, pausing mid-write in the second save.
-SAVING_PROCESS = """
-import sys, time, zipfile
-from captcha_model.networks import model_file
-
-network, config = model_file.load_model(sys.argv[1])
-write = zipfile.ZipFile.writestr
-config_writes = []
-
-def pause_mid_write(archive, name, *arguments, **options):
-    if name == model_file.CONFIG_ENTRY:
-        config_writes.append(name)
-        if len(config_writes) == 2:
-            print("mid-write", flush=True)
-            time.sleep(120)
-    return write(archive, name, *arguments, **options)
-
-zipfile.ZipFile.writestr = pause_mid_write
-for _ in range(2):
-    model_file.save_model(network, config, sys.argv[2])
-"""
-
-
-def test_kill_9_mid_save_leaves_the_previous_model_and_the_next_save_clears_up(saved_model, tmp_path):
-    source, expected = saved_model
-    target = tmp_path / "checkpoint.keras"
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.Popen([sys.executable, "-c", SAVING_PROCESS, str(source), str(target)], cwd=ROOT,
-                               env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout.readline() == "mid-write\n", process.stderr.read()
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    leftovers = [name for name in os.listdir(tmp_path) if name != target.name]
-    assert len(leftovers) == 1 and leftovers[0].startswith(".checkpoint.keras.partial-")
-    np.testing.assert_array_equal(predictions(target), expected)
-
-    network, config = model_file.load_model(source)
-    model_file.save_model(network, config, target)
-    assert os.listdir(tmp_path) == [target.name]
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")

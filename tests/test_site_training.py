@@ -1,7 +1,7 @@
 """`train.py --data`: a site's config and split, and a tiny run end to end
-whose model the solver, the CLI and the Hub then take."""
+whose model the solver, the CLI and the Hub then take. How a run reads the site's
+captchas (`data_sources.site_data`) is in test_data_sources.py."""
 
-import dataclasses
 import json
 import zipfile
 
@@ -16,12 +16,8 @@ from captcha_model.data.labelled import LabelledCaptchas
 from captcha_model.networks import model as model_lib, model_file
 from captcha_model.publishing.hub import push
 from captcha_model.reading import evaluation
-from captcha_model.training import data_sources, network_stage, settings as settings_lib
+from captcha_model.training import network_stage
 from captcha_model.training.site_training import input_width_for, site_config, split, unreadable_texts
-
-# Captchas unlike the bundled models': 3 or 4 characters of six, on 100x36 images.
-SITE = model_lib.default_config("ctc", charset="ABC123", min_length=3, max_length=4, captcha_width_range=(),
-                                captcha_height_range=(), captcha_width=100, captcha_height=36)
 
 
 def labelled(sizes, texts):
@@ -70,16 +66,6 @@ def test_texts_the_config_cannot_read_are_found():
 
 
 @pytest.fixture(scope="module")
-def site_folder(tmp_path_factory):
-    """64 captchas of another charset, lengths and size than the bundled models', named for their text."""
-    folder = tmp_path_factory.mktemp("site")
-    for index in range(64):
-        text, image = rendering.sample_captcha(SITE, seed=41, index=index)
-        image.save(folder / f"{text}_{index:02d}.png")
-    return folder
-
-
-@pytest.fixture(scope="module")
 def trained(site_folder, tmp_path_factory):
     output = tmp_path_factory.mktemp("run")
     # In this process: TensorFlow has started already, and the run writes nothing that the tests here share.
@@ -88,32 +74,8 @@ def trained(site_folder, tmp_path_factory):
     return output
 
 
-def test_the_data_are_split_or_validated_on_another_folder_and_recorded(site_folder, tmp_path):
-    lower = tmp_path / "lower"
-    lower.mkdir()
-    for index in range(6):
-        text, image = rendering.sample_captcha(SITE, seed=43, index=index)
-        image.save(lower / f"{text.lower()}_{index}.png")
-    data = data_sources.site_data(settings_lib.parse(["--data", str(site_folder), "--holdout", "0.25"]))
-    (inputs, texts), (_, held_texts) = data.pool, data.validation
-    assert (len(texts), len(held_texts), inputs.shape[1:]) == (48, 16, (40, 112, 1))
-    assert data.site["held_out_source"] == "a seeded 25% of the data (seed 0)"
-    assert len(data.site_details["held_out_files"]) == 16 and data.distort
-    data = data_sources.site_data(settings_lib.parse(["--data", str(site_folder), "--validation-data", str(lower),
-                                                      "--uppercase", "--init-from", "ctc-170x80"]))
-    config, (inputs, texts), (_, held_texts) = data.config, data.pool, data.validation
-    assert len(texts) == 64 and data.site["held_out_source"] == str(lower) and data.site["uppercase"]
-    # From the pooled ctc-170x80 network: twice the input, pooled back before the trunk.
-    assert (config.input_height, config.input_width, config.input_pooling) == (80, 224, 2)
-    assert sorted(held_texts) == sorted(rendering.sample_captcha(SITE, seed=43, index=index)[0] for index in range(6))
-    # A model trained without regard to case is scored so too.
-    folded = dataclasses.replace(config, site={**config.site, "uppercase": True})
-    assert evaluation.read_test_captchas(folded, lower).texts == held_texts
-    assert evaluation.read_test_captchas(config, lower).texts == [text.lower() for text in held_texts]
-
-
 @pytest.mark.slow
-def test_a_tiny_run_records_the_data_the_split_and_the_held_out_figure(trained, site_folder):
+def test_a_tiny_run_records_the_data_the_split_and_the_held_out_figure(trained, site_folder, site_captcha_config):
     network, config = model_file.load_model(trained / "model.keras")
     assert (config.charset, config.min_length, config.max_length) == ("123ABC", 3, 4)
     assert (config.input_height, config.input_width) == (40, 112)
@@ -125,7 +87,7 @@ def test_a_tiny_run_records_the_data_the_split_and_the_held_out_figure(trained, 
     assert metrics["samples_seen"] == 2 * 3 * 8
     assert (trained / "training_curve.png").stat().st_size > 1000
     # Its ONNX export, beside it, reads as it does.
-    images = [rendering.sample_captcha(SITE, seed=44, index=index)[1] for index in range(3)]
+    images = [rendering.sample_captcha(site_captcha_config, seed=44, index=index)[1] for index in range(3)]
     assert [reading.text for reading in load_solver(trained, runtime="onnx").solve(images)] == [
         reading.text for reading in load_solver(trained / "model.keras", runtime="keras").solve(images)]
 
@@ -158,7 +120,7 @@ def test_a_site_model_is_not_scored_or_drawn_with_library_captchas(trained, tmp_
 
 
 @pytest.mark.slow
-def test_a_site_model_goes_to_the_hub_without_its_training_images(trained, hub_server):
+def test_a_site_model_goes_to_the_hub_without_its_training_images(trained, hub_server, site_captcha_config):
     repo = "someone/my-site"
     push(trained / "model.keras", repo)
     files = set(HfApi().list_repo_files(repo))
@@ -169,7 +131,8 @@ def test_a_site_model_goes_to_the_hub_without_its_training_images(trained, hub_s
     assert "the captchas of one site, learnt from 58 of its captchas labelled by hand" in text
     assert "On 6 held-out captchas" in text and "type: site-captchas" in text
     pulled, local = load_solver(repo), load_solver(trained / "model.keras")
-    images = [image for _, image in (rendering.sample_captcha(SITE, seed=42, index=index) for index in range(4))]
+    images = [image for _, image in (rendering.sample_captcha(site_captcha_config, seed=42, index=index)
+                                     for index in range(4))]
     assert [reading.text for reading in pulled.solve(images)] == [reading.text for reading in local.solve(images)]
 
 

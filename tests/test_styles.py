@@ -1,10 +1,9 @@
 """The general captchas (`captcha_model.data.styles`): reproducible, within their ranges, every style
-reachable and drawable, varied, and bad arguments refused; and the font search (`data.fonts`)."""
+reachable and drawable, varied, and bad arguments refused. The font search is in test_fonts.py."""
 
 import dataclasses
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 
@@ -139,35 +138,3 @@ def test_a_style_must_be_a_general_style_and_its_font_installed():
         draw_general(0, 0, style={"warp": "sine"})
     with pytest.raises(ValueError, match="No usable font is called"):
         draw_general(0, 0, style=GeneralStyle(font="Nonesuch Sans Regular"))
-
-
-def isolate_search_path(monkeypatch, tmp_path, folder=None):
-    """Fonts searched for only in `folder` (through CAPTCHA_FONT_PATH) and an empty repository folder."""
-    monkeypatch.setattr(fonts, "SYSTEM_FONT_FOLDERS", ())
-    monkeypatch.setattr(fonts, "PACKAGE_FONT_FOLDERS", ())
-    monkeypatch.setattr(fonts, "REPOSITORY_FONTS", str(tmp_path / "repository-fonts"))
-    if folder is None:
-        monkeypatch.delenv(fonts.FONT_PATH_VARIABLE, raising=False)
-    else:
-        monkeypatch.setenv(fonts.FONT_PATH_VARIABLE, str(folder))
-
-
-def test_no_font_found_says_what_to_install(monkeypatch, tmp_path):
-    isolate_search_path(monkeypatch, tmp_path)
-    with pytest.raises(ValueError, match="apt-get install fonts-dejavu-core") as error:
-        draw_general(0, 0, style=GeneralStyle())
-    assert fonts.FONT_PATH_VARIABLE in str(error.value) and "pip install matplotlib" in str(error.value)
-
-
-def test_fonts_are_found_first_in_the_folders_of_the_variable(monkeypatch, tmp_path):
-    name = "DejaVu Sans Book" if "DejaVu Sans Book" in fonts.usable_fonts() else sorted(fonts.usable_fonts())[0]
-    folder = tmp_path / "mine"
-    folder.mkdir()
-    shutil.copy(fonts.font_path(name), folder)
-    # A file that is not a font is passed over, not an error.
-    (folder / "broken.ttf").write_bytes(b"not a font")
-    isolate_search_path(monkeypatch, tmp_path, folder)
-    assert fonts.font_search_path()[0] == str(folder)
-    assert list(fonts.usable_fonts()) == [name]
-    text, image = draw_general(4, 4, style=GeneralStyle(font=name, mixed_fonts=True), text="Ab1")
-    assert image.size == (160, 60)

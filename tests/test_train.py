@@ -1,5 +1,6 @@
 """train.py end to end: a short run (mirrored, its log, model, reports and ONNX export), kill -9 and --resume,
-bad flags and output paths, the learning-rate schedule."""
+bad flags and output paths, and --help. The flags' settings and the learning-rate schedule are in test_settings.py
+and test_schedule.py."""
 
 import json
 import os
@@ -8,15 +9,12 @@ import subprocess
 import sys
 import time
 
-import keras
-import numpy as np
 import pytest
 
 import train as train_script
 from captcha_model import config as config_lib, load_solver
 from captcha_model.data import rendering
 from captcha_model.networks import model_file
-from captcha_model.training import recipes, schedule, settings as settings_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--steps-per-epoch", "3", "--batch-size", "8", "--validation-size", "16", "--patience", "100"]
@@ -165,59 +163,3 @@ def test_help_documents_every_flag(capsys):
                  "--data", "--validation-data", "--holdout", "--uppercase", "--charset", "--input-size",
                  "--precision", "--steps-per-execution", "--cluster-timeout", "--recipe"]:
         assert flag in shown
-
-
-def test_learning_rate_schedule_warms_up_then_decays():
-    settings = settings_lib.parse(["--epochs", "10", "--learning-rate", "0.01", "--warmup-epochs", "1"])
-    learning_rate = schedule.learning_rate_schedule(settings, {"wall_seconds": 0.0})
-    rates = np.array([learning_rate(epoch) for epoch in range(10)])
-    assert rates[0] < rates[1] == pytest.approx(0.01)
-    assert (np.diff(rates[1:]) < 0).all() and rates[-1] < 0.002
-
-
-def test_with_a_time_limit_the_schedule_reaches_zero_when_the_time_is_up():
-    settings = settings_lib.parse(["--epochs", "100", "--learning-rate", "0.01", "--max-minutes", "10"])
-    state = {"wall_seconds": 0.0}
-    learning_rate = schedule.learning_rate_schedule(settings, state)
-    untimed = learning_rate(5)
-    state["wall_seconds"] = 300  # half the time: half way down the cosine, whatever the epoch
-    assert learning_rate(5) == pytest.approx(0.005) and learning_rate(5) < untimed
-    state["wall_seconds"] = 600
-    assert learning_rate(5) == pytest.approx(0.0)
-
-
-def test_the_tutorial_recipe_gets_adadelta_at_a_constant_rate():
-    stage = recipes.load("seed")["stages"][0]
-    settings = settings_lib.parse(recipes.stage_arguments(stage, "runs", {})[:-2])
-    assert isinstance(settings.make_optimizer(), keras.optimizers.Adadelta)
-    assert [schedule.learning_rate_schedule(settings, {"wall_seconds": 0.0})(epoch) for epoch in range(5)] == [1.0] * 5
-    assert (settings.arch, settings.batch_size, settings.steps_per_epoch, settings.train_size) == ("seed", 32, 1600, 0)
-
-
-def test_settings_are_frozen_and_take_the_recipe_of_their_data():
-    settings = settings_lib.parse([])
-    assert (settings.epochs, settings.patience, settings.calibration_batches, settings.init_from) == (30, 8, 50, None)
-    with pytest.raises(AttributeError):
-        settings.epochs = 3
-    site = settings_lib.parse(["--data", "folder", "--epochs", "7"])
-    assert (site.epochs, site.patience, site.batch_size, site.max_minutes) == (7, 0, 32, 15.0)
-    assert site.init_from.endswith(os.path.join("bundled", "ctc", "model.keras"))
-    with pytest.raises(ValueError, match="--validation-data goes with --data"):
-        settings_lib.parse(["--validation-data", "folder"])
-
-
-def test_length_and_size_flags_shape_the_config(capsys):
-    config = settings_lib.parse(["--arch", "ctc", "--lengths", "3-6", "--size", "160x60", "--size-range",
-                                 "120x50-200x90"]).network_config()
-    assert (config.min_length, config.max_length) == (3, 6)
-    assert (config.captcha_width, config.captcha_height) == (160, 60)
-    assert (config.captcha_width_range, config.captcha_height_range) == ((120, 200), (50, 90))
-    assert settings_lib.parse(["--lengths", "5"]).lengths == {"min_length": 5, "max_length": 5}
-    for flag, value, message in [("--lengths", "a-b", "a length like 4"), ("--size", "160", "e.g. 160x60"),
-                                 ("--size-range", "120x50", "two sizes like 120x50-240x100"),
-                                 ("--trunk-widths", "32,64", "four positive channel counts"),
-                                 ("--trunk-widths", "32,0,64,128", "four positive channel counts")]:
-        with pytest.raises(SystemExit):
-            settings_lib.parse([flag, value])
-        assert message in capsys.readouterr().err
-

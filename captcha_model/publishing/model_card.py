@@ -28,8 +28,11 @@ def model_card(repo_id, config, parameters, metrics=None, has_curve=False, base_
         dataset = {
             "task_type": "image-to-text",
             "task_name": "Captcha solving",
-            "dataset_type": "site-captchas" if config.site else "captcha-library-synthetic",
-            "dataset_name": test["source"] if config.site else f"Python captcha library: {test['source']}",
+            "dataset_type": ("site-captchas" if config.site else
+                             f"captcha-{config.family}-synthetic"),
+            "dataset_name": (test["source"] if config.site else
+                             f"captcha-break's general family: {test['source']}" if config.family == "general" else
+                             f"Python captcha library: {test['source']}"),
             "dataset_split": "test",
             "dataset_args": {"samples": test["count"]},
         }
@@ -66,6 +69,8 @@ def _summary_section(repo_id, config, parameters, has_referee, has_onnx):
     if config.site:
         what = (f"the captchas of one site, learnt from {config.site['training']:,} of its captchas labelled by "
                 f"hand ({config.site['source']})")
+    elif config.family == "general":
+        what = "text captchas of sites it never saw, learnt from captcha-break's general family of captchas"
     else:
         what = "the text captchas drawn by the Python [`captcha`](https://pypi.org/project/captcha/) library"
     return (
@@ -113,6 +118,10 @@ def _training_section(config, metrics, base_model):
                    f"of the site, distorted anew at each pass; {config.site['held_out']:,} more "
                    f"({config.site['held_out_source']}) were held out for validation and the test. No training "
                    "image is part of this repository.")
+    elif config.family == "general":
+        summary = ("Trained with captcha-break's `train.py --family general` on seeded streams of its general family "
+                   "of captchas (many fonts, both cases, 3-8 characters, many sizes, warps, clutter and colours), and "
+                   "on no site's captchas; validation and test captchas come from streams that training never uses.")
     else:
         summary = ("Trained with captcha-break's `train.py` on seeded streams of captchas drawn by the library; "
                    "validation and test captchas come from streams that training never uses.")
@@ -122,11 +131,11 @@ def _training_section(config, metrics, base_model):
     if metrics:
         history = metrics.get("history") or [{}]
         validation = history[-1].get("val_accuracy")
-        lines += [
-            "",
-            f"- {metrics['epochs']} epochs, {metrics['samples_seen']:,} training captchas, "
-            f"{metrics['wall_seconds'] / 60:.1f} minutes on the {metrics['device']}.",
-        ]
+        lines.append("")
+        # A referee stage run on a model without metrics leaves metrics without the network's training figures.
+        if all(key in metrics for key in ("epochs", "samples_seen", "wall_seconds", "device")):
+            lines.append(f"- {metrics['epochs']} epochs, {metrics['samples_seen']:,} training captchas, "
+                         f"{metrics['wall_seconds'] / 60:.1f} minutes on the {metrics['device']}.")
         if validation is not None:
             lines.append(f"- Validation accuracy after the last epoch: {validation:.2%}.")
     return "\n".join(lines)

@@ -197,11 +197,24 @@ def describe_captchas(config):
     return " ".join(parts)
 
 
-def evaluate_arrays(solver, inputs, texts, source):
-    """Accuracy on preprocessed inputs with known texts (e.g. a frozen test set)."""
+def evaluate_arrays(solver, inputs, texts, source, ignore_case=False):
+    """Accuracy on preprocessed inputs with known texts (e.g. a frozen test set), case ignored where asked."""
     started = time.perf_counter()
     readings = solver.solve_inputs(inputs)
-    return score(readings, texts, range(len(texts)), time.perf_counter() - started, source)
+    seconds = time.perf_counter() - started
+    if ignore_case:
+        readings = [dataclasses.replace(reading, text=reading.text.upper()) for reading in readings]
+        texts, source = [text.upper() for text in texts], f"{source}, case ignored"
+    return score(readings, texts, range(len(texts)), seconds, source)
+
+
+def labels_ignore_case(config, texts):
+    """Whether readings of a model of `config` are scored against the labels `texts` without regard to case:
+    where the model reads both cases and the labels have letters of one case only, as a site that ignores
+    case has them typed."""
+    letters = [character for text in texts for character in text if character.isalpha()]
+    reads_both_cases = any(map(str.islower, config.charset)) and any(map(str.isupper, config.charset))
+    return reads_both_cases and bool(letters) and (all(map(str.isupper, letters)) or all(map(str.islower, letters)))
 
 
 def read_test_captchas(config, folder, max_count=None, max_bytes=None):
@@ -212,16 +225,19 @@ def read_test_captchas(config, folder, max_count=None, max_bytes=None):
                                   max_count=max_count, max_bytes=max_bytes)
 
 
-def evaluate_labelled(solver, captchas):
-    """Accuracy on `LabelledCaptchas`; the report's source says what was skipped in reading them."""
+def evaluate_labelled(solver, captchas, ignore_case=None):
+    """Accuracy on `LabelledCaptchas`, case ignored where asked (None: as `labels_ignore_case` says); the report's
+    source says what was skipped in reading them and whether case was ignored."""
     skipped = f" ({labelled.describe_skipped(captchas.skipped)})" if captchas.skipped else ""
+    if ignore_case is None:
+        ignore_case = labels_ignore_case(solver.config, captchas.texts)
     return evaluate_arrays(solver, preprocessing.preprocess(captchas.images, solver.config), captchas.texts,
-                           f"{len(captchas)} captchas in {captchas.source}{skipped}")
+                           f"{len(captchas)} captchas in {captchas.source}{skipped}", ignore_case)
 
 
-def evaluate_folder(solver, folder):
-    """Accuracy on a folder or `.zip` of labelled captchas."""
-    return evaluate_labelled(solver, read_test_captchas(solver.config, folder))
+def evaluate_folder(solver, folder, ignore_case=None):
+    """Accuracy on a folder or `.zip` of labelled captchas (case as `evaluate_labelled` says)."""
+    return evaluate_labelled(solver, read_test_captchas(solver.config, folder), ignore_case)
 
 
 def plot_confusions(report, top=15):

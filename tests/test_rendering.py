@@ -1,16 +1,21 @@
-"""Seeded generation, label encoding and preprocessing."""
+"""Seeded streams of captchas: reproducible however they are split, texts and sizes within their ranges, emphasis
+and the names of rendered pools."""
 
 import dataclasses
+import hashlib
 import os
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from captcha_model.config import CaptchaConfig
-from captcha_model.data import library_images, preprocessing, rendering
+from captcha_model.data import fonts, library_images, preprocessing, rendering, styles
+from captcha_model.data.styles import draw_general, general_style
+from captcha_model.networks.model import default_config
 
 CONFIG = CaptchaConfig()
+# The general family's config, as train.py --family general makes it.
+GENERAL = default_config("ctc", "general")
 
 
 def pixels(image):
@@ -39,13 +44,6 @@ def test_given_text_is_drawn_at_library_size():
     assert image.mode == "RGB"
 
 
-def test_generation_does_not_disturb_the_library_unseeded():
-    from captcha import image as captcha_image
-
-    rendering.sample_captcha(CONFIG, seed=1)
-    assert captcha_image.secrets.__name__ == "secrets"
-
-
 def test_stream_is_the_same_however_it_is_split():
     whole, whole_texts = rendering.render_range(CONFIG, seed=3, start=0, count=6)
     head, head_texts = rendering.render_range(CONFIG, seed=3, start=0, count=2)
@@ -68,20 +66,6 @@ def test_random_texts_use_the_charset_and_length():
     assert len(set(texts)) == 50
 
 
-def test_encode_known_answer_and_round_trip():
-    assert preprocessing.encode_text("09AZ", CONFIG).tolist() == [0, 9, 10, 35]
-    for text in ["0000", "ZZ9A", "K3X7"]:
-        assert preprocessing.decode_indices(preprocessing.encode_text(text, CONFIG), CONFIG) == text
-
-
-def test_encode_batch_pads_and_counts():
-    config = CaptchaConfig(min_length=2, max_length=5)
-    labels, lengths = preprocessing.encode_batch(["AB", "12345"], config)
-    assert labels.shape == (2, 5)
-    assert lengths.tolist() == [2, 5]
-    assert labels[1].tolist() == [1, 2, 3, 4, 5]
-
-
 @pytest.mark.parametrize(
     "text, message",
     [
@@ -95,68 +79,6 @@ def test_encode_batch_pads_and_counts():
 def test_bad_text_is_refused_with_what_is_accepted(text, message):
     with pytest.raises(ValueError, match=message):
         rendering.sample_captcha(CONFIG, seed=0, text=text)
-
-
-def test_bad_text_names_accepted_characters():
-    with pytest.raises(ValueError, match="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
-        preprocessing.encode_text("AB-C", CONFIG)
-
-
-def test_decode_refuses_unknown_indices():
-    with pytest.raises(ValueError, match="outside 0..35"):
-        preprocessing.decode_indices([36], CONFIG)
-
-
-@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I", "I;16", "F"])
-def test_preprocess_accepts_every_mode(mode):
-    _, image = rendering.sample_captcha(CONFIG, seed=2)
-    converted = image.convert("L").convert(mode) if mode in ("I", "I;16", "F") else image.convert(mode)
-    batch = preprocessing.preprocess([converted], CONFIG)
-    assert batch.shape == (1, CONFIG.input_height, CONFIG.input_width, 1)
-    assert batch.dtype == np.uint8
-    # Every mode must still show dark text on a light background.
-    assert batch.min() < 128 < batch.max()
-
-
-@pytest.mark.parametrize("size", [(1, 1), (7, 300), (300, 7), (2000, 900)])
-def test_preprocess_resizes_odd_sizes(size):
-    batch = preprocessing.preprocess([Image.new("RGB", size, (200, 100, 50))], CONFIG)
-    assert batch.shape == (1, CONFIG.input_height, CONFIG.input_width, 1)
-
-
-def test_opaque_rgb_takes_the_direct_path_with_the_same_pixels():
-    for index in range(20):
-        _, image = rendering.sample_captcha(CONFIG, seed=12, index=index)
-        composited = preprocessing.preprocess([image.convert("RGBA")], CONFIG)
-        assert np.array_equal(preprocessing.preprocess([image], CONFIG), composited)
-
-
-def test_transparency_is_composited_onto_white():
-    transparent = Image.new("RGBA", (50, 20), (0, 0, 0, 0))
-    assert (preprocessing.preprocess([transparent], CONFIG) == 255).all()
-
-
-def test_preprocess_rgb_config_keeps_colour():
-    config = CaptchaConfig(input_height=80, input_width=170, input_channels=3)
-    batch = preprocessing.preprocess([Image.new("RGB", (170, 80), (255, 0, 0))], config)
-    assert batch.shape == (1, 80, 170, 3)
-    assert batch[0, 0, 0].tolist() == [255, 0, 0]
-
-
-@pytest.mark.parametrize("channels, mode", [(1, "L"), (3, "RGB")])
-def test_preprocess_gives_the_pixels_of_the_resized_image(channels, mode):
-    config = CaptchaConfig(input_channels=channels)
-    images = [rendering.sample_captcha(VARIABLE, seed=14, index=index)[1] for index in range(6)]
-    expected = [np.asarray(image.convert(mode).resize((config.input_width, config.input_height),
-                                                      Image.Resampling.BILINEAR)) for image in images]
-    np.testing.assert_array_equal(preprocessing.preprocess(images, config),
-                                  np.stack(expected).reshape(len(images), config.input_height, config.input_width,
-                                                             channels))
-
-
-def test_preprocess_refuses_a_bare_image():
-    with pytest.raises(ValueError, match="list of PIL images"):
-        preprocessing.preprocess(Image.new("RGB", (10, 10)), CONFIG)
 
 
 VARIABLE = CaptchaConfig(min_length=1, max_length=8, captcha_width_range=(120, 240), captcha_height_range=(50, 100))
@@ -183,21 +105,6 @@ def test_one_size_configs_draw_nothing_extra():
     restricted_text, restricted = rendering.sample_captcha(VARIABLE.at(170, 80, length=4), seed=4, index=2)
     assert fixed_text == restricted_text and np.array_equal(pixels(fixed), pixels(restricted))
     assert rendering.sample_captcha(VARIABLE.at(160, 60), seed=4, index=2)[1].size == (160, 60)
-
-
-def test_library_default_size_is_read_from_the_library():
-    from captcha.image import ImageCaptcha
-
-    generator = ImageCaptcha()
-    assert library_images.LIBRARY_DEFAULT_SIZE == (generator._width, generator._height) == (160, 60)
-
-
-def test_a_config_covers_the_sizes_and_lengths_of_its_ranges():
-    assert VARIABLE.covers(120, 100) and VARIABLE.covers(240, 50, length=8)
-    assert not VARIABLE.covers(119, 60) and not VARIABLE.covers(160, 101) and not VARIABLE.covers(160, 60, length=9)
-    # One size and one length: the default config covers its own captchas and nothing beside them.
-    assert CONFIG.covers(170, 80, length=4) and not CONFIG.covers(*library_images.LIBRARY_DEFAULT_SIZE)
-    assert not CONFIG.covers(170, 80, length=5)
 
 
 @pytest.mark.slow
@@ -258,3 +165,56 @@ def test_bad_emphasis_is_refused_with_what_is_accepted(characters, share, messag
 def test_emphasis_outside_the_charset_names_accepted_characters():
     with pytest.raises(ValueError, match="'o'.*accepted characters are '0123"):
         rendering.Emphasis("0o").check(CONFIG)
+
+
+def digest(image):
+    return hashlib.sha256(image.tobytes()).hexdigest()
+
+
+def test_a_general_config_draws_the_general_stream():
+    for index in (0, 5):
+        text, image = rendering.sample_captcha(GENERAL, 9, index)
+        expected_text, expected = draw_general(9, index)
+        assert text == expected_text and digest(image) == digest(expected)
+    images, texts = rendering.draw_range(GENERAL, 9, 0, 6)
+    assert all(set(text) <= set(GENERAL.charset) and 3 <= len(text) <= 8 for text in texts)
+
+
+def test_a_general_config_at_one_size_and_length_keeps_the_rest_of_each_sample():
+    config = GENERAL.at(130, 48, 5)
+    for index in range(6):
+        text, image = rendering.sample_captcha(config, 2, index)
+        assert image.size == (130, 48) and len(text) == 5
+        assert set(text) <= set(styles.ALPHABETS[general_style(2, index).alphabet])
+    text, image = rendering.sample_captcha(config, 2, 0, text="aB3x9")
+    assert text == "aB3x9" and image.size == (130, 48)
+    # Lengths within the family's range, drawn per sample.
+    four_or_five = dataclasses.replace(GENERAL, min_length=4, max_length=5)
+    lengths = {len(rendering.sample_captcha(four_or_five, 2, index)[0]) for index in range(30)}
+    assert lengths == {4, 5}
+
+
+def test_emphasis_is_refused_for_the_general_family():
+    with pytest.raises(ValueError, match="general family draws its own"):
+        rendering.sample_captcha(GENERAL, 1, 0, emphasis=rendering.Emphasis("0O"))
+    with pytest.raises(ValueError, match="general family draws its own"):
+        rendering.Emphasis("0O").check(GENERAL)
+
+
+def test_the_library_style_draws_what_the_library_stream_drew_before_the_families():
+    # Before the general family joined rendering, its library style was the library stream of seed
+    # "general:SEED" at the style's size; the pixels must not have moved.
+    style = dataclasses.replace(general_style(4, 3), source="library", width=170, height=70)
+    text, image = draw_general(4, 3, style=style, text="Ab12")
+    library = CaptchaConfig(charset=fonts.GENERAL_CHARSET, min_length=1, max_length=16, captcha_width=170,
+                            captcha_height=70, captcha_width_range=(170, 170), captcha_height_range=(70, 70))
+    assert digest(image) == digest(rendering.sample_captcha(library, "general:4", 3, text="Ab12")[1])
+
+
+def test_library_pools_keep_their_cache_names_and_general_pools_get_their_own():
+    # The names the pools of these configs had before the families existed: pools rendered then are found.
+    assert rendering.cache_path(default_config("ctc"), 3, 100, "cache") == "cache/captchas-3-100-057810321848.npz"
+    assert rendering.cache_path(default_config(), 3, 100, "cache") == "cache/captchas-3-100-63ecce2728eb.npz"
+    assert rendering.cache_path(GENERAL, 3, 100, "cache") not in (
+        rendering.cache_path(default_config("ctc"), 3, 100, "cache"),
+        rendering.cache_path(dataclasses.replace(GENERAL, family="library"), 3, 100, "cache"))
