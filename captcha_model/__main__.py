@@ -43,7 +43,8 @@ def solve(args):
             print(f"{path}: {error}", file=sys.stderr)
             failed = True
             continue
-        print(f"{path}\t{reading.text}\t{reading.confidence:.4f}")
+        text = reading.text.upper() if args.ignore_case else reading.text
+        print(f"{path}\t{text}\t{reading.confidence:.4f}")
     return 1 if failed else 0
 
 
@@ -53,7 +54,9 @@ def evaluate(args):
     # Every model reads the same captchas: those of the first model's config.
     if args.folder:
         captchas = evaluation.read_test_captchas(solver.config, args.folder)
-        reports = [evaluation.evaluate_labelled(each, captchas) for each in solvers]
+        # None: ignored where the model reads both cases and the labels have one (evaluation.labels_ignore_case).
+        ignore_case = True if args.ignore_case else None
+        reports = [evaluation.evaluate_labelled(each, captchas, ignore_case) for each in solvers]
     else:
         captchas = chosen_captchas(solver.config, args)
         reports = [evaluation.evaluate_stream(each, args.count, args.seed, captchas=captchas) for each in solvers]
@@ -184,6 +187,8 @@ def build_parser():
 
     command = commands.add_parser("solve", help="read captcha images: prints path<TAB>text<TAB>confidence")
     command.add_argument("images", nargs="+", help="image files (PNG, JPEG, GIF, WebP, BMP, TIFF)")
+    command.add_argument("--ignore-case", action="store_true",
+                         help="print readings in upper case, for sites that ignore case (the general model reads both)")
     add_model_options(command)
     command.set_defaults(run=solve)
 
@@ -192,6 +197,9 @@ def build_parser():
     command.add_argument("--seed", type=int, default=0, help="seed of the captcha stream")
     command.add_argument("--folder", help="a folder or .zip of labelled captchas (a labels.csv with columns "
                                           "file,text, or images named for their text), instead of fresh captchas")
+    command.add_argument("--ignore-case", action="store_true",
+                         help="with --folder: score without regard to case (the default where the model reads both "
+                              "cases and the labels have one)")
     add_captcha_options(command)
     add_model_options(command)
     command.add_argument("--against", metavar="MODEL",

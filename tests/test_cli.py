@@ -157,3 +157,15 @@ def test_label_reads_with_the_general_model_and_says_to_pass_model_until_it_is_b
     assert main(["label", str(tmp_path / "site"), "--out", str(out)]) == 0
     assert "3 read by general, the least sure first, none typed (no labels.csv; file names count as labels only " \
            "with --labels-from-names)" in capsys.readouterr().out
+
+
+def test_evaluate_ignore_case_scores_labels_typed_in_the_other_case(tmp_path, capsys):
+    main(["generate", "--count", "20", "--seed", "10", "--out", str(tmp_path)])
+    labels = tmp_path / "labels.csv"
+    labels.write_text(labels.read_text().lower())
+    capsys.readouterr()
+    main(["evaluate", "--folder", str(tmp_path)])
+    assert "full-captcha accuracy 0.00%" in capsys.readouterr().out
+    main(["evaluate", "--folder", str(tmp_path), "--ignore-case"])
+    printed = capsys.readouterr().out
+    assert "case ignored" in printed and "full-captcha accuracy 0.00%" not in printed
