@@ -127,8 +127,10 @@ def build(demo, actions, answering, policy=None, workspaces=None):
     grid = [*images, *boxes, info]
 
     with gr.Row(equal_height=True):
-        minutes = gr.Slider(1, max(policy.max_minutes, 1), value=min(5, max(policy.max_minutes, 1)), step=1,
-                            label="Minutes of training", interactive=policy.enabled, elem_id="your-minutes")
+        # A slider needs a range, even where training is off or capped below a minute.
+        most = max(policy.max_minutes, 1.0)
+        minutes = gr.Slider(0.5, most, value=min(5.0, most), step=0.5, label="Minutes of training",
+                            interactive=policy.enabled, visible=policy.enabled, elem_id="your-minutes")
         train_button = gr.Button("Train", variant="primary", interactive=policy.enabled, elem_id="your-train")
         stop_button = gr.Button("Stop", variant="stop", elem_id="your-stop")
     gr.Markdown(policy.reason, elem_id="your-training-policy")
