@@ -11,6 +11,12 @@ import importlib.metadata
 import os
 import platform
 import shlex
+import sys
+
+# Every section imports this module: run as a script (python bench/NAME.py), bench/ is on the path and the
+# project is not.
+if os.path.dirname(os.path.dirname(os.path.abspath(__file__))) not in sys.path:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from captcha_model.reading.runtime import ONNX_MODEL_FILE, ONNX_REFEREE_FILE
 from captcha_model.reading.solver import BUNDLED_MODELS
