@@ -7,7 +7,8 @@ No reader here was trained on any of the sites' captchas: each folder of labelle
 and exactly. The same readers also read fresh captchas of the project's general family (the
 stream the model trains on, at a seed no training uses) and of the `captcha` library, where
 the general model must keep reading >= 98%. Speed is measured on the first site's images,
-preprocessing included; size is the model's ONNX export, which reads by default.
+preprocessing included; size is that of the files it is read from: its ONNX export, which reads
+by default, where it has one.
 """
 
 import dataclasses
@@ -85,7 +86,9 @@ def measure(bench):
     site_images = next(iter(sets.values()))[0]
     speeds = {name: speed_of(solver, site_images, repeats=3 if name.startswith("ours") else 1)
               for name, solver in solvers.items()}
-    files = provenance.model_files(BUNDLED_MODELS.get(args.general_model, args.general_model), runtime="onnx")
+    source = BUNDLED_MODELS.get(args.general_model, args.general_model)
+    # The files the model is read from: its ONNX export where it has one, else its Keras file.
+    files = provenance.model_files(source, runtime="onnx") or provenance.model_files(source)
     megabytes = sum(os.path.getsize(path) for path in files) / 2**20
     return {"accuracy": accuracy, "speeds": speeds, "megabytes": megabytes,
             "sites": [os.path.relpath(os.path.abspath(folder), ROOT) for folder in args.sites]}, files
@@ -126,7 +129,7 @@ def lines(results):
         f"{site_score:.2%} | {verdict(site_score >= TARGETS['site'])} |",
         f"| batch speed >= {TARGETS['speed_ratio']:g}x ddddocr's | {ratio:.1f}x | "
         f"{verdict(ratio >= TARGETS['speed_ratio'])} |",
-        f"| ONNX export <= {TARGETS['megabytes']:g} MB | {results['megabytes']:.2f} MB | "
+        f"| model files read <= {TARGETS['megabytes']:g} MB | {results['megabytes']:.2f} MB | "
         f"{verdict(results['megabytes'] <= TARGETS['megabytes'])} |",
         f"| the library's captchas, case ignored >= {TARGETS['library']:.0%} | {library:.2%} | "
         f"{verdict(library >= TARGETS['library'])} |",
