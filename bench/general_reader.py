@@ -112,7 +112,7 @@ def lines(results):
             lines.append(f"| {set_name}, {kind} | " + " | ".join(percent(by_reader[name][kind]) for name in names)
                          + " |")
     ours, ddddocr = speeds[names[0]], speeds["ddddocr"]
-    ratio = ours["batch_per_second"] / (1000 / ddddocr["single_ms"])
+    ratio = ours["batch_per_second"] / ddddocr["batch_per_second"]
     site_score = accuracy[first_site][names[0]]["ignoring case"]["accuracy"]
     library = min(by_reader[names[0]]["ignoring case"]["accuracy"] for set_name, by_reader in accuracy.items()
                   if set_name.startswith("captcha library"))
