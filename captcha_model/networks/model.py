@@ -35,9 +35,6 @@ def build_seed(config, batch_norm=False):
     ReLU: the smallest repair of a network that its own recipe leaves at chance in Keras 3,
     as users reported upstream for Keras 2 (ypwhs/captcha_break issues #4, #5 and #16).
     """
-    if config.input_pooling != 1:
-        raise ValueError(f"Architecture {config.architecture!r} reads its input as it is: input_pooling must be 1, "
-                         f"got {config.input_pooling}.")
     inputs = keras.Input((config.input_height, config.input_width, config.input_channels), name="image")
     # The tutorial fed raw 0-255 pixels; scaling inside the model is the one addition,
     # so that every architecture takes the same uint8 input from `data.preprocess`.
@@ -107,12 +104,6 @@ def build_ctc(config):
     line: where a character starts and ends, and how many there are.
     """
     inputs, x = _trunk(config, column_pools=2)
-    frames = x.shape[2]
-    if frames < 2 * config.max_length:
-        raise ValueError(
-            f"Architecture 'ctc' reads {frames} columns at input width {config.input_width}, too few for "
-            f"{config.max_length} characters; use max_length <= {frames // 2} or a wider input."
-        )
     x = _columns_to_sequence(x)
     x = layers.Dense(128, activation="relu", name="column_dense")(x)
     x = layers.Dropout(0.2, name="column_dropout")(x)
@@ -137,15 +128,32 @@ BUILDERS = {
 }
 
 
-def build_model(config):
-    """An uncompiled model for `config`."""
+def check_config(config):
+    """Raise ValueError where `config` asks what its architecture cannot read: checked before a run draws any
+    captcha, and by `build_model`."""
     architecture = get_architecture(config.architecture)
     if architecture.output_kind == "heads" and not config.fixed_length:
         raise ValueError(
             f"Architecture {architecture.name!r} reads a fixed number of characters; "
             "use min_length == max_length or a CTC architecture."
         )
-    return BUILDERS[architecture.name](config)
+    if architecture.name in ("seed", "seed-bn") and config.input_pooling != 1:
+        raise ValueError(f"Architecture {config.architecture!r} reads its input as it is: input_pooling must be 1, "
+                         f"got {config.input_pooling}.")
+    if architecture.name == "ctc":
+        # The trunk's two column poolings leave a quarter of the (pooled) input's columns.
+        frames = config.input_width // config.input_pooling // 4
+        if frames < 2 * config.max_length:
+            raise ValueError(
+                f"Architecture 'ctc' reads {frames} columns at input width {config.input_width}, too few for "
+                f"{config.max_length} characters; use max_length <= {frames // 2} or a wider input."
+            )
+
+
+def build_model(config):
+    """An uncompiled model for `config`."""
+    check_config(config)
+    return BUILDERS[get_architecture(config.architecture).name](config)
 
 
 @keras.saving.register_keras_serializable(package="captcha_model")

@@ -67,6 +67,9 @@ def run(settings, data=None):
         state = None
         # A site's config follows its captchas, which the data below reads.
         config = None if settings.data else settings.network_config()
+        if config is not None:
+            # Refused now, before any captcha is drawn.
+            model_lib.check_config(config)
 
     # The devices: a cluster must be joined before TensorFlow runs anything.
     devices = distribute.choose_devices(settings.cpu_devices, settings.cluster_timeout)
