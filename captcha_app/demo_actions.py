@@ -163,14 +163,13 @@ class DemoActions:
             the text read, per-character confidences, the picture the network saw, details naming the model.
         """
         image = self.open_upload(upload)
-        reader = self.models.reader_of(image.size, model)
+        chosen, reader = self.models.check(model), self.models.reader_of(image.size, model)
         readings, pixels = self.read([image], reader)
         reading = readings[0]
         details = f"{page_text.upload_details(reading, image)}\n\n{self.answered_by(reader)}"
-        if reader != self.models.check(model):
-            chosen = self.read([image], model)[0][0]
-            details += "\n\n" + page_text.read_by_general(self.models.check(model), self.models.config(model), image,
-                                                           chosen)
+        if reader != chosen:
+            chosen_reading = self.read([image], chosen)[0][0]
+            details += "\n\n" + page_text.read_by_general(chosen, self.models.config(chosen), image, chosen_reading)
         picture = self.picture_file(model_input_picture(pixels[0], self.models.config(reader)), "model-input")
         return reading.text, page_text.character_confidences(reading), picture, details
 

@@ -15,7 +15,6 @@ the visitor.
 
 import atexit
 import contextlib
-import csv
 import dataclasses
 import glob
 import json
@@ -131,20 +130,6 @@ def safe_member(folder, name):
     """The path in `folder` for a zip entry's `name`, or None where the name would lead outside it."""
     path = os.path.realpath(os.path.join(folder, name))
     return path if path.startswith(os.path.realpath(folder) + os.sep) else None
-
-
-def write_rows(rows, path):
-    """Write pre-label rows as labels.csv (file,text,confidence,typed) atomically: the old file or the new one."""
-    handle, partial = tempfile.mkstemp(prefix=".labels-", suffix=".csv", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as output:
-            writer = csv.writer(output)
-            writer.writerow(prelabel.COLUMNS)
-            writer.writerows(row.cells() for row in rows)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -297,7 +282,7 @@ class Workspace:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "wb") as file:
                     file.write(content)
-            write_rows([prelabel.Row(captchas.listed_as(member), text, None, True)
+            prelabel.write_rows([prelabel.Row(captchas.listed_as(member), text, None, True)
                         for member, text in captchas.typed.items()], os.path.join(unpacked, LABELS_FILE))
             try:
                 found = prelabel.prelabel(unpacked, solver)
@@ -317,7 +302,7 @@ class Workspace:
         with self.lock:
             self.check_loaded()
             self.check_idle()
-            write_rows(self.rows, os.path.join(self.images, LABELS_FILE))
+            prelabel.write_rows(self.rows, os.path.join(self.images, LABELS_FILE))
             reader = self.newest_solver() or solver
             self.take(prelabel.prelabel(self.images, reader), [], "Pre-labelled again: ")
             return self.summary
@@ -332,7 +317,7 @@ class Workspace:
                 os.remove(path)
         self.rows = list(found.rows)
         self.page = 0
-        write_rows(self.rows, os.path.join(self.images, LABELS_FILE))
+        prelabel.write_rows(self.rows, os.path.join(self.images, LABELS_FILE))
         lines = [f"{heading}{len(self.rows):,} captchas, {found.typed_count:,} labelled (kept as typed) and "
                  f"{found.read_count:,} read by the model, least sure first.", *notes, *found.warnings]
         every_skip = [*skipped, *found.skipped]
@@ -372,7 +357,7 @@ class Workspace:
                 raise ValueError("That captcha is no longer in the grid; drop the .zip again or turn the page.")
             row = dataclasses.replace(self.rows[index], text=text, typed=True)
             self.rows[index] = row
-            write_rows(self.rows, os.path.join(self.images, LABELS_FILE))
+            prelabel.write_rows(self.rows, os.path.join(self.images, LABELS_FILE))
         unknown = unknown_characters(text, config) if config else ""
         note = (f"The pre-labelling model does not read {unknown!r}; a model trained on your labels learns every "
                 "character they hold.") if unknown else ""
@@ -404,7 +389,7 @@ class Workspace:
             if typed < needed:
                 raise ValueError(f"Training needs at least {needed} labels typed or confirmed (type a text and press "
                                  f"Enter, or press Enter on a right pre-label); {typed} so far.")
-            write_rows(self.rows, os.path.join(self.images, LABELS_FILE))
+            prelabel.write_rows(self.rows, os.path.join(self.images, LABELS_FILE))
             self.runs += 1
             folder = os.path.join(self.folder, "runs", f"run-{self.runs}")
             arguments = ["--data", self.images, "--max-minutes", f"{minutes:g}", "--output", folder,
@@ -469,7 +454,7 @@ class Workspace:
         with self.lock:
             self.check_loaded()
             path = os.path.join(self.folder, DOWNLOAD_FILE)
-            write_rows(self.rows, os.path.join(self.images, LABELS_FILE))
+            prelabel.write_rows(self.rows, os.path.join(self.images, LABELS_FILE))
             files = [os.path.join(self.images, LABELS_FILE)]
             if self.model_folder:
                 names = ("model.keras", *onnx_export.EXPORT_FILES, "metrics.json", "training_curve.png")

@@ -153,9 +153,14 @@ def check_output(path, source, force=False):
 
 
 def write_prelabels(rows, path, source, force=False):
-    """Write `rows` (of `prelabel`) to `path` as a CSV with a header, atomically: a crash leaves the file that
-    was there or the new one, never part of one. Checked by `check_output` again, since reading took time."""
+    """`write_rows` to `path`, checked by `check_output` again, since reading took time."""
     check_output(path, source, force)
+    write_rows(rows, path)
+
+
+def write_rows(rows, path):
+    """Write `rows` (of `prelabel`) to `path` as a CSV with a header, atomically: a crash leaves the file that
+    was there or the new one, never part of one."""
     folder = os.path.dirname(os.path.abspath(path))
     handle, partial = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.partial-", suffix=".csv", dir=folder)
     try:

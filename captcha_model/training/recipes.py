@@ -151,19 +151,24 @@ def finish(recipe, output, lineage):
     added."""
     for record in lineage["stages"]:
         record["training_seconds"] = training_seconds(os.path.join(output, record["stage"]), record["kind"])
-    last = os.path.join(output, recipe["stages"][-1]["name"])
+    final_path = adopt_run(os.path.join(output, recipe["stages"][-1]["name"]), output, lineage=lineage)
+    seconds = sum(record["seconds"] for record in lineage["stages"])
+    print(f"Recipe finished: {final_path} ({seconds / 60:.1f} minutes over {len(lineage['stages'])} stages).")
+    return final_path
+
+
+def adopt_run(last, output, **records):
+    """Copy the model of the run in folder `last`, its ONNX export and training curve to `output`, and its metrics
+    with `records` added; returns the path of the copied model."""
     final_path = os.path.join(output, "model.keras")
     shutil.copy(os.path.join(last, "model.keras"), final_path)
     onnx_export.copy_export(last, output)
     with open(os.path.join(last, "metrics.json")) as handle:
         metrics = json.load(handle)
-    metrics["lineage"] = lineage
-    write_json(os.path.join(output, "metrics.json"), metrics)
+    write_json(os.path.join(output, "metrics.json"), {**metrics, **records})
     curve = os.path.join(last, "training_curve.png")
     if os.path.exists(curve):
         shutil.copy(curve, output)
-    seconds = sum(record["seconds"] for record in lineage["stages"])
-    print(f"Recipe finished: {final_path} ({seconds / 60:.1f} minutes over {len(lineage['stages'])} stages).")
     return final_path
 
 

@@ -13,7 +13,6 @@ its metrics, with what each round labelled and scored, are the run's.
 import dataclasses
 import json
 import os
-import shutil
 
 import numpy as np
 
@@ -21,7 +20,7 @@ from captcha_model.data import augment, labelled, preprocessing
 from captcha_model.publishing import hub
 from captcha_model.reading import runtime
 from captcha_model.reading.solver import load_solver
-from captcha_model.training import data_sources, network_stage, onnx_export, output_checks, recipes
+from captcha_model.training import data_sources, network_stage, output_checks, recipes, site_training
 
 # A reading at least this sure (and the same on a distorted copy) becomes a pseudo-label.
 CONFIDENT = 0.9
@@ -33,10 +32,9 @@ def pseudo_labels(solver, inputs, config, seed):
     (drawn from `seed`), and a text `config` can have."""
     readings = solver.solve_inputs(inputs)
     distorted = solver.solve_inputs(augment.augment(inputs, np.random.default_rng(seed)))
-    characters = set(config.charset)
     return {row: reading.text for row, (reading, other) in enumerate(zip(readings, distorted, strict=True))
             if reading.confidence >= CONFIDENT and reading.text == other.text
-            and config.min_length <= len(reading.text) <= config.max_length and set(reading.text) <= characters}
+            and site_training.readable(reading.text, config)}
 
 
 def with_pseudo_labels(data, inputs, labels):
@@ -109,13 +107,7 @@ def run(settings):
 
 def finish(output, last, rounds):
     """The last round's model, export, curve and metrics (with every round's record) copied to `output`."""
-    final_path = os.path.join(output, network_stage.MODEL_FILE)
-    shutil.copy(os.path.join(last, network_stage.MODEL_FILE), final_path)
-    onnx_export.copy_export(last, output)
-    shutil.copy(os.path.join(last, "training_curve.png"), output)
-    with open(os.path.join(last, "metrics.json")) as handle:
-        metrics = json.load(handle)
-    recipes.write_json(os.path.join(output, "metrics.json"), {**metrics, "self_training": {"rounds": rounds}})
+    final_path = recipes.adopt_run(last, output, self_training={"rounds": rounds})
     accuracies = ", ".join(f"{record['test_accuracy']:.2%}" for record in rounds)
     print(f"Wrote {final_path}; held-out accuracy after each round: {accuracies}.")
     return final_path

@@ -86,10 +86,12 @@ def split(captchas, share, seed):
     return captchas.subset(kept), captchas.subset(held, f"{held_count} held-out captchas of {captchas.source}")
 
 
+def readable(text, config):
+    """Whether a model of `config` can read `text`: every character in its charset, the length in its range."""
+    return set(text) <= set(config.charset) and config.min_length <= len(text) <= config.max_length
+
+
 def unreadable_texts(captchas, config):
     """The rows of `captchas` whose text the config cannot read (a character outside its charset or
     a length outside its range), to leave out of training."""
-    characters = set(config.charset)
-    return [row for row, text in enumerate(captchas.texts)
-            if not set(text) <= characters or not config.min_length <= len(text) <= config.max_length]
-
+    return [row for row, text in enumerate(captchas.texts) if not readable(text, config)]
