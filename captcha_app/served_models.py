@@ -11,6 +11,7 @@ without it, and TensorFlow takes seconds to start. Nothing here needs Gradio.
 import dataclasses
 import hashlib
 import os
+import shutil
 import threading
 
 from captcha_app.shared_reader import SharedReader
@@ -28,7 +29,8 @@ WARM_UP_SEED = 7
 
 @dataclasses.dataclass(frozen=True)
 class ServedModel:
-    """A loaded model, its shared reader, the folder of its pictures and its training curve (drawn on loading)."""
+    """A loaded model, its shared reader, the folder of its pictures and its training curve (the one training drew
+    beside the model, or else drawn on loading)."""
 
     solver: solver_lib.Solver
     reader: SharedReader
@@ -130,7 +132,11 @@ class ServedModels:
         os.makedirs(folder)
         history = (solver.metrics or {}).get("history")
         curve = os.path.join(folder, "training_curve.png") if history else None
-        if curve:
+        # Training draws the curve beside the model it writes; drawing it again takes most of a second.
+        drawn = solver.keras_source and os.path.join(os.path.dirname(solver.keras_source), "training_curve.png")
+        if curve and drawn and os.path.exists(drawn):
+            shutil.copyfile(drawn, curve)
+        elif curve:
             evaluation.plot_training_curve(history, curve)
         return ServedModel(solver, SharedReader(solver), folder, curve)
 

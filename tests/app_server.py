@@ -19,6 +19,9 @@ import app
 
 # The URL of the session's server of `app.demo`, once started; it stops when the test session ends.
 SHARED = {}
+# A test stops its server once its clients are done: their idle event streams need not hold it for the whole
+# grace that `python app.py` gives (app.SHUTDOWN_SECONDS, kept by `serving_program`).
+STOP_GRACE_SECONDS = 1
 
 
 def free_port():
@@ -31,7 +34,7 @@ def start(blocks, actions=None, **options):
     """Serve `blocks` (with the bulk route of `actions`, if given) on a free port: (URL, the server, its thread)."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app.web_app(blocks, actions, **options), host="127.0.0.1", port=port,
-                                           log_level="warning", timeout_graceful_shutdown=app.SHUTDOWN_SECONDS))
+                                           log_level="warning", timeout_graceful_shutdown=STOP_GRACE_SECONDS))
     thread = threading.Thread(target=server.run, name=f"app-server-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

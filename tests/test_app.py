@@ -352,8 +352,10 @@ def test_model_tab_shows_training_metrics_found_beside_a_model(tmp_path, config)
 
 @pytest.mark.slow
 def test_python_app_py_serves_the_model_named_by_model_on_the_port_from_the_environment(tmp_path, config):
-    model_path = tmp_path / "chosen.keras"
-    shutil.copy(solver_lib.BUNDLED_MODEL, model_path)
+    # A trained model's folder, its ONNX export beside it, as training writes it: read without TensorFlow.
+    folder = shutil.copytree(os.path.dirname(solver_lib.BUNDLED_MODEL), tmp_path / "chosen",
+                             ignore=shutil.ignore_patterns("int8"))
+    model_path = folder / "model.keras"
     with serving_program([sys.executable, "app.py", "--model", str(model_path)], ROOT) as url:
         page = httpx.get(f"{url}config", timeout=10).json()
         assert any(str(model_path) in str(component["props"].get("value")) for component in page["components"])

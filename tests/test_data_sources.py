@@ -62,3 +62,11 @@ def test_emphasis_is_checked_against_the_config_it_trains():
     assert emphasis == rendering.Emphasis("0O")
     with pytest.raises(ValueError, match="Emphasis '0o' has characters 'o' outside the charset"):
         data_sources.checked_emphasis(settings_lib.parse(["--emphasize", "0o"]), CaptchaConfig())
+
+
+def test_batchnorm_is_recalibrated_on_the_pool_at_most_once_over():
+    streamed = data_sources.TrainingData(CaptchaConfig(), pool=None, validation=([], []))
+    assert streamed.calibration_batch_count(batch_size=8, wanted=50) == 50
+    pooled = dataclasses.replace(streamed, pool=([None] * 33, ["a"] * 33))
+    assert pooled.calibration_batch_count(batch_size=8, wanted=50) == 5
+    assert pooled.calibration_batch_count(batch_size=8, wanted=3) == 3

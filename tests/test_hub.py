@@ -258,7 +258,8 @@ def test_train_py_pushes_the_model_it_trained_with_its_onnx_export(hub_server, t
     output = tmp_path / "run"
     # In this process, which has started TensorFlow already; the run's flags are those of the command line.
     train.main(["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8", "--validation-size", "8",
-                "--test-size", "8", "--train-size", "0", "--workers", "1", "--output", str(output),
+                "--test-size", "8", "--train-size", "32", "--cache-dir", str(tmp_path / "cache"), "--workers", "1",
+                "--output", str(output),
                 "--push-to-hub", REPO])
     stdout, stderr = capfd.readouterr()
     assert f"Pushed to {hub_server.url}/{REPO} at revision" in stdout

@@ -1,10 +1,12 @@
 """The models a server offers: the first listed under its own name before the bundled ones, a fallback where it
 cannot be loaded, each other model loaded once on first use, and names not on offer refused."""
 
+import os
 import shutil
 import threading
 
 import pytest
+from PIL import Image
 
 from captcha_app import page_text, served_models
 from captcha_app.served_models import ServedModels, load_first
@@ -95,3 +97,17 @@ def test_without_a_general_model_the_chosen_model_reads_every_size(monkeypatch, 
     monkeypatch.delitem(solver_lib.BUNDLED_MODELS, served_models.GENERAL_MODEL, raising=False)
     models = offered(None, tmp_path)
     assert models.reader_of((130, 48)) == "default" and models.reader_of((130, 48), "ctc") == "ctc"
+
+
+def test_the_training_curve_is_the_one_drawn_beside_the_model_or_else_drawn_from_its_metrics(tmp_path):
+    beside = os.path.join(os.path.dirname(solver_lib.BUNDLED_MODEL), "training_curve.png")
+    curve = offered(None, tmp_path / "pictures").get("default").training_curve
+    with open(curve, "rb") as served, open(beside, "rb") as drawn:
+        assert served.read() == drawn.read()
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name in ("model.keras", "metrics.json"):
+        shutil.copy(os.path.join(os.path.dirname(solver_lib.BUNDLED_MODEL), name), folder / name)
+    curve = offered(str(folder / "model.keras"), tmp_path / "others").get(str(folder / "model.keras")).training_curve
+    with Image.open(curve) as picture:
+        assert picture.format == "PNG" and picture.width > 100

@@ -8,6 +8,7 @@ import concurrent.futures
 import contextlib
 import hashlib
 import os
+import threading
 
 import gradio as gr
 import numpy as np
@@ -117,16 +118,21 @@ def test_each_generated_picture_is_stored_once(client, tmp_path):
 
 def concurrent_solves(url, paths, clients, requests_each):
     """`clients` Clients sending `requests_each` /solve requests at once: [(reading or None, refusal or None)]."""
-    sessions = [Client(url, verbose=False, download_files=False) for _ in range(clients)]
+    # Each client connects in its own thread, then all send together.
+    everyone_connected = threading.Barrier(clients)
 
     def visit(number):
+        session = Client(url, verbose=False, download_files=False)
+        everyone_connected.wait(timeout=120)
         outcomes = []
         for request in range(requests_each):
             try:
                 path = paths[(number + request) % len(paths)]
-                outcomes.append((sessions[number].predict(handle_file(str(path)), api_name="/solve")[0], None))
+                outcomes.append((session.predict(handle_file(str(path)), api_name="/solve")[0], None))
             except Exception as error:  # noqa: BLE001 - a refusal of any kind is what is counted
                 outcomes.append((None, str(error)))
+        # Its open event stream would hold the server's shutdown for its whole grace period.
+        session.close()
         return outcomes
 
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:

@@ -28,7 +28,7 @@ def test_a_warm_started_ctc_model_learns_variable_length_text():
     test_inputs, test_texts = rendering.render_range(config, seed=12, start=0, count=200)
     before = evaluation.evaluate_arrays(solver, test_inputs, test_texts, "fresh captchas").accuracy
     model_lib.compile_model(network, config, keras.optimizers.Adam(1e-3))
-    network.fit(inputs, targets, batch_size=32, epochs=6, verbose=0)
+    network.fit(inputs, targets, batch_size=32, epochs=4, verbose=0)
     model_lib.recalibrate_batch_norm(network, [inputs[start : start + 64] for start in range(0, 512, 64)])
     # A Solver reads with the weights its model had when it was made.
     solver = Solver(model_lib.KerasNetwork(network), config, "the trained model")

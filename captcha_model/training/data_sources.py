@@ -47,6 +47,13 @@ class TrainingData:
         return pipeline.source(self.config, targets, seed, start_batch, self.pool, workers, self.emphasis,
                                augment=augment.augment), plain
 
+    def calibration_batch_count(self, batch_size, wanted):
+        """How many plain batches set the BatchNorm statistics: `wanted`, but no more than cover the pool once, as
+        more would only repeat its captchas."""
+        if self.pool is None:
+            return wanted
+        return min(wanted, -(-len(self.pool[1]) // batch_size))
+
     def final_test(self, solver, seed):
         """The final test's `evaluation.Report` of the trained `solver`, or None where none is asked for."""
         if self.site is not None:

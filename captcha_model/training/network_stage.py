@@ -100,7 +100,8 @@ def run(settings, data=None):
                                                  settings.workers)
     train_data = pipeline.training_dataset(devices.strategy, settings.batch_size, training_source)
     first_batches = pipeline.first_batches(plain_source(pipeline.Slices(settings.batch_size)),
-                                           settings.calibration_batches)
+                                           data.calibration_batch_count(settings.batch_size,
+                                                                        settings.calibration_batches))
 
     # Checkpoint adds the whole-captcha val_accuracy to the logs before EarlyStopping reads it.
     callbacks = [
