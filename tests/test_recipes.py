@@ -19,14 +19,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL_NETWORK = {"steps-per-epoch": 2, "batch-size": 8, "validation-size": 16, "test-size": 0, "patience": 100,
                  "train-size": 32, "trunk-widths": "4,4,8,8"}
 TINY_RECIPE = {
-    "description": "three tiny stages: a network, a pooled fine-tune of it, and its referee",
+    "description": "two tiny stages: a pooled network and its referee",
     "stages": [
-        {"name": "base", "kind": "train", "flags": {"seed": 1, "epochs": 1, **SMALL_NETWORK}},
-        {"name": "pooled", "kind": "train",
-         "flags": {"init-from": "@base", "input-pooling": 2, "seed": 2, "epochs": 1, "warmup-epochs": 0,
-                   "emphasize": "0O", **SMALL_NETWORK}},
+        {"name": "base", "kind": "train",
+         "flags": {"seed": 1, "epochs": 1, "input-pooling": 2, "emphasize": "0O", **SMALL_NETWORK}},
         {"name": "referee", "kind": "referee",
-         "flags": {"model": "@pooled", "seed": 3, "train-size": 200, "validation-size": 60, "test-size": 20,
+         "flags": {"model": "@base", "seed": 3, "train-size": 200, "validation-size": 60, "test-size": 20,
                    "epochs": 1}},
     ],
 }
@@ -76,18 +74,18 @@ def test_a_recipe_killed_between_stages_resumes_and_records_its_lineage(tmp_path
     assert base_model.stat().st_mtime == written
     metrics = json.loads((output / "metrics.json").read_text())
     stages = metrics["lineage"]["stages"]
-    assert [record["stage"] for record in stages] == ["base", "pooled", "referee"]
-    assert [record["seed"] for record in stages] == [1, 2, 3]
-    assert [record["started_from"] for record in stages] == [{}, {"init-from": "@base"}, {"model": "@pooled"}]
+    assert [record["stage"] for record in stages] == ["base", "referee"]
+    assert [record["seed"] for record in stages] == [1, 3]
+    assert [record["started_from"] for record in stages] == [{}, {"model": "@base"}]
     assert all(record["seconds"] > 0 for record in stages)
     base_metrics = json.loads((output / "base" / "metrics.json").read_text())
     assert stages[0]["training_seconds"] == base_metrics["wall_seconds"] > 0
-    assert stages[2]["training_seconds"] == metrics["referee"]["wall_seconds"] > 0
-    assert "--init-from" in stages[1]["command"] and str(base_model) in stages[1]["command"]
+    assert stages[1]["training_seconds"] == metrics["referee"]["wall_seconds"] > 0
+    assert "--model" in stages[1]["command"] and str(base_model) in stages[1]["command"]
     assert metrics["test"]["count"] == 20 and metrics["referee"]["args"]["seed"] == 3
     solver = load_solver(str(output / "model.keras"))
     assert solver.referee is not None and solver.config.input_pooling == 2
-    assert "Stage 'pooled': python -m captcha_model.training --init-from" in stdout
+    assert "Stage 'referee': python -m captcha_model.training referee --model" in stdout
     # The recipe's model comes with the ONNX export of the last stage, its referee included.
     exported = load_solver(str(output), runtime="onnx")
     assert exported.referee is not None and exported.config == solver.config
