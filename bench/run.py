@@ -12,7 +12,8 @@ tutorial's network and ddddocr; why the tutorial's network does not learn on its
 recipe (tutorial_plateau.py); every model on the same captchas, per size and per length
 (accuracy.py); rendering and training throughput (training_throughput.py); the saliency
 test (saliency_honesty.py); the app under load (load.py); Keras against ONNX Runtime
-(runtimes.py); a site's own captchas (site_captchas.py). Each saves its figures with the
+(runtimes.py); a site's own captchas (site_captchas.py); the general reader zero-shot
+(general_reader.py); labels typed least sure first (labelling.py). Each saves its figures with the
 command, date and model files (with their sha256) behind them in results/NAME.json and
 results/NAME.md of the output folder, and RESULTS.md is assembled from every saved
 section (sections.py): sections that a run skips keep the text, figures and plots of the
@@ -28,6 +29,7 @@ import accuracy
 import common  # noqa: F401 - first: it puts the project on the path
 import comparison
 import general_reader
+import labelling
 import load
 import provenance
 import runtimes
@@ -54,13 +56,15 @@ SECTIONS = {
     "runtimes": (runtimes.measure, runtimes.lines),
     "site_captchas": (site_captchas.measure, site_captchas.lines),
     "general_reader": (general_reader.measure, general_reader.lines),
+    "labelling": (labelling.measure, labelling.lines),
 }
 # Sections whose scripts also run alone, with options of their own.
 SCRIPTS = {"load": load, "runtimes": runtimes, "site_captchas": site_captchas, "tutorial_plateau": tutorial_plateau,
-           "general_reader": general_reader}
+           "general_reader": general_reader, "labelling": labelling}
 # Parts of sections that --skip also names: ddddocr in the comparison, the tutorial's network in training.
 SKIP_CHOICES = ["comparison", "models", "training", "tutorial_plateau", "ddddocr", "seed", "generation", "throughput",
-                "sizes", "lengths", "saliency", "load", "runtimes", "site_captchas", "general_reader"]
+                "sizes", "lengths", "saliency", "load", "runtimes", "site_captchas", "general_reader",
+                "labelling"]
 
 
 def parse_args(arguments):

@@ -15,7 +15,7 @@ import provenance
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ORDER = ("comparison", "models", "training", "tutorial_plateau", "generation", "throughput", "sizes", "lengths",
-         "saliency", "load", "runtimes", "site_captchas", "general_reader")
+         "saliency", "load", "runtimes", "site_captchas", "general_reader", "labelling")
 HEADER = [
     "# Benchmark results",
     "",

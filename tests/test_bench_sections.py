@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import sys
+import types
 
 import pytest
 
@@ -84,3 +85,20 @@ def test_every_section_the_bench_measures_has_its_place_in_results_and_can_be_sk
 
     assert set(run.SECTIONS) == set(sections.ORDER)
     assert set(run.SCRIPTS) <= set(run.SECTIONS) <= set(run.SKIP_CHOICES)
+
+
+def test_the_labelling_bench_shows_the_typed_labels_alone_and_counts_the_labels_to_the_target(tmp_path):
+    import labelling
+
+    train = tmp_path / "train"
+    train.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        (train / name).write_bytes(b"png")
+    captchas = types.SimpleNamespace(names=["a.png", "b.png", "c.png"], texts=["AAA", "BBB", "CCC"])
+    labelling.write_typed_folder(str(train), captchas, ["c.png", "a.png"], str(tmp_path / "typing"))
+    assert sorted(os.listdir(tmp_path / "typing")) == ["a.png", "b.png", "c.png", "labels.csv"]
+    assert (tmp_path / "typing" / "labels.csv").read_text().splitlines() == ["file,text", "a.png,AAA", "c.png,CCC"]
+    # The images are the person's own files, linked rather than copied.
+    assert os.path.samefile(train / "b.png", tmp_path / "typing" / "b.png")
+    scores = [{"typed": 50, "accuracy": 0.9}, {"typed": 100, "accuracy": 0.991}, {"typed": 150, "accuracy": 0.995}]
+    assert labelling.typed_to_reach(scores, 0.99) == 100 and labelling.typed_to_reach(scores, 0.999) is None
