@@ -218,3 +218,10 @@ def test_library_pools_keep_their_cache_names_and_general_pools_get_their_own():
     assert rendering.cache_path(GENERAL, 3, 100, "cache") not in (
         rendering.cache_path(default_config("ctc"), 3, 100, "cache"),
         rendering.cache_path(dataclasses.replace(GENERAL, family="library"), 3, 100, "cache"))
+
+
+def test_a_progress_bar_written_to_a_log_is_drawn_at_its_start_and_end_only(capsys):
+    # Captured, standard error is not a terminal, as under a log file or CI.
+    rendering.render_dataset(CONFIG, seed=1, count=256, workers=1, chunk_size=16)
+    redraws = capsys.readouterr().err
+    assert "rendering captchas (seed 1)" in redraws and "256/256" in redraws and redraws.count("\r") <= 3

@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import random
+import sys
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -22,6 +23,10 @@ from tqdm.auto import tqdm
 from captcha_model.data import styles
 from captcha_model.data.library_images import LIBRARY_DEFAULT_SIZE, draw_library
 from captcha_model.data.preprocessing import check_charset, check_text, preprocess
+
+# Seconds between redraws of the rendering progress bar where it goes to a log file rather than a terminal:
+# every redraw stays in a log, and a pool takes minutes to render.
+LOGGED_PROGRESS_SECONDS = 60
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +152,8 @@ def render_dataset(config, seed, count, workers=None, chunk_size=256, progress=T
         (count, config.input_height, config.input_width, config.input_channels), dtype=np.uint8
     )
     texts = []
-    bar = tqdm(total=count, desc=f"rendering captchas (seed {seed})", unit="img", disable=not progress)
+    bar = tqdm(total=count, desc=f"rendering captchas (seed {seed})", unit="img", disable=not progress,
+               mininterval=0.1 if sys.stderr.isatty() else LOGGED_PROGRESS_SECONDS)
     with contextlib.ExitStack() as stack:
         # One worker renders in this process, which saves starting one (seconds: it imports the package).
         results = map(_render_chunk, chunks)
