@@ -147,7 +147,7 @@ def lines(results):
         "",
         f"Data: `{results['data']}`. A simulated person types {results['per_round']} true labels of `train/` a "
         f"round; each round trains from the newest model (the first from `{results['start']}`) for "
-        f"{results['minutes']:g} minutes on the typed labels and the untyped captchas "
+        f"{results['minutes']:g} min on the typed labels and the untyped captchas "
         "(`python -m captcha_model.training --data FOLDER --unlabelled FOLDER --init-from MODEL`), and is scored "
         "on `test/`, which nothing trains on.",
         "",
