@@ -232,8 +232,8 @@ def build_parser():
                     "check or correct typed=yes.")
     command.add_argument("source", metavar="FOLDER_OR_ZIP", help="a folder (with its subfolders) or .zip of captcha "
                                                                  "images, with or without a labels.csv (file,text)")
-    add_model_options(command, default=f"the bundled {prelabel.DEFAULT_MODEL!r} model, a reader of unseen sites' "
-                                       "captchas, once it is bundled")
+    add_model_options(command, default="the bundled general reader of unseen sites' captchas where this version has "
+                                       "it, else the bundled ctc model")
     command.add_argument("--out", default="prelabels.csv",
                          help="the CSV to write, outside FOLDER_OR_ZIP (default: prelabels.csv in the current folder)")
     command.add_argument("--force", action="store_true", help="replace --out where it exists")

@@ -142,19 +142,17 @@ def test_label_writes_readings_least_sure_first_then_the_typed_rows(tmp_path, ca
     assert main(["label", str(folder), "--model", "ctc", "--out", str(out), "--force"]) == 0
 
 
-def test_label_reads_with_the_general_model_and_says_to_pass_model_until_it_is_bundled(tmp_path, capsys,
-                                                                                        monkeypatch):
+def test_label_reads_with_the_general_model_where_it_is_bundled_else_with_ctc(tmp_path, capsys, monkeypatch):
     from captcha_model.reading.solver import BUNDLED_MODELS
 
     main(["generate", "--count", "3", "--seed", "14", "--out", str(tmp_path / "site")])
     (tmp_path / "site" / "labels.csv").unlink()
-    out = tmp_path / "out.csv"
     monkeypatch.delitem(BUNDLED_MODELS, "general", raising=False)
     capsys.readouterr()
-    assert main(["label", str(tmp_path / "site"), "--out", str(out)]) == 2
-    assert "The bundled 'general' model" in capsys.readouterr().err and not out.exists()
+    assert main(["label", str(tmp_path / "site"), "--out", str(tmp_path / "by-ctc.csv")]) == 0
+    assert "3 read by ctc, the least sure first" in capsys.readouterr().out
     monkeypatch.setitem(BUNDLED_MODELS, "general", BUNDLED_MODELS["ctc"])
-    assert main(["label", str(tmp_path / "site"), "--out", str(out)]) == 0
+    assert main(["label", str(tmp_path / "site"), "--out", str(tmp_path / "by-general.csv")]) == 0
     assert "3 read by general, the least sure first, none typed (no labels.csv; file names count as labels only " \
            "with --labels-from-names)" in capsys.readouterr().out
 

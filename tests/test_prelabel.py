@@ -272,10 +272,8 @@ def test_the_output_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
     assert oct(out.stat().st_mode & 0o777) == "0o644"
 
 
-def test_the_default_model_is_the_general_one_and_refused_until_it_is_bundled(monkeypatch):
-    assert prelabel_module.DEFAULT_MODEL == "general"
+def test_the_default_model_is_the_general_one_where_it_is_bundled_else_ctc(monkeypatch):
     monkeypatch.delitem(BUNDLED_MODELS, "general", raising=False)
-    with pytest.raises(ValueError, match="The bundled 'general' model.*is not in this version yet; pass --model"):
-        default_model()
+    assert default_model() == "ctc"
     monkeypatch.setitem(BUNDLED_MODELS, "general", BUNDLED_MODELS["ctc"])
     assert default_model() == "general"

@@ -18,8 +18,9 @@ from tqdm.auto import tqdm
 from captcha_model.data import labelled
 from captcha_model.reading.solver import BUNDLED_MODELS
 
-# The general reader, for the captchas of sites no model has seen (issue #31); the default once it is bundled.
-DEFAULT_MODEL = "general"
+# The readers `label` uses when none is named, the first one bundled: the general reader of sites no model has
+# seen, then `ctc` (any length and size of the library's captchas, and where `train.py --data` starts from).
+DEFAULT_MODELS = ("general", "ctc")
 COLUMNS = ("file", "text", "confidence", "typed")
 # Images decoded and read together: large enough for the solver to read in lanes, small enough to hold.
 BATCH_SIZE = 512
@@ -64,12 +65,8 @@ class Prelabels:
 
 
 def default_model():
-    """The model `label` reads with when none is named: DEFAULT_MODEL, or ValueError where it is not bundled."""
-    if DEFAULT_MODEL not in BUNDLED_MODELS:
-        raise ValueError(f"The bundled {DEFAULT_MODEL!r} model, the default reader for pre-labelling, is not in this "
-                         f"version yet; pass --model: a bundled model ({', '.join(BUNDLED_MODELS)}), a .keras file "
-                         f"(such as a model trained on the site's captchas) or a Hub repo OWNER/NAME[@REVISION].")
-    return DEFAULT_MODEL
+    """The model `label` reads with when none is named: the first of DEFAULT_MODELS that is bundled."""
+    return next(name for name in DEFAULT_MODELS if name in BUNDLED_MODELS)
 
 
 def prelabel(source, solver, labels_from_names=False, batch_size=BATCH_SIZE, progress=False,
