@@ -11,7 +11,7 @@ FOLDER` trains from the newest model on the typed labels and the captchas left u
 comes from `train/`'s labels, which no model sees otherwise; every round's model is scored on
 `test/`, which nothing trains on. The same person typing in a seeded random order is the
 comparison, and every label of `train/` typed is the ceiling. Runs are kept in
-bench/out/labelling/, so a second call only scores them.
+bench/out/labelling/SITE/, so a second call only scores them.
 """
 
 import csv
@@ -82,11 +82,16 @@ def score(model, test, typed):
             "character_accuracy": report.character_accuracy, "model": os.path.relpath(model, ROOT)}
 
 
+def site_runs(args):
+    """The folder of this site's runs under OUT, named for the site's folder."""
+    return os.path.join(OUT, os.path.basename(os.path.normpath(args.site)))
+
+
 def rounds(args, order, captchas, train_folder, test):
     """The person's rounds in `order`, each scored on `test`, until the target or --max-typed: [score, ...]."""
     slug = order.replace(" ", "-")
-    root = os.path.join(OUT, f"{slug}-from-{os.path.basename(args.start_model)}-{args.per_round}-"
-                             f"{args.round_minutes:g}min")
+    root = os.path.join(site_runs(args), f"{slug}-from-{os.path.basename(args.start_model)}-{args.per_round}-"
+                                         f"{args.round_minutes:g}min")
     folder = os.path.join(root, "captchas")
     shuffled = list(np.random.default_rng(ORDER_SEED).permutation(captchas.names))
     typed, model, results = [], args.start_model, []
@@ -101,7 +106,8 @@ def rounds(args, order, captchas, train_folder, test):
             if order == LEAST_SURE:
                 candidates = [row.file for row in prelabel.prelabel(folder, load_solver(model)).rows if not row.typed]
             else:
-                candidates = [name for name in shuffled if name not in set(typed)]
+                already = set(typed)
+                candidates = [name for name in shuffled if name not in already]
             typed = typed + candidates[: args.per_round]
             os.makedirs(output, exist_ok=True)
             with open(chosen_path, "w") as handle:
@@ -186,8 +192,8 @@ def measure(bench):
     orders = {order: rounds(args, order, captchas, train_folder, test) for order in (LEAST_SURE, RANDOM)}
     ceiling_model = train(["--data", train_folder, "--init-from", args.start_model,
                            "--max-minutes", f"{args.all_typed_minutes:g}"],
-                          os.path.join(OUT, f"all-typed-from-{os.path.basename(args.start_model)}-"
-                                            f"{args.all_typed_minutes:g}min"))
+                          os.path.join(site_runs(args), f"all-typed-from-{os.path.basename(args.start_model)}-"
+                                                        f"{args.all_typed_minutes:g}min"))
     target = args.target_accuracy
     results = {"data": os.path.relpath(args.site, ROOT), "start": args.start_model, "per_round": args.per_round,
                "minutes": args.round_minutes, "all_typed_minutes": args.all_typed_minutes, "target": target,
