@@ -14,7 +14,6 @@ comparison, and every label of `train/` typed is the ceiling. Runs are kept in
 bench/out/labelling/SITE/, so a second call only scores them.
 """
 
-import csv
 import json
 import os
 import subprocess
@@ -54,16 +53,15 @@ def quick(args):
 
 
 def write_typed_folder(train, captchas, typed, folder):
-    """`folder`: every image of `train` (linked, not copied) and a labels.csv of the `typed` names alone."""
+    """`folder`: every image of `train` (linked, not copied) and a labels.csv of the `typed` names alone, marked
+    typed as the "Your captchas" tab writes them."""
     os.makedirs(folder, exist_ok=True)
     for name in captchas.names:
         if not os.path.exists(os.path.join(folder, name)):
             os.link(os.path.join(train, name), os.path.join(folder, name))
     truth = dict(zip(captchas.names, captchas.texts, strict=True))
-    with open(os.path.join(folder, "labels.csv"), "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "text"])
-        writer.writerows([name, truth[name]] for name in sorted(typed))
+    prelabel.write_rows([prelabel.Row(name, truth[name], None, True) for name in sorted(typed)],
+                        os.path.join(folder, "labels.csv"))
 
 
 def train(arguments, output):

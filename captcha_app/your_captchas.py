@@ -283,7 +283,7 @@ class Workspace:
                 with open(path, "wb") as file:
                     file.write(content)
             prelabel.write_rows([prelabel.Row(captchas.listed_as(member), text, None, True)
-                        for member, text in captchas.typed.items()], os.path.join(unpacked, LABELS_FILE))
+                                 for member, text in captchas.typed.items()], os.path.join(unpacked, LABELS_FILE))
             try:
                 found = prelabel.prelabel(unpacked, solver)
             except ValueError as error:

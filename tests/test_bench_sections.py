@@ -97,7 +97,8 @@ def test_the_labelling_bench_shows_the_typed_labels_alone_and_counts_the_labels_
     captchas = types.SimpleNamespace(names=["a.png", "b.png", "c.png"], texts=["AAA", "BBB", "CCC"])
     labelling.write_typed_folder(str(train), captchas, ["c.png", "a.png"], str(tmp_path / "typing"))
     assert sorted(os.listdir(tmp_path / "typing")) == ["a.png", "b.png", "c.png", "labels.csv"]
-    assert (tmp_path / "typing" / "labels.csv").read_text().splitlines() == ["file,text", "a.png,AAA", "c.png,CCC"]
+    assert (tmp_path / "typing" / "labels.csv").read_text().splitlines() == [
+        "file,text,confidence,typed", "a.png,AAA,,yes", "c.png,CCC,,yes"]
     # The images are the person's own files, linked rather than copied.
     assert os.path.samefile(train / "b.png", tmp_path / "typing" / "b.png")
     scores = [{"typed": 50, "accuracy": 0.9}, {"typed": 100, "accuracy": 0.991}, {"typed": 150, "accuracy": 0.995}]
