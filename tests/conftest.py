@@ -2,6 +2,7 @@
 comparison of two solvers' readings; a site's labelled captchas; the app served once per session
 (tests/app_server.py) with a client of it; and a Hub look-alike."""
 
+import collections
 import os
 import sys
 import tempfile
@@ -144,6 +145,13 @@ def client(app_url, tmp_path_factory):
     from gradio_client import Client
 
     return Client(app_url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+def pytest_collection_modifyitems(items):
+    """Files with the most slow tests first: each process takes whole files (pyproject.toml), so the longest ones
+    start early and the two processes finish close together instead of one waiting on the other's last file."""
+    slow = collections.Counter(item.path for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[item.path])
 
 
 def pytest_sessionfinish(session):

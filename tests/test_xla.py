@@ -10,6 +10,13 @@ from captcha_model.data import preprocessing, rendering
 from captcha_model.networks import model as model_lib, referee as referee_lib
 
 
+@pytest.fixture(autouse=True, scope="module")
+def fresh_keras_session():
+    """XLA compiles several times slower in a process that has already traced many functions (earlier tests'),
+    and a fresh Keras session gives it back its speed."""
+    keras.backend.clear_session()
+
+
 def ctc_decode_matches(targets, logits, blank):
     """Whole-captcha matches as CTCExactMatch measured them with ops.ctc_decode, which XLA cannot compile."""
     batch_size, frames = logits.shape[:2]
