@@ -29,9 +29,11 @@ import collections
 import contextlib
 import functools
 import os
+import shutil
 import tempfile
 import threading
 import time
+import weakref
 
 import fastapi
 import gradio as gr
@@ -199,15 +201,19 @@ def evaluation_limit():
 def make_actions(solver, notice=None, name=None):
     """The `DemoActions` around `solver` (see `served_models.load_first`) and the bundled models.
 
-    The pictures of each model and the example uploads last as long as the app; the
-    pictures of answers are stored once, in Gradio's cache, which serves them from there.
+    The pictures of each model and the example uploads last as long as the app, and their folders are
+    removed with it; the pictures of answers are stored once, in Gradio's cache, which serves them from there.
     """
     cache = gr.utils.get_upload_folder()
     os.makedirs(cache, exist_ok=True)
     models = ServedModels(solver, tempfile.mkdtemp(prefix="captcha-break-"), notice, name)
     store = PictureStore(tempfile.mkdtemp(prefix="captcha-break-", dir=cache), MAX_STORED_BYTES,
                          MAX_STORED_AGE_SECONDS)
-    return DemoActions(models, store, cache)
+    actions = DemoActions(models, store, cache)
+    # The app's folders go with its actions: when they are dropped, or when the process exits.
+    for folder in (models.pictures, store.folder):
+        weakref.finalize(actions, shutil.rmtree, folder, ignore_errors=True)
+    return actions
 
 
 def evaluating(actions, limit):

@@ -8,6 +8,7 @@ measured where it is trained. The app's parts are tested on their own in
 test_demo_actions.py, test_served_models.py, test_page_text.py and test_visitor_input.py.
 """
 
+import gc
 import json
 import os
 import re
@@ -407,3 +408,13 @@ def test_evaluations_take_turns_and_at_most_the_limit_wait(monkeypatch):
     monkeypatch.setattr(app.WaitingLimit, "SETTLING_SECONDS", 0.0)
     assert limit.waiting() == 0
     limit.admit()
+
+
+def test_the_folders_of_an_apps_pictures_go_with_it(solver):
+    captcha_app = app.make_actions(solver)
+    captcha_app.model_tab()
+    folders = [captcha_app.models.pictures, captcha_app.store.folder]
+    assert all(os.path.isdir(folder) for folder in folders)
+    del captcha_app
+    gc.collect()
+    assert not any(os.path.exists(folder) for folder in folders)
