@@ -161,6 +161,14 @@ def scored(predictions, texts, ignore_case=False):
             "character_accuracy": 1 - distance / characters}
 
 
+def folder_scored(model, folder):
+    """What the model file `model` reads of the labelled captchas in `folder`, as `scored` gives it."""
+    report = evaluation.evaluate_folder(load_solver(model), folder)
+    low, high = report.interval
+    return {"n": report.count, "accuracy": report.accuracy, "low": low, "high": high,
+            "character_accuracy": report.character_accuracy}
+
+
 def fresh_images(count, seed=FRESH_SEED):
     samples = [rendering.sample_captcha(default_config(), seed, index) for index in range(count)]
     return [image for _, image in samples], [text for text, _ in samples]

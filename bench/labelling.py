@@ -20,12 +20,12 @@ import subprocess
 import sys
 
 import numpy as np
-from common import OUT as BENCH_OUT, ROOT, percent, run_alone, save_plot, verdict
+from common import OUT as BENCH_OUT, ROOT, folder_scored, percent, run_alone, save_plot, verdict
 from matplotlib.figure import Figure
 
 from captcha_model import load_solver
 from captcha_model.data import labelled
-from captcha_model.reading import evaluation, prelabel
+from captcha_model.reading import prelabel
 
 OUT = os.path.join(BENCH_OUT, "labelling")
 ORDER_SEED = 0
@@ -74,10 +74,7 @@ def train(arguments, output):
 
 
 def score(model, test, typed):
-    report = evaluation.evaluate_folder(load_solver(model), test)
-    low, high = report.interval
-    return {"typed": typed, "n": report.count, "accuracy": report.accuracy, "low": low, "high": high,
-            "character_accuracy": report.character_accuracy, "model": os.path.relpath(model, ROOT)}
+    return {"typed": typed, **folder_scored(model, test), "model": os.path.relpath(model, ROOT)}
 
 
 def site_runs(args):

@@ -27,6 +27,7 @@ from common import (
     DdddOcrSolver,
     KerasSolver,
     accuracy_of,
+    folder_scored,
     percent,
     run_alone,
     save_plot,
@@ -36,7 +37,6 @@ from matplotlib.figure import Figure
 
 from captcha_model import load_solver
 from captcha_model.data import labelled
-from captcha_model.reading import evaluation
 
 OUT = os.path.join(BENCH_OUT, "site")
 SUBSET_SEED = 0
@@ -90,10 +90,8 @@ def trained_model(train, labels, minutes):
 
 
 def score(model, test, command_seconds, labels, minutes):
-    report = evaluation.evaluate_folder(load_solver(model), test)
-    low, high = report.interval
-    return {"labels": labels, "minutes": minutes, "command_minutes": command_seconds / 60, "n": report.count,
-            "accuracy": report.accuracy, "low": low, "high": high, "character_accuracy": report.character_accuracy}
+    return {"labels": labels, "minutes": minutes, "command_minutes": command_seconds / 60,
+            **folder_scored(model, test)}
 
 
 def plot(by_labels, by_minutes, ddddocr, path):
