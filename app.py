@@ -25,14 +25,10 @@ tests serve, built around the chosen model, loaded once at import.
 """
 
 import argparse
-import collections
-import contextlib
 import functools
 import os
 import shutil
 import tempfile
-import threading
-import time
 import weakref
 
 import fastapi
@@ -41,9 +37,11 @@ import uvicorn
 
 from captcha_app import bulk_api, page_text, visitor_input, your_captchas_tab
 from captcha_app.demo_actions import MAX_EVALUATION_COUNT, MAX_ZIP_BYTES, DemoActions, write_example_uploads
+from captcha_app.event_wrappers import answering, validator
 from captcha_app.local_files import RemoteFileRefusal
 from captcha_app.picture_store import PictureStore
 from captcha_app.served_models import DEFAULT_MODEL, ServedModels, load_first
+from captcha_app.waiting_limit import WaitingLimit
 from captcha_model import environment, image_input
 from captcha_model.reading import runtime
 from captcha_model.reading.solver import BUNDLED_MODELS
@@ -88,105 +86,6 @@ CSS = """
 /* Saliency thumbnails show the whole captcha, not a square crop of it. */
 #generated-saliency img, #upload-saliency img { object-fit: contain !important; }
 """
-
-
-def answering(action):
-    """`action` as an event's function: a ValueError becomes a message for the visitor, not a logged crash."""
-    @functools.wraps(action)
-    def answer(*values):
-        try:
-            return action(*values)
-        except ValueError as error:
-            raise gr.Error(str(error), print_exception=False) from None
-    return answer
-
-
-def validation(check):
-    """`gr.validate` for one input: valid unless `check()` raises ValueError, whose message is shown."""
-    try:
-        check()
-    except ValueError as error:
-        return gr.validate(False, str(error))
-    return gr.validate(True, "")
-
-
-def validator(checks_of, waiting_limit=None):
-    """An event's validator from an action's checks; with `waiting_limit`, a valid request must also be admitted."""
-    def validate(*values):
-        checks = [validation(check) for check in checks_of(*values)]
-        if waiting_limit and all(check["is_valid"] for check in checks):
-            checks[0] = validation(waiting_limit.admit)
-        return checks
-    return validate
-
-
-class WaitingLimit:
-    """Evaluations run one at a time, and at most `limit` wait for their turn; `refusal` turns away the rest.
-
-    Gradio's queue has one size for every event and no public count per concurrency lane, so the
-    app keeps its own. `admit`, from the event's validator, runs before the request joins the
-    queue and hands it a ticket; `turn`, around the evaluation, trades the ticket for a place in
-    line and runs it when the one before it ends. The lane lets `limit` + 1 requests in at once,
-    so that an admitted request reaches `turn` within moments; a ticket that never does (its
-    request was cancelled while queued) lapses after SETTLING_SECONDS.
-    """
-
-    SETTLING_SECONDS = 10.0
-
-    def __init__(self, limit, refusal):
-        self.limit = limit
-        self.refusal = refusal
-        self.tickets = collections.deque()  # when each admitted request not yet in line was admitted
-        self.in_line = 0  # requests inside `turn` waiting for the running one
-        self.busy = False
-        self.lock = threading.Lock()
-        self.running = threading.Lock()
-
-    def _lapse(self):
-        """Forget the tickets of requests that never started; the lock is held."""
-        now = time.monotonic()
-        while self.tickets and now - self.tickets[0] > self.SETTLING_SECONDS:
-            self.tickets.popleft()
-
-    def waiting(self):
-        """How many admitted requests wait, not counting the one running."""
-        with self.lock:
-            self._lapse()
-            return len(self.tickets) + self.in_line
-
-    def admit(self):
-        """Count one more request in, or raise ValueError saying the line is full."""
-        with self.lock:
-            self._lapse()
-            if len(self.tickets) + self.in_line + self.busy >= self.limit + 1:
-                raise ValueError(self.refusal)
-            self.tickets.append(time.monotonic())
-
-    @contextlib.contextmanager
-    def turn(self):
-        """Wait in line, then hold the one running place while the body runs."""
-        with self.lock:
-            if self.tickets:
-                self.tickets.popleft()
-            self.in_line += 1
-        self.running.acquire()
-        with self.lock:
-            self.in_line -= 1
-            self.busy = True
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.busy = False
-            self.running.release()
-
-    def taking_turns(self, action):
-        """`action`, run in its turn."""
-        @functools.wraps(action)
-        def run(*values):
-            with self.turn():
-                return action(*values)
-        return run
 
 
 def evaluation_limit():
@@ -449,7 +348,7 @@ def build_demo(actions, evaluations=None):
                                       validator=validator(actions.evaluate_zip_checks, evaluations))
 
         with gr.Tab("Your captchas", id="yours") as yours_tab:
-            your_captchas_tab.build(demo, actions, answering)
+            your_captchas_tab.build(demo, actions)
 
         with gr.Tab("Model", id="model") as model_tab:
             with gr.Row():

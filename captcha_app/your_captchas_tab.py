@@ -9,6 +9,7 @@ is saved and the next box takes the focus, the first of the next page after the 
 import gradio as gr
 
 from captcha_app import page_text, your_captchas
+from captcha_app.event_wrappers import answering
 from captcha_app.served_models import GENERAL_MODEL
 from captcha_app.your_captchas import PAGE_SIZE
 
@@ -80,12 +81,11 @@ def result_outputs(workspace, status):
     return text, gr.update(value=shown, visible=bool(shown))
 
 
-def build(demo, actions, answering, policy=None, workspaces=None):
+def build(demo, actions, policy=None, workspaces=None):
     """The tab's components and events, inside the current `gr.Tab` of `demo`.
 
     `actions` is the app's `DemoActions` (its models pre-label, its upload folder is the only one read);
-    `answering` turns an action's ValueError into a message on the page; `policy` is the
-    `TrainingPolicy` (default: from the environment). Returns the `Workspaces` of the page's sessions.
+    `policy` is the `TrainingPolicy` (default: from the environment). Returns the `Workspaces` of the page's sessions.
     """
     policy = policy or your_captchas.training_policy()
     workspaces = workspaces or your_captchas.Workspaces()

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import sys
-import threading
 
 import httpx
 import pytest
@@ -387,27 +386,6 @@ def test_an_uploaded_zip_of_labelled_captchas_is_scored(client, config, tmp_path
     (tmp_path / "not.zip").write_bytes(b"not a zip at all")
     with pytest.raises(AppError, match="neither a folder nor a .zip archive"):
         client.predict(handle_file(str(tmp_path / "not.zip")), api_name="/evaluate_zip")
-
-
-def test_evaluations_take_turns_and_at_most_the_limit_wait(monkeypatch):
-    limit = app.WaitingLimit(2, "full")
-    for _ in range(3):
-        limit.admit()
-    # One will run and two wait: a fourth is refused before it joins the queue.
-    with pytest.raises(ValueError, match="full"):
-        limit.admit()
-    started, release = threading.Event(), threading.Event()
-    first = threading.Thread(target=limit.taking_turns(lambda: started.set() or release.wait(30)))
-    first.start()
-    started.wait(30)
-    assert limit.waiting() == 2 and limit.busy
-    release.set()
-    first.join()
-    assert limit.waiting() == 2 and not limit.busy
-    # Tickets of requests that never start (cancelled while queued) lapse.
-    monkeypatch.setattr(app.WaitingLimit, "SETTLING_SECONDS", 0.0)
-    assert limit.waiting() == 0
-    limit.admit()
 
 
 def test_the_folders_of_an_apps_pictures_go_with_it(solver):

@@ -5,6 +5,7 @@ import os
 import time
 from types import SimpleNamespace
 
+import gradio as gr
 import pytest
 
 from captcha_app import your_captchas, your_captchas_tab
@@ -69,12 +70,10 @@ def test_the_general_model_prelabels_where_it_is_served():
 @pytest.mark.parametrize("setting, keras_installed", [("off", True), ("1", True), ("0.5", True), ("", False)])
 def test_the_tab_builds_where_training_is_off_or_capped_below_two_minutes(setting, keras_installed, tmp_path):
     # The light install (no TensorFlow) switches training off: the app must start all the same.
-    import gradio as gr
-
     policy = your_captchas.training_policy(setting, keras_installed)
     actions = SimpleNamespace(models=None, upload_folder=str(tmp_path))
     with gr.Blocks() as demo, gr.Tab("Your captchas"):
-        workspaces = your_captchas_tab.build(demo, actions, lambda action: action, policy=policy)
+        workspaces = your_captchas_tab.build(demo, actions, policy=policy)
     minutes = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "your-minutes")
     assert minutes.maximum >= max(policy.max_minutes, 1.0) > minutes.minimum and minutes.visible == policy.enabled
     workspaces.close_all()
