@@ -103,3 +103,25 @@ def test_the_labelling_bench_shows_the_typed_labels_alone_and_counts_the_labels_
     assert os.path.samefile(train / "b.png", tmp_path / "typing" / "b.png")
     scores = [{"typed": 50, "accuracy": 0.9}, {"typed": 100, "accuracy": 0.991}, {"typed": 150, "accuracy": 0.995}]
     assert labelling.typed_to_reach(scores, 0.99) == 100 and labelling.typed_to_reach(scores, 0.999) is None
+
+
+def test_the_general_readers_readings_are_split_by_the_components_each_captcha_was_drawn_with():
+    import general_reader
+    from common import FRESH_SEED
+
+    from captcha_model.data import styles
+
+    count = 40
+    texts = [styles.draw_general(FRESH_SEED, index)[0] for index in range(count)]
+    # Right on the captchas without decoration (in lower case: case is ignored), wrong on the others.
+    drawn = [styles.general_style(FRESH_SEED, index) for index in range(count)]
+    readings = [text.lower() if style.decoration == "none" and style.source == "drawn" else "?"
+                for text, style in zip(texts, drawn)]
+    split = general_reader.by_component(readings, texts)
+    assert set(split) == {*general_reader.COMPONENTS, "text length"}
+    for groups in split.values():
+        assert sum(score["n"] for score in groups.values()) == count
+    assert split["decoration"]["none"]["accuracy"] == 1.0
+    assert all(score["accuracy"] == 0.0 for group, score in split["decoration"].items() if group != "none")
+    library = sum(style.source == "library" for style in drawn)
+    assert split["warp"].get("the library's image", {"n": 0})["n"] == library
