@@ -8,7 +8,7 @@ is saved and the next box takes the focus, the first of the next page after the 
 
 import gradio as gr
 
-from captcha_app import page_text, your_captchas
+from captcha_app import page_text, training_run, your_captchas
 from captcha_app.event_wrappers import answering
 from captcha_app.served_models import GENERAL_MODEL
 from captcha_app.your_captchas import PAGE_SIZE
@@ -87,7 +87,7 @@ def build(demo, actions, policy=None, workspaces=None):
     `actions` is the app's `DemoActions` (its models pre-label, its upload folder is the only one read);
     `policy` is the `TrainingPolicy` (default: from the environment). Returns the `Workspaces` of the page's sessions.
     """
-    policy = policy or your_captchas.training_policy()
+    policy = policy or training_run.training_policy()
     workspaces = workspaces or your_captchas.Workspaces()
     models = actions.models
 

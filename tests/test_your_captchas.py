@@ -1,6 +1,6 @@
 """The "Your captchas" workspace (`captcha_app.your_captchas`): a visitor's zip unpacked within bounds and
-pre-labelled least sure first, corrections written as typed labels, workspaces kept apart and deleted, the
-training setting, runs that finish or are stopped, and the download and push of the model."""
+pre-labelled least sure first, corrections written as typed labels, workspaces kept apart and deleted, runs
+refused, finished or stopped, and the download and push of the model."""
 
 import csv
 import io
@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_app import your_captchas
-from captcha_app.your_captchas import TrainingPolicy, Workspace, Workspaces
+from captcha_app import training_run, your_captchas
+from captcha_app.training_run import TrainingPolicy
+from captcha_app.your_captchas import Workspace, Workspaces
 from captcha_model.config import CaptchaConfig
 from captcha_model.data.labelled import read_labelled
 from captcha_model.data.rendering import sample_captcha
@@ -197,26 +198,8 @@ def test_an_idle_workspace_is_deleted_when_another_visitor_comes(shades_zip):
     workspaces.close_all()
 
 
-@pytest.mark.parametrize(("setting", "minutes", "reason"), [
-    ("", your_captchas.DEFAULT_TRAINING_MINUTES, "at most 10 minutes per run"),
-    ("off", 0, "switched off on this server (CAPTCHA_TRAINING=off)"),
-    (" 3 ", 3, "caps training at 3 minutes per run (CAPTCHA_TRAINING)"),
-    ("0", 0, "switched off on this server (CAPTCHA_TRAINING=0)"),
-    ("lots", 0, "neither 'off' nor a number of minutes"),
-    ("-2", 0, "neither 'off' nor a number of minutes"),
-])
-def test_the_training_setting_caps_or_switches_training_off_saying_why(setting, minutes, reason):
-    policy = your_captchas.training_policy(setting, keras_installed=True)
-    assert policy.max_minutes == minutes and reason in policy.reason and policy.enabled == bool(minutes)
-
-
-def test_training_is_off_without_tensorflow():
-    policy = your_captchas.training_policy("5", keras_installed=False)
-    assert not policy.enabled and "without TensorFlow" in policy.reason
-
-
 def test_training_is_refused_when_off_busy_or_too_long(shades_zip):
-    busy = Workspace(trainings_running=lambda: your_captchas.MAX_TRAININGS_AT_ONCE)
+    busy = Workspace(trainings_running=lambda: training_run.MAX_TRAININGS_AT_ONCE)
     try:
         busy.load(shades_zip, GreyReader())
         with pytest.raises(ValueError, match="switched off"):

@@ -8,9 +8,10 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 
-from captcha_app import your_captchas, your_captchas_tab
+from captcha_app import training_run, your_captchas_tab
 from captcha_app.served_models import GENERAL_MODEL
-from captcha_app.your_captchas import PAGE_SIZE, TrainingResult, Workspace
+from captcha_app.training_run import TrainingResult
+from captcha_app.your_captchas import PAGE_SIZE, Workspace
 from captcha_model.reading.prelabel import Row
 
 
@@ -70,7 +71,7 @@ def test_the_general_model_prelabels_where_it_is_served():
 @pytest.mark.parametrize("setting, keras_installed", [("off", True), ("1", True), ("0.5", True), ("", False)])
 def test_the_tab_builds_where_training_is_off_or_capped_below_two_minutes(setting, keras_installed, tmp_path):
     # The light install (no TensorFlow) switches training off: the app must start all the same.
-    policy = your_captchas.training_policy(setting, keras_installed)
+    policy = training_run.training_policy(setting, keras_installed)
     actions = SimpleNamespace(models=None, upload_folder=str(tmp_path))
     with gr.Blocks() as demo, gr.Tab("Your captchas"):
         workspaces = your_captchas_tab.build(demo, actions, policy=policy)
