@@ -111,13 +111,14 @@ def measure(bench):
 
 def by_component(readings, texts):
     """Our readings of the general family's fresh captchas (stream FRESH_SEED, indices from 0), case ignored, split by
-    the components of COMPONENTS and by text length: {component: {group: score}}; the library's own images apart."""
-    groups = {name: {} for name in [*COMPONENTS, "text length"]}
+    source and text length, and the captchas drawn here by the components of COMPONENTS: {component: {group: score}}."""
+    groups = {name: {} for name in ["source", "text length", *COMPONENTS]}
     for index, (reading, text) in enumerate(zip(readings, texts)):
         style = styles.general_style(FRESH_SEED, index)
-        keys = {name: group(style) if style.source == "drawn" else "the library's image"
-                for name, group in COMPONENTS.items()}
-        keys["text length"] = str(len(text))
+        keys = {"source": "drawn here" if style.source == "drawn" else "the captcha library's image",
+                "text length": str(len(text))}
+        if style.source == "drawn":
+            keys.update({name: group(style) for name, group in COMPONENTS.items()})
         for name, key in keys.items():
             groups[name].setdefault(key, ([], []))
             groups[name][key][0].append(reading)

@@ -118,10 +118,13 @@ def test_the_general_readers_readings_are_split_by_the_components_each_captcha_w
     readings = [text.lower() if style.decoration == "none" and style.source == "drawn" else "?"
                 for text, style in zip(texts, drawn)]
     split = general_reader.by_component(readings, texts)
-    assert set(split) == {*general_reader.COMPONENTS, "text length"}
-    for groups in split.values():
-        assert sum(score["n"] for score in groups.values()) == count
+    assert set(split) == {"source", "text length", *general_reader.COMPONENTS}
+    library = sum(style.source == "library" for style in drawn)
+    assert split["source"]["the captcha library's image"] == {**split["source"]["the captcha library's image"],
+                                                              "n": library, "accuracy": 0.0}
+    # Components split the captchas drawn here; source and length split them all.
+    for name, groups in split.items():
+        assert sum(score["n"] for score in groups.values()) == (count if name in ("source", "text length")
+                                                                 else count - library)
     assert split["decoration"]["none"]["accuracy"] == 1.0
     assert all(score["accuracy"] == 0.0 for group, score in split["decoration"].items() if group != "none")
-    library = sum(style.source == "library" for style in drawn)
-    assert split["warp"].get("the library's image", {"n": 0})["n"] == library
