@@ -12,7 +12,7 @@ from captcha_model.networks import model as model_lib, referee as referee_lib
 
 @pytest.fixture(autouse=True, scope="module")
 def fresh_keras_session():
-    """XLA compiles several times slower in a process that has already traced many functions (earlier tests'),
+    """XLA compiles up to twice as slowly in a process that has already traced many functions (earlier tests'),
     and a fresh Keras session gives it back its speed."""
     keras.backend.clear_session()
 
