@@ -267,6 +267,8 @@ def build_demo(actions, evaluations=None):
                         f"{image_input.MAX_FILE_BYTES // 2**20} MB and {image_input.MAX_PIXELS:,} pixels "
                         "(e.g. 4096×4096). Paste with Ctrl+V or drop a file."
                     )
+                    ignore_case = gr.Checkbox(label="Ignore case: give the text in upper case, for sites that do",
+                                              elem_id="ignore-case")
                     solve_button = gr.Button("Solve", variant="primary", elem_id="solve-button")
                     if not config.site:
                         examples = write_example_uploads(config, models.pictures)
@@ -286,19 +288,20 @@ def build_demo(actions, evaluations=None):
             solve_outputs = [upload_reading, upload_confidences, model_input, upload_details]
             # Gradio's image preprocessing would open the file before the app could check where it
             # lies and refuse a broken one clearly: the raw payload reaches `solve` and `explain`.
-            solve_button.click(answering(actions.solve), [upload, model], solve_outputs, preprocess=False,
+            solve_button.click(answering(actions.solve), [upload, model, ignore_case], solve_outputs, preprocess=False,
                                api_name="solve").success(
                 answering(actions.explain), [upload, model], upload_saliency, preprocess=False, api_name="explain")
 
             def read_upload(trigger):
                 """Read the upload, then explain the reading; empty outputs where the image was cleared."""
-                trigger(answering(actions.solve_if_present), [upload, model], solve_outputs, preprocess=False,
-                        api_visibility="private").success(
+                trigger(answering(actions.solve_if_present), [upload, model, ignore_case], solve_outputs,
+                        preprocess=False, api_visibility="private").success(
                     answering(actions.explain_if_present), [upload, model], upload_saliency, preprocess=False,
                     api_visibility="private")
 
-            # Uploads, pastes and example clicks are read at once.
+            # Uploads, pastes and example clicks are read at once, and read again when case is ignored or not.
             read_upload(upload.change)
+            read_upload(ignore_case.change)
 
         with gr.Tab("Accuracy", id="evaluate") as evaluate_tab:
             with gr.Row(equal_height=True):

@@ -13,11 +13,11 @@ recipe (tutorial_plateau.py); every model on the same captchas, per size and per
 (accuracy.py); rendering and training throughput (training_throughput.py); the saliency
 test (saliency_honesty.py); the app under load (load.py); Keras against ONNX Runtime
 (runtimes.py); a site's own captchas (site_captchas.py); the general reader zero-shot
-(general_reader.py); labels typed least sure first (labelling.py). Each saves its figures with the
-command, date and model files (with their sha256) behind them in results/NAME.json and
-results/NAME.md of the output folder, and RESULTS.md is assembled from every saved
-section (sections.py): sections that a run skips keep the text, figures and plots of the
-run that measured them, which their provenance lines name.
+(general_reader.py) and as the start of a site's model (general_start.py); labels typed least
+sure first (labelling.py). Each saves its figures with the command, date and model files
+(with their sha256) behind them in results/NAME.json and results/NAME.md of the output folder,
+and RESULTS.md is assembled from every saved section (sections.py): sections that a run skips
+keep the text, figures and plots of the run that measured them, which their provenance lines name.
 """
 
 import argparse
@@ -29,6 +29,7 @@ import accuracy
 import common  # noqa: F401 - first: it puts the project on the path
 import comparison
 import general_reader
+import general_start
 import labelling
 import load
 import provenance
@@ -56,15 +57,16 @@ SECTIONS = {
     "runtimes": (runtimes.measure, runtimes.lines),
     "site_captchas": (site_captchas.measure, site_captchas.lines),
     "general_reader": (general_reader.measure, general_reader.lines),
+    "general_start": (general_start.measure, general_start.lines),
     "labelling": (labelling.measure, labelling.lines),
 }
 # Sections whose scripts also run alone, with options of their own.
 SCRIPTS = {"load": load, "runtimes": runtimes, "site_captchas": site_captchas, "tutorial_plateau": tutorial_plateau,
-           "general_reader": general_reader, "labelling": labelling}
+           "general_reader": general_reader, "general_start": general_start, "labelling": labelling}
 # Parts of sections that --skip also names: ddddocr in the comparison, the tutorial's network in training.
 SKIP_CHOICES = ["comparison", "models", "training", "tutorial_plateau", "ddddocr", "seed", "generation", "throughput",
                 "sizes", "lengths", "saliency", "load", "runtimes", "site_captchas", "general_reader",
-                "labelling"]
+                "general_start", "labelling"]
 
 
 def parse_args(arguments):

@@ -15,7 +15,8 @@ import provenance
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ORDER = ("comparison", "models", "training", "tutorial_plateau", "generation", "throughput", "sizes", "lengths",
-         "saliency", "load", "runtimes", "site_captchas", "general_reader", "labelling")
+         "saliency", "load", "runtimes", "site_captchas", "general_reader",
+         "general_start", "labelling")
 HEADER = [
     "# Benchmark results",
     "",

@@ -151,7 +151,7 @@ class DemoActions:
         self.store.add(path)
         return open_image(path)
 
-    def solve(self, upload, model=None):
+    def solve(self, upload, model=None, ignore_case=False):
         """Read the text of a captcha image (PNG, JPEG, GIF, WebP, BMP or TIFF, up to 10 MB).
 
         Args:
@@ -159,6 +159,7 @@ class DemoActions:
             model: the model to read with: 'default', 'ctc', 'ctc-170x80', 'general' or the app's first model
                 (default). A picture of a size that a model of the captcha library's images never read is read by
                 'general', made for captchas of any site.
+            ignore_case: give the text in upper case, for sites that ignore case (the general model reads both).
         Returns:
             the text read, per-character confidences, the picture the network saw, details naming the model.
         """
@@ -171,11 +172,12 @@ class DemoActions:
             chosen_reading = self.read([image], chosen)[0][0]
             details += "\n\n" + page_text.read_by_general(chosen, self.models.config(chosen), image, chosen_reading)
         picture = self.picture_file(model_input_picture(pixels[0], self.models.config(reader)), "model-input")
-        return reading.text, page_text.character_confidences(reading), picture, details
+        text = reading.text.upper() if ignore_case else reading.text
+        return text, page_text.character_confidences(reading), picture, details
 
-    def solve_if_present(self, upload, model=None):
+    def solve_if_present(self, upload, model=None, ignore_case=False):
         """`solve`, or empty outputs when the image was cleared."""
-        return self.solve(upload, model) if upload else ("", None, None, "")
+        return self.solve(upload, model, ignore_case) if upload else ("", None, None, "")
 
     def explain(self, upload, model=None):
         """Show why the model read a captcha image as it did: one heat map over the image per character.

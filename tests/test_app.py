@@ -30,6 +30,8 @@ from captcha_model.reading import saliency, solver as solver_lib
 from captcha_model.reading.evaluation import wilson_interval
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# How a refusal lists the models the app offers.
+OFFERED = "'default', 'ctc', 'ctc-170x80', 'general'"
 
 # Gradio's queue calls a pandas API that pandas 3 deprecates; nothing here can act on it.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
@@ -50,7 +52,7 @@ def ctc_solver():
 def test_the_four_endpoints_are_named_and_documented(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/generate", "/solve", "/explain", "/evaluate"} <= set(endpoints)
-    assert [parameter["component"] for parameter in endpoints["/solve"]["parameters"]] == ["Image", "Radio"]
+    assert [parameter["component"] for parameter in endpoints["/solve"]["parameters"]] == ["Image", "Radio", "Checkbox"]
     assert endpoints["/solve"]["returns"][0]["component"] == "Textbox"
     assert [item["component"] for item in endpoints["/explain"]["returns"]] == ["Gallery"]
     # Every endpoint takes the model last, defaulting to the one served before models could be chosen.
@@ -66,8 +68,8 @@ def test_the_four_endpoints_are_named_and_documented(client):
 def test_the_page_offers_every_bundled_model(client):
     choice = next(component for component in client.config["components"]
                   if component["props"].get("elem_id") == "model-choice")
-    assert sorted(solver_lib.BUNDLED_MODELS) == ["ctc", "ctc-170x80", "default"]
-    assert [value for _, value in choice["props"]["choices"]] == ["default", "ctc", "ctc-170x80"]
+    assert sorted(solver_lib.BUNDLED_MODELS) == ["ctc", "ctc-170x80", "default", "general"]
+    assert [value for _, value in choice["props"]["choices"]] == ["default", "ctc", "ctc-170x80", "general"]
     assert choice["props"]["value"] == "default"
     assert "ctc: 1 to 8 characters of 0-9, A-Z, drawn 120×50 to 240×100" in choice["props"]["info"]
 
@@ -176,7 +178,7 @@ def test_explain_without_an_image_asks_for_one(client):
         (("", 1, 9, "", "ctc"), "length: This model reads 1 to 8 characters: the length must be from 1 to 8, not 9"),
         (("", 1, 2.5, "", "ctc"), "length: The length must be a whole number, got 2.5"),
         (("ABCDEFGHJ", 1, 4, "", "ctc"), "text: Captcha text must have 1 to 8 characters, got 9"),
-        (("", 1, 4, "", "nope"), "model: Unknown model 'nope'; the models are 'default', 'ctc', 'ctc-170x80'"),
+        (("", 1, 4, "", "nope"), f"model: Unknown model 'nope'; the models are {OFFERED}"),
     ],
     ids=["narrow", "tall", "not-a-size", "length-default", "length-ctc", "fractional", "text-ctc", "model"],
 )
@@ -191,7 +193,7 @@ def test_generate_explains_bad_sizes_lengths_and_models(client, arguments, messa
 def test_readings_refuse_an_unknown_model_with_the_names_accepted(client, config, tmp_path, endpoint):
     path = tmp_path / "captcha.png"
     truth = save_captcha(config, path, seed=2)
-    refusal = "Unknown model 'ctc2'; the models are 'default', 'ctc', 'ctc-170x80'."
+    refusal = f"Unknown model 'ctc2'; the models are {OFFERED}."
     with pytest.raises(AppError, match=re.escape(refusal)):
         client.predict(handle_file(str(path)), "ctc2", api_name=endpoint)
     assert client.predict(handle_file(str(path)), api_name="/solve")[0] == truth
@@ -283,7 +285,7 @@ def test_an_evaluation_with_empty_boxes_draws_the_models_own_captchas(client):
     [((10, 1, "0", "", "ctc"), "length: This model reads 1 to 8 characters: the length must be from 1 to 8, not 0"),
      ((10, 1, "six", "", "ctc"), "length: The length must be a whole number, got 'six'"),
      ((10, 1, "", "401x100", "ctc"), "size: Captchas are drawn from 40x20 to 400x200 pixels"),
-     ((10, 1, "", "", "none"), "model: Unknown model 'none'; the models are 'default', 'ctc', 'ctc-170x80'")],
+     ((10, 1, "", "", "none"), f"model: Unknown model 'none'; the models are {OFFERED}")],
     ids=["length", "not-a-length", "size", "model"],
 )
 def test_evaluations_refuse_bad_sizes_lengths_and_models(client, arguments, message):
@@ -314,7 +316,7 @@ def test_choosing_a_model_moves_the_length_slider_into_its_lengths():
     _, text, length, *_ = app.choose_model(captcha_app, "default", "AB12CD7", 7)
     assert text["value"] == "" and text["info"].startswith("4 characters")
     assert (length["minimum"], length["value"], length["visible"]) == (4, 4, False)
-    with pytest.raises(ValueError, match="Unknown model 'x'; the models are 'default', 'ctc', 'ctc-170x80'."):
+    with pytest.raises(ValueError, match=f"Unknown model 'x'; the models are {OFFERED}."):
         app.choose_model(captcha_app, "x", "", 4)
     # The model of one size and several lengths: a slider of its lengths, its size in the size box.
     _, text, length, size, *_ = app.choose_model(captcha_app, "ctc-170x80", "AB12CD7", 7)

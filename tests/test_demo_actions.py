@@ -13,7 +13,7 @@ from captcha_app.demo_actions import DemoActions, model_input_picture, write_exa
 from captcha_app.picture_store import PictureStore
 from captcha_app.served_models import ServedModels, load_first
 from captcha_model import load_solver
-from captcha_model.data import rendering
+from captcha_model.data import rendering, styles
 from captcha_model.reading import solver as solver_lib
 
 
@@ -97,8 +97,7 @@ def test_the_example_uploads_are_named_for_their_text_one_per_format(tmp_path):
     assert [os.path.basename(path) for path in paths][0] == f"captcha-{rendering.sample_captcha(config, 101)[0]}.png"
 
 
-def test_an_upload_of_another_size_is_read_by_the_general_model_which_the_details_name(monkeypatch, tmp_path):
-    monkeypatch.setitem(solver_lib.BUNDLED_MODELS, "general", solver_lib.BUNDLED_MODELS["ctc"])
+def test_an_upload_of_another_size_is_read_by_the_general_model_which_the_details_name(tmp_path):
     actions = actions_around(tmp_path, *load_first(None))
     os.makedirs(tmp_path / "uploads")
     received = str(tmp_path / "uploads" / "captcha.png")
@@ -112,3 +111,13 @@ def test_an_upload_of_another_size_is_read_by_the_general_model_which_the_detail
     rendering.sample_captcha(actions.models.config(), 8)[1].save(received)
     _, _, _, details = actions.solve({"path": received})
     assert "Answered by **default**" in details and "general" not in details
+
+
+def test_ignoring_case_gives_the_general_models_reading_in_upper_case(tmp_path):
+    actions = actions_around(tmp_path, *load_first("general"))
+    os.makedirs(tmp_path / "uploads")
+    received = str(tmp_path / "uploads" / "captcha.png")
+    styles.draw_general(31, 0, text="Kb7wq")[1].save(received)
+    reading = actions.solve({"path": received})[0]
+    assert any(character.islower() for character in reading)
+    assert actions.solve({"path": received}, None, True)[0] == reading.upper()

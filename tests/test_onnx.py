@@ -36,9 +36,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_the_bundled_exports_read_as_the_bundled_models_do(name, assert_same_readings):
     keras_solver, onnx_solver = load_solver(name, runtime="keras"), load_solver(name)
     assert (keras_solver.runtime, onnx_solver.runtime) == ("keras", "onnx")
-    assert onnx_solver.referee.referee_config == keras_solver.referee.referee_config
-    # Captchas rich in 0 and O, so that the referees decide many glyphs.
-    inputs, _ = rendering.render_range(keras_solver.config, 616161, 0, 64, rendering.Emphasis("0O"))
+    referee = keras_solver.referee
+    assert (onnx_solver.referee and onnx_solver.referee.referee_config) == (referee and referee.referee_config)
+    # Captchas rich in 0 and O, so that the referees decide many glyphs (the general family draws its own texts).
+    emphasis = rendering.Emphasis("0O") if referee else None
+    inputs, _ = rendering.render_range(keras_solver.config, 616161, 0, 64, emphasis)
     assert_same_readings(keras_solver, onnx_solver, inputs)
     fresh, _ = rendering.render_range(keras_solver.config, 646464, 0, 1000)
     assert [reading.text for reading in keras_solver.solve_inputs(fresh)] == [

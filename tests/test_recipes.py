@@ -121,7 +121,7 @@ def test_a_malformed_recipe_is_refused_with_what_is_expected(tmp_path, stages, m
         recipes.load("nonesuch")
 
 
-@pytest.mark.parametrize("name", ["default", "ctc", "ctc-170x80"])
+@pytest.mark.parametrize("name", ["default", "ctc", "ctc-170x80", "general"])
 def test_a_bundled_models_seeds_are_those_of_its_recipe(name):
     metrics = json.loads(open(os.path.join(ROOT, "captcha_model", "bundled", name, "metrics.json")).read())
     recipe = recipes.load(name)
@@ -131,7 +131,7 @@ def test_a_bundled_models_seeds_are_those_of_its_recipe(name):
     assert metrics["lineage"]["recipe_file"] == f"recipes/{name}.json"
 
 
-@pytest.mark.parametrize("name", ["default", "ctc", "ctc-170x80", "seed"])
+@pytest.mark.parametrize("name", ["default", "ctc", "ctc-170x80", "general", "seed"])
 def test_every_training_stage_of_a_recipe_trains_all_its_epochs(name):
     # The development runs trained every epoch; an early stop ends a stage with its schedule unfinished and the
     # last weights, not the best, so a recipe that stops early does not repeat them.

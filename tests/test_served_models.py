@@ -13,6 +13,9 @@ from captcha_app.served_models import ServedModels, load_first
 from captcha_model import load_solver
 from captcha_model.reading import solver as solver_lib
 
+# How a refusal lists the models a server started with the default model offers.
+OFFERED = "'default', 'ctc', 'ctc-170x80', 'general'"
+
 
 def offered(source, pictures):
     """The models offered by a server started with the model `source`, their pictures in `pictures`."""
@@ -25,7 +28,7 @@ def test_the_first_model_is_listed_under_its_bundled_name(source, name, tmp_path
     solver, notice, listed = load_first(source)
     assert (notice, listed) == (None, name)
     models = ServedModels(solver, str(tmp_path), notice, listed)
-    assert models.names == [name, *sorted({"default", "ctc", "ctc-170x80"} - {name})]
+    assert models.names == [name, *sorted({"default", "ctc", "ctc-170x80", "general"} - {name})]
     assert models.solver() is solver and models.config() == solver.config
 
 
@@ -33,7 +36,7 @@ def test_a_model_named_by_path_is_offered_beside_the_bundled_ones(tmp_path):
     model_path = str(tmp_path / "mine.keras")
     shutil.copy(solver_lib.BUNDLED_MODEL, model_path)
     models = offered(model_path, tmp_path / "pictures")
-    assert models.names == [model_path, "ctc", "ctc-170x80", "default"]
+    assert models.names == [model_path, "ctc", "ctc-170x80", "default", "general"]
     assert models.solver().source == model_path
     assert page_text.model_headline(models.solver(model_path)).startswith(f"**Model:** {model_path}")
     assert page_text.model_headline(models.solver("default")).startswith("**Model:** bundled default model")
@@ -42,7 +45,8 @@ def test_a_model_named_by_path_is_offered_beside_the_bundled_ones(tmp_path):
 def test_a_model_that_cannot_be_loaded_falls_back_to_the_default_one(tmp_path):
     solver, notice, name = load_first(str(tmp_path / "missing.keras"))
     assert name == "default" and notice.startswith("Could not load the model")
-    assert ServedModels(solver, str(tmp_path / "pictures"), notice, name).names == ["default", "ctc", "ctc-170x80"]
+    assert ServedModels(solver, str(tmp_path / "pictures"), notice, name).names == [
+        "default", "ctc", "ctc-170x80", "general"]
 
 
 def test_other_models_are_loaded_once_on_first_use_even_when_asked_for_at_once(monkeypatch, tmp_path):
@@ -66,7 +70,7 @@ def test_a_name_not_on_offer_is_refused_with_the_names_that_are(tmp_path):
     models = offered(None, tmp_path)
     assert models.check("") == "default" and models.config("ctc").max_length == 8
     assert models.config_if_known("nope") is None
-    with pytest.raises(ValueError, match="Unknown model 'nope'; the models are 'default', 'ctc', 'ctc-170x80'."):
+    with pytest.raises(ValueError, match=f"Unknown model 'nope'; the models are {OFFERED}."):
         models.config("nope")
     # Nothing but the first model was loaded to describe the others.
     assert list(models.loaded) == ["default"]
