@@ -55,11 +55,15 @@ def test_the_four_endpoints_are_named_and_documented(client):
     assert [parameter["component"] for parameter in endpoints["/solve"]["parameters"]] == ["Image", "Radio", "Checkbox"]
     assert endpoints["/solve"]["returns"][0]["component"] == "Textbox"
     assert [item["component"] for item in endpoints["/explain"]["returns"]] == ["Gallery"]
-    # Every endpoint takes the model last, defaulting to the one served before models could be chosen.
+    # Every endpoint takes the model after what it reads, defaulting to the one served before models could be
+    # chosen; /solve then takes ignore_case, off unless asked for.
     for endpoint in ("/generate", "/solve", "/explain", "/evaluate"):
-        model = endpoints[endpoint]["parameters"][-1]
+        model = endpoints[endpoint]["parameters"][-2 if endpoint == "/solve" else -1]
         assert (model["parameter_name"], model["parameter_has_default"], model["parameter_default"]) == (
             "model", True, "default")
+    ignore_case = endpoints["/solve"]["parameters"][-1]
+    assert (ignore_case["parameter_name"], ignore_case["parameter_has_default"], ignore_case["parameter_default"]) == (
+        "ignore_case", True, False)
     generate = {parameter["parameter_name"]: parameter for parameter in endpoints["/generate"]["parameters"]}
     assert list(generate) == ["text", "seed", "length", "size", "model"]
     assert (generate["length"]["parameter_default"], generate["size"]["parameter_default"]) == (4, None)
