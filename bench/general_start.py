@@ -1,7 +1,7 @@
 """Bench: the general reader as the start of a site's model, against the bundled ctc model.
 
     python bench/general_start.py [--start-data ../shared/datasets/site-a] [--start-labels 100]
-                                  [--start-epochs 10 40] [--start-from general]
+                                  [--start-epochs 2 5 10 40] [--start-from general]
 
 Each run is `python train.py --data FOLDER --init-from START --epochs E --max-minutes 0` on the same
 seeded subset of the site's `train/` folder (that of bench/site_captchas.py), so both starts
@@ -11,6 +11,7 @@ brings is what it learnt from the project's own captchas. Runs are kept in bench
 so a second call only scores them.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -26,7 +27,7 @@ def add_arguments(parser):
     parser.add_argument("--start-data", default=os.path.join(ROOT, "..", "shared", "datasets", "site-a"),
                         help="a folder with train/ and test/, each a folder of labelled captchas")
     parser.add_argument("--start-labels", type=int, default=100, help="how many of train/ each run may use")
-    parser.add_argument("--start-epochs", type=int, nargs="+", default=[10, 40],
+    parser.add_argument("--start-epochs", type=int, nargs="+", default=[2, 5, 10, 40],
                         help="the training lengths compared, in epochs of train.py --data's recipe")
     parser.add_argument("--start-from", default="general",
                         help="the general reader to start from: a bundled name or a .keras file")
@@ -60,7 +61,9 @@ def measure(bench):
     for epochs in args.start_epochs:
         for name, start in starts.items():
             model = started_model(train, start, args.start_labels, epochs)
-            runs.append({"start": name, "epochs": epochs, **folder_scored(model, test)})
+            with open(os.path.join(os.path.dirname(model), "metrics.json")) as handle:
+                minutes = json.load(handle)["wall_seconds"] / 60
+            runs.append({"start": name, "epochs": epochs, "training_minutes": minutes, **folder_scored(model, test)})
             files.append(model)
             print(f"from {name}, {epochs} epochs: {percent(runs[-1])}", flush=True)
     return {"data": os.path.relpath(os.path.abspath(args.start_data), ROOT), "labels": args.start_labels,
@@ -82,9 +85,10 @@ def lines(results):
         f"from the bundled `{BASELINE}` model or from the general reader, for the same epochs; scored on its "
         "`test/`, which no run trains on.",
         "",
-        "| start | epochs | accuracy on test/ | per character |",
-        "|---|---|---|---|",
-        *[f"| {run['start']} | {run['epochs']} | {percent(run)} | {run['character_accuracy']:.2%} |" for run in runs],
+        "| start | epochs | training | accuracy on test/ | per character |",
+        "|---|---|---|---|---|",
+        *[f"| {run['start']} | {run['epochs']} | {run['training_minutes']:.1f} min | {percent(run)} | "
+          f"{run['character_accuracy']:.2%} |" for run in runs],
         "",
         f"Target: the general start reads more than the `{BASELINE}` start at every length: "
         f"{verdict(general_is_ahead(runs))}.",

@@ -134,12 +134,12 @@ def test_the_general_start_is_ahead_only_where_it_reads_more_at_every_training_l
     import general_start
 
     def run(start, epochs, accuracy):
-        return {"start": start, "epochs": epochs, "accuracy": accuracy, "n": 1000, "low": accuracy - 0.01,
-                "high": accuracy + 0.01, "character_accuracy": accuracy}
+        return {"start": start, "epochs": epochs, "training_minutes": epochs / 4, "accuracy": accuracy, "n": 1000,
+                "low": accuracy - 0.01, "high": accuracy + 0.01, "character_accuracy": accuracy}
 
     ahead = [run("ctc", 10, 0.90), run("general", 10, 0.95), run("ctc", 40, 0.98), run("general", 40, 0.99)]
     behind_once = [*ahead[:3], run("general", 40, 0.98)]
     assert general_start.general_is_ahead(ahead) and not general_start.general_is_ahead(behind_once)
     text = "\n".join(general_start.lines({"data": "site", "labels": 100, "runs": behind_once}))
-    assert "| general | 10 | 95.00% (94.00%-96.00%, n=1,000) | 95.00% |" in text
+    assert "| general | 10 | 2.5 min | 95.00% (94.00%-96.00%, n=1,000) | 95.00% |" in text
     assert text.endswith("**misses target**.")
