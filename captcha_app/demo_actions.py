@@ -73,14 +73,15 @@ class DemoActions:
         return self.store.save(picture, name)
 
     def generate(self, text, seed, length=None, size=None, model=None):
-        """Draw a captcha with the Python captcha library, then read it with the model.
+        """Draw a captcha of the kind the model learnt (the captcha library's; for 'general', the project's own), then
+        read it with the model.
 
         Args:
             text: the captcha's text, in the model's charset; empty for a random text.
             seed: a whole number; the same text, size and seed always draw the same image.
             length: the number of characters of a random text; empty for the model's own.
             size: the captcha's size as 'WIDTHxHEIGHT' in pixels, e.g. '160x60'; empty for the model's own.
-            model: the model to read with: 'default', 'ctc', 'ctc-170x80' or the app's first model (default).
+            model: the model to read with: 'default', 'ctc', 'ctc-170x80', 'general' or the app's first model (default).
         Returns:
             the image's file, its true text, the reading, a verdict naming the model, per-character confidences.
         """
@@ -184,7 +185,7 @@ class DemoActions:
 
         Args:
             upload: the captcha image file.
-            model: the model to read with: 'default', 'ctc', 'ctc-170x80' or the app's first model (default).
+            model: the model to read with: 'default', 'ctc', 'ctc-170x80', 'general' or the app's first model (default).
         Returns:
             (picture file, caption) pairs, the caption naming the character and its confidence.
         """
@@ -220,7 +221,7 @@ class DemoActions:
             seed: a whole number naming the stream of captchas; the Model tab lists those the model trained on.
             length: the number of characters of every captcha; empty for every length the model reads.
             size: the size of every captcha as 'WIDTHxHEIGHT' in pixels; empty for every size the model reads.
-            model: the model to read with: 'default', 'ctc', 'ctc-170x80' or the app's first model (default).
+            model: the model to read with: 'default', 'ctc', 'ctc-170x80', 'general' or the app's first model (default).
         Returns:
             a Markdown summary (accuracy with its 95% interval), a plot of confusions, the failures, the full report.
         """
