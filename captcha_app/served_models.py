@@ -18,11 +18,10 @@ from captcha_app.shared_reader import SharedReader
 from captcha_model import config as config_lib
 from captcha_model.data import rendering, seeds
 from captcha_model.reading import evaluation, runtime, solver as solver_lib
+from captcha_model.reading.solver import GENERAL_MODEL
 
 # The bundled model chosen when no other is named.
 DEFAULT_MODEL = "default"
-# The bundled model that reads captchas of any site: uploads of a size the chosen model never read go to it.
-GENERAL_MODEL = "general"
 # The seed of the captchas that warm a model up before its first visitor.
 WARM_UP_SEED = 7
 
@@ -102,7 +101,7 @@ class ServedModels:
         """The name of the model that reads a picture of `size` (width, height) for a visitor who chose `name`: that
         model, or the general one where the chosen model reads the captcha library's images and none of this size."""
         name, config = self.check(name), self.config(name)
-        if config.family == "library" and not config.site and not config.covers(*size) and GENERAL_MODEL in self.names:
+        if solver_lib.goes_to_general(config, size) and GENERAL_MODEL in self.names:
             return GENERAL_MODEL
         return name
 

@@ -10,8 +10,8 @@ import gradio as gr
 
 from captcha_app import page_text, training_run, your_captchas
 from captcha_app.event_wrappers import answering
-from captcha_app.served_models import GENERAL_MODEL
 from captcha_app.your_captchas import PAGE_SIZE
+from captcha_model.reading.solver import GENERAL_MODEL
 
 COLUMNS = 4
 # How often the Train button's progress bar looks at the run.

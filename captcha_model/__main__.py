@@ -15,9 +15,17 @@ from captcha_model.config import CaptchaConfig, parse_size
 from captcha_model.data import rendering
 from captcha_model.data.labelled import describe_skipped
 from captcha_model.environment import MODEL_VARIABLE, STRICT_VARIABLE
+from captcha_model.image_input import open_image
 from captcha_model.publishing import deploy as deploy_lib, hub
 from captcha_model.reading import evaluation, prelabel, runtime
-from captcha_model.reading.solver import BUNDLED_EXPORTS, BUNDLED_MODELS, load_solver, load_solver_with_fallback
+from captcha_model.reading.solver import (
+    BUNDLED_EXPORTS,
+    BUNDLED_MODELS,
+    GENERAL_MODEL,
+    goes_to_general,
+    load_solver,
+    load_solver_with_fallback,
+)
 
 BUNDLED_NAMES = ", ".join(BUNDLED_MODELS)
 READABLE_NAMES = ", ".join([*BUNDLED_MODELS, *BUNDLED_EXPORTS])
@@ -35,16 +43,27 @@ def load_chosen_solver(args):
 
 def solve(args):
     solver = load_chosen_solver(args)
-    failed = False
+    # Without --model, a picture of a size the default model never read goes to the general model, as in the app.
+    readers = {None: solver}
+    routed = args.model is None and GENERAL_MODEL in BUNDLED_MODELS
+    failed, by_general = False, 0
     for path in args.images:
         try:
-            reading = solver.solve([path])[0]
+            image = open_image(path)
+            name = GENERAL_MODEL if routed and goes_to_general(solver.config, image.size) else None
+            if name not in readers:
+                readers[name] = load_solver(name, args.runtime)
+            reading = readers[name].solve([image])[0]
         except ValueError as error:
             print(f"{path}: {error}", file=sys.stderr)
             failed = True
             continue
+        by_general += name == GENERAL_MODEL
         text = reading.text.upper() if args.ignore_case else reading.text
         print(f"{path}\t{text}\t{reading.confidence:.4f}")
+    if by_general:
+        print(f"The general model read {by_general} of the images: the default model never read captchas of their "
+              "size. --model picks one model for all.", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -189,7 +208,8 @@ def build_parser():
     command.add_argument("images", nargs="+", help="image files (PNG, JPEG, GIF, WebP, BMP, TIFF)")
     command.add_argument("--ignore-case", action="store_true",
                          help="print readings in upper case, for sites that ignore case (the general model reads both)")
-    add_model_options(command)
+    add_model_options(command, default="the bundled default model, and the general one for pictures of sizes the "
+                                       "default model never read")
     command.set_defaults(run=solve)
 
     command = commands.add_parser("evaluate", help="measure accuracy on fresh captchas or a labelled folder")

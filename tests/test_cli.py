@@ -8,7 +8,9 @@ import sys
 import pytest
 from PIL import Image
 
+from captcha_model import load_solver
 from captcha_model.__main__ import main
+from captcha_model.data import rendering, styles
 from captcha_model.reading.evaluation import wilson_interval
 
 
@@ -53,6 +55,22 @@ def test_solve_reports_bad_files_and_keeps_going(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "Could not read the file as an image" in captured.err
     assert captured.out.startswith(str(tmp_path / "0.png"))
+
+
+def test_solve_reads_pictures_of_sizes_the_default_model_never_read_with_the_general_model(tmp_path, capsys):
+    library, other = tmp_path / "library.png", tmp_path / "other.png"
+    rendering.sample_captcha(load_solver().config, 5)[1].save(library)
+    styles.draw_general(5, 0, size=(130, 48))[1].save(other)
+    capsys.readouterr()
+    assert main(["solve", str(library), str(other)]) == 0
+    captured = capsys.readouterr()
+    texts = [line.split("\t")[1] for line in captured.out.strip().split("\n")]
+    assert texts == [load_solver().solve([str(library)])[0].text, load_solver("general").solve([str(other)])[0].text]
+    assert "The general model read 1 of the images" in captured.err
+    # A model named reads every picture.
+    assert main(["solve", "--model", "default", str(other)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split("\t")[1] == load_solver().solve([str(other)])[0].text and not captured.err
 
 
 def test_evaluate_fresh_and_folder(tmp_path, capsys):

@@ -9,10 +9,10 @@ import gradio as gr
 import pytest
 
 from captcha_app import training_run, your_captchas_tab
-from captcha_app.served_models import GENERAL_MODEL
 from captcha_app.training_run import TrainingResult
 from captcha_app.your_captchas import PAGE_SIZE, Workspace
 from captcha_model.reading.prelabel import Row
+from captcha_model.reading.solver import GENERAL_MODEL
 
 
 @pytest.fixture

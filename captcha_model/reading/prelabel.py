@@ -16,11 +16,11 @@ import tempfile
 from tqdm.auto import tqdm
 
 from captcha_model.data import labelled
-from captcha_model.reading.solver import BUNDLED_MODELS
+from captcha_model.reading.solver import BUNDLED_MODELS, GENERAL_MODEL
 
 # The readers `label` uses when none is named, the first one bundled: the general reader of sites no model has
 # seen, then `ctc` (any length and size of the library's captchas, and where `train.py --data` starts from).
-DEFAULT_MODELS = ("general", "ctc")
+DEFAULT_MODELS = (GENERAL_MODEL, "ctc")
 COLUMNS = ("file", "text", "confidence", "typed")
 # Images decoded and read together: large enough for the solver to read in lanes, small enough to hold.
 BATCH_SIZE = 512

@@ -35,6 +35,8 @@ BUNDLED_MODELS = {
     if os.path.isfile(os.path.join(_BUNDLED_FOLDER, name, "model.keras"))
 }
 BUNDLED_MODEL = BUNDLED_MODELS["default"]
+# The bundled model that reads captchas of any site: pictures of a size a library model never read go to it.
+GENERAL_MODEL = "general"
 KERAS_FILE = "model.keras"
 # Int8 exports of the bundled models (`export --quantize`), read by ONNX Runtime only: faster, and
 # they read a few texts otherwise than the float models (bench/RESULTS.md counts them).
@@ -47,6 +49,12 @@ BUNDLED_EXPORTS = {
 RUNTIME_NAMES = {runtime_lib.KERAS: "Keras", runtime_lib.ONNX: "ONNX Runtime"}
 # Batches smaller than twice this are read whole on all cores: starting threads would cost more than it saves.
 SMALLEST_CHUNK = 16
+
+
+def goes_to_general(config, size):
+    """Whether a picture of `size` (width, height) is better read by the general model than by a model of
+    `config`: one that reads the captcha library's images, none of this size, and was made for no site."""
+    return config.family == "library" and not config.site and not config.covers(*size)
 
 
 class Solver:
