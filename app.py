@@ -196,8 +196,9 @@ def build_demo(actions, evaluations=None):
                    delete_cache=(CACHE_CHECK_SECONDS, MAX_STORED_AGE_SECONDS)) as demo:
         gr.Markdown(
             "# captcha-break\n"
-            "A small Keras network that reads the text captchas drawn by the Python "
-            "[`captcha`](https://pypi.org/project/captcha/) library. Draw one and watch it being read, "
+            "Small Keras networks that read the text captchas drawn by the Python "
+            "[`captcha`](https://pypi.org/project/captcha/) library, and a general one, still weak, for other "
+            "sites' captchas. Draw one and watch it being read, "
             "upload your own, or measure accuracy on thousands. Every button is also an API endpoint: "
             "see *Use via API* at the bottom of the page."
         )

@@ -171,7 +171,8 @@ class DemoActions:
         details = f"{page_text.upload_details(reading, image)}\n\n{self.answered_by(reader)}"
         if reader != chosen:
             chosen_reading = self.read([image], chosen)[0][0]
-            details += "\n\n" + page_text.read_by_general(chosen, self.models.config(chosen), image, chosen_reading)
+            details += "\n\n" + page_text.read_by_general(chosen, self.models.config(chosen), image, chosen_reading,
+                                                          self.models.config(reader))
         picture = self.picture_file(model_input_picture(pixels[0], self.models.config(reader)), "model-input")
         text = reading.text.upper() if ignore_case else reading.text
         return text, page_text.character_confidences(reading), picture, details

@@ -120,11 +120,13 @@ def upload_details(reading, image):
             f"from a {image.width}×{image.height} {image.format} image in mode {image.mode}.")
 
 
-def read_by_general(chosen, config, image, reading):
-    """Why the general model read an upload instead of the `chosen` model of `config`, and what that one read."""
+def read_by_general(chosen, config, image, reading, general_config):
+    """Why the general model (of `general_config`) read an upload instead of the `chosen` model of `config`, and
+    what that one read."""
     return (f"**{chosen}** was trained on the captcha library's images of {size_summary(config)}, not "
-            f"{image.width}×{image.height}, so the general model, made for captchas of any site, read this one; "
-            f"**{chosen}** reads `{reading.text or '(nothing)'}`.")
+            f"{image.width}×{image.height}, so the general model, made for captchas of any site, read this one (the "
+            f"picture of what the model sees is its input, {general_config.input_width}×"
+            f"{general_config.input_height}); **{chosen}** reads `{reading.text or '(nothing)'}`.")
 
 
 def answered_by(identity):

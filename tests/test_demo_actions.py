@@ -105,7 +105,7 @@ def test_an_upload_of_another_size_is_read_by_the_general_model_which_the_detail
     image.save(received)
     reading, _, _, details = actions.solve({"path": received})
     assert "Answered by **general**" in details and "**default** was trained on" in details
-    assert "read this one; **default** reads `" in details
+    assert "read this one (the picture of what the model sees is its input, 144×40); **default** reads `" in details
     assert reading == actions.models.solver("general").solve([image])[0].text
     # A picture of the chosen model's own size is read by it, and nothing is said of the general model.
     rendering.sample_captcha(actions.models.config(), 8)[1].save(received)

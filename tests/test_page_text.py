@@ -56,6 +56,8 @@ def test_the_seeds_hint_lists_the_seeds_drawn_and_their_offsets():
 def test_the_details_say_why_the_general_model_read_an_upload():
     config = CaptchaConfig()
     image = Image.new("RGB", (130, 48))
-    line = page_text.read_by_general("default", config, image, Reading("AB12", 0.5, (0.5,) * 4))
+    general = CaptchaConfig(input_width=144, input_height=40)
+    line = page_text.read_by_general("default", config, image, Reading("AB12", 0.5, (0.5,) * 4), general)
     assert line == ("**default** was trained on the captcha library's images of 170×80, not 130×48, so the general "
-                    "model, made for captchas of any site, read this one; **default** reads `AB12`.")
+                    "model, made for captchas of any site, read this one (the picture of what the model sees is its "
+                    "input, 144×40); **default** reads `AB12`.")
