@@ -11,6 +11,7 @@ import io
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import time
 
@@ -159,6 +160,16 @@ def scored(predictions, texts, ignore_case=False):
     low, high = wilson_interval(correct, len(texts))
     return {"n": len(texts), "accuracy": correct / len(texts), "low": low, "high": high,
             "character_accuracy": 1 - distance / characters}
+
+
+def trained_once(arguments, output):
+    """The model of one training command (`python -m captcha_model.training ARGUMENTS --output OUTPUT`), run
+    unless `output` holds a model already."""
+    model = os.path.join(output, "model.keras")
+    if not os.path.exists(model):
+        subprocess.run([sys.executable, "-m", "captcha_model.training", *arguments, "--output", output], cwd=ROOT,
+                       check=True, env={**os.environ, "CI": "1"})
+    return model
 
 
 def folder_scored(model, folder):

@@ -13,10 +13,9 @@ so a second call only scores them.
 
 import json
 import os
-import subprocess
 import sys
 
-from common import OUT as BENCH_OUT, ROOT, folder_scored, percent, run_alone, verdict
+from common import OUT as BENCH_OUT, ROOT, folder_scored, percent, run_alone, trained_once, verdict
 from site_captchas import subset_folder
 
 OUT = os.path.join(BENCH_OUT, "general-start")
@@ -43,11 +42,10 @@ def started_model(train, start, labels, epochs):
     name = os.path.basename(os.path.dirname(os.path.abspath(start))) if start.endswith(".keras") else start
     output = os.path.join(OUT, f"{name}-{labels}-labels-{epochs}-epochs")
     model = os.path.join(output, "model.keras")
-    if not os.path.exists(model):
-        command = [sys.executable, "train.py", "--data", subset_folder(train, labels), "--init-from", start,
-                   "--epochs", str(epochs), "--max-minutes", "0", "--output", output]
-        subprocess.run(command, cwd=ROOT, check=True, env={**os.environ, "CI": "1"})
-    return model
+    # The subset of labels is written only for a run still to train.
+    return model if os.path.exists(model) else trained_once(
+        ["--data", subset_folder(train, labels), "--init-from", start, "--epochs", str(epochs), "--max-minutes", "0"],
+        output)
 
 
 def measure(bench):

@@ -16,11 +16,10 @@ bench/out/labelling/SITE/, so a second call only scores them.
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
-from common import OUT as BENCH_OUT, ROOT, folder_scored, percent, run_alone, save_plot, verdict
+from common import OUT as BENCH_OUT, ROOT, folder_scored, percent, run_alone, save_plot, trained_once, verdict
 from matplotlib.figure import Figure
 
 from captcha_model import load_solver
@@ -64,15 +63,6 @@ def write_typed_folder(train, captchas, typed, folder):
                         os.path.join(folder, "labels.csv"))
 
 
-def train(arguments, output):
-    """The model of one training command, run unless its output holds a model already."""
-    model = os.path.join(output, "model.keras")
-    if not os.path.exists(model):
-        subprocess.run([sys.executable, "-m", "captcha_model.training", *arguments, "--output", output], cwd=ROOT,
-                       check=True, env={**os.environ, "CI": "1"})
-    return model
-
-
 def score(model, test, typed):
     return {"typed": typed, **folder_scored(model, test), "model": os.path.relpath(model, ROOT)}
 
@@ -108,7 +98,7 @@ def rounds(args, order, captchas, train_folder, test):
             with open(chosen_path, "w") as handle:
                 json.dump(typed, handle)
         write_typed_folder(train_folder, captchas, typed, folder)
-        model = train(["--data", folder, "--unlabelled", folder, "--init-from", model,
+        model = trained_once(["--data", folder, "--unlabelled", folder, "--init-from", model,
                        "--max-minutes", f"{args.round_minutes:g}"], output)
         results.append(score(model, test, len(typed)))
         print(f"{order}: {len(typed)} typed, {percent(results[-1])}", flush=True)
@@ -185,7 +175,7 @@ def measure(bench):
         raise ValueError(f"{args.site} needs train/ and test/ folders of labelled captchas.")
     captchas = labelled.read_labelled(train_folder)
     orders = {order: rounds(args, order, captchas, train_folder, test) for order in (LEAST_SURE, RANDOM)}
-    ceiling_model = train(["--data", train_folder, "--init-from", args.start_model,
+    ceiling_model = trained_once(["--data", train_folder, "--init-from", args.start_model,
                            "--max-minutes", f"{args.all_typed_minutes:g}"],
                           os.path.join(site_runs(args), f"all-typed-from-{os.path.basename(args.start_model)}-"
                                                         f"{args.all_typed_minutes:g}min"))
